@@ -1,0 +1,9 @@
+"""ksynth: compression by program synthesis over the KT DSL.
+
+Heavy dependencies (numba, ray, z3, torch) are imported lazily by the modules that use them.
+"""
+from ksynth.dsl.program import Program
+from ksynth.errors import KsynthError
+
+__version__ = "0.1.0"
+__all__ = ["Program", "KsynthError", "__version__"]

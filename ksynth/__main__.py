@@ -1,0 +1,3 @@
+from ksynth.cli import main
+
+main()
