@@ -1,0 +1,119 @@
+"""Typed, frozen configuration. Every result carries `config.to_dict()`; ablations are configs.
+
+Overrides use dotted paths: `apply_overrides(cfg, ["budget.seconds=2", "ablations.copies=false"])`.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from ksynth.errors import UsageError
+
+OBJECTIVES = ("kt", "bits")
+STRATEGIES = ("segment", "decompose", "enumerate", "solve")
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Per-sequence search budget: wall seconds and/or expanded nodes (None = unlimited)."""
+
+    seconds: float | None = 1.0
+    nodes: int | None = None
+
+
+@dataclass(frozen=True)
+class Ablations:
+    """Off switches for every pruning and piece family. All True = the full system."""
+
+    observational_equivalence: bool = True   # enumerate: dedupe candidates by output
+    target_pruning: bool = True               # enumerate: keep only values useful for the target
+    memoise: bool = True                      # decompose: cache sub-targets
+    copies: bool = True                       # segment: reuse earlier stretches
+    transformed_copies: bool = True           # segment: reverse / +-c / modulo / substitute reuse
+    shared_lines: bool = True                 # decompose: one dictionary of built lines
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    objective: str = "kt"                     # "kt": KT prior bits, 24 KT functions; "bits": real code
+    strategies: tuple[str, ...] = STRATEGIES
+    budget: Budget = field(default_factory=Budget)
+    ablations: Ablations = field(default_factory=Ablations)
+    max_len: int = 1 << 16                    # element cap for every list a program builds
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.objective not in OBJECTIVES:
+            raise UsageError(f"unknown objective {self.objective!r}; choose one of {', '.join(OBJECTIVES)}")
+        bad = [s for s in self.strategies if s not in STRATEGIES]
+        if bad:
+            import difflib
+
+            near = difflib.get_close_matches(bad[0], STRATEGIES, n=1)
+            hint = f" (did you mean {near[0]}?)" if near else ""
+            raise UsageError(f"unknown strategy {bad[0]!r}{hint}; choose from {', '.join(STRATEGIES)}")
+        if not self.strategies:
+            raise UsageError("at least one strategy is needed")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "SearchConfig":
+        d = dict(d)
+        if "budget" in d:
+            d["budget"] = Budget(**d["budget"])
+        if "ablations" in d:
+            d["ablations"] = Ablations(**d["ablations"])
+        if "strategies" in d:
+            d["strategies"] = tuple(d["strategies"])
+        return cls(**d)
+
+
+def _parse_value(text: str, current: Any) -> Any:
+    low = text.strip().lower()
+    if isinstance(current, bool) or low in ("true", "false"):
+        if low in ("true", "1", "yes", "on"):
+            return True
+        if low in ("false", "0", "no", "off"):
+            return False
+        raise UsageError(f"expected true/false, got {text!r}")
+    if low in ("none", "null"):
+        return None
+    if isinstance(current, tuple):
+        return tuple(s.strip() for s in text.split(",") if s.strip())
+    for conv in (int, float):
+        try:
+            return conv(text)
+        except ValueError:
+            pass
+    return text
+
+
+def apply_overrides(cfg, overrides: list[str]):
+    """Return a copy of a (nested) frozen dataclass with "a.b=v" overrides applied."""
+    for item in overrides:
+        if "=" not in item:
+            raise UsageError(f"override {item!r} must look like key=value")
+        path, value = item.split("=", 1)
+        cfg = _replace_path(cfg, path.strip().split("."), value)
+    return cfg
+
+
+def _replace_path(obj, parts: list[str], value: str):
+    names = [f.name for f in dataclasses.fields(obj)]
+    if parts[0] not in names:
+        import difflib
+
+        near = difflib.get_close_matches(parts[0], names, n=1)
+        hint = f" (did you mean {near[0]}?)" if near else ""
+        raise UsageError(f"unknown setting {parts[0]!r}{hint}")
+    current = getattr(obj, parts[0])
+    if len(parts) == 1:
+        new = _parse_value(value, current)
+    else:
+        if not dataclasses.is_dataclass(current):
+            raise UsageError(f"{parts[0]!r} has no sub-settings")
+        new = _replace_path(current, parts[1:], value)
+    return dataclasses.replace(obj, **{parts[0]: new})

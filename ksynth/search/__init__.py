@@ -1,0 +1,1 @@
+"""Program search: strategies propose programs, the interpreter verifies, the cheapest wins."""
