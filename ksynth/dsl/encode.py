@@ -1,0 +1,376 @@
+"""ksynth's real, decodable program code (`bits`, `encode`, `decode`) beside the KT score (`kt_bits`).
+
+A program is written as a sequence of SYMBOLS, each a digit d with a known radix m (0 <= d < m, m >= 2;
+a choice with one option is implied and writes nothing). The decoder always knows the radix of the
+next symbol from the symbols before it. All symbols together form ONE mixed-radix integer, first
+symbol least significant:
+
+    N = d_0 + m_0 * (d_1 + m_1 * (d_2 + ...)),        M = m_0 * m_1 * ... (the number of messages)
+
+so fractional bits add up exactly (this is arithmetic coding with a uniform distribution per symbol).
+The stream's length is `bits = ceil(log2 M)` bits (M = 1 would be 0 bits; every program has M >= 4);
+`encode` writes N little-endian in ceil(bits / 8) bytes. Decoding peels digits off: d = N mod m,
+N = N div m. After the last symbol N must be 0 and the byte count must equal ceil(bits / 8).
+
+Symbol alphabets, in stream order (i is the 0-based line index, n the number of lines):
+
+  header      n with the LENGTH code (below); then the output line: one binary digit, 0 = the last
+              line; 1 = another line, followed by a digit of radix n - 1 (index, if n > 2).
+  each line   op: line 0 uniform over the initiators, ops that take no list (radix 4); later lines
+              uniform over all ops (radix 21), digit = the op's position in that list (ops.py order).
+              Then the arguments in op-table order:
+    REF       an earlier line, radix i, digit = its index.
+    REFS      arity with the ARITY code, then one REF per argument.
+    NUM       radix 257: 0..255 is the value itself; 256 = escape, then in the GAMMA code the rank
+              of the value in the order 256, -1, 257, -2, 258, ... (outward from the window's edges).
+    INTS      the list length with the LENGTH code, then each element as a NUM.
+    COUNT     (repeat_num count) the COUNT code.
+    STEP      range step: STEP code; get_subsequence_with_jumps: JUMP code; repeat_list: TIMES code.
+    PRED      radix 3: is_even, is_odd, is_not_zero.
+
+A WINDOWED code (domain, window W of k values) is a digit of radix k + 1: digit w < k is W[w]; digit k is
+an escape followed by the GAMMA code of the value's rank among the domain's values outside W, the
+domain listed in zigzag order. Zigzag order: ints 0, -1, 1, -2, 2, ... (u = 2v for v >= 0, -2v - 1
+for v < 0); nonzero ints: 1, -1, 2, -2, ...; ints >= 1 or >= 0: ascending.
+    LENGTH  domain >= 0 (line count: >= 1), W = 1..32         COUNT  domain >= 0, W = 1..32
+    STEP    domain != 0, W = 2, 3, 4, 5, -1, -2, -3, -4       JUMP   domain >= 1, W = 2..9
+    TIMES   domain >= 0, W = 2..9                              ARITY  domain >= 1, W = 2, 3
+The GAMMA code of a rank r >= 0 writes x = r + 1 with k = floor(log2 x): k binary digits 1, one binary
+digit 0, then the k bits of x below its leading 1, least significant first (2k + 1 binary digits).
+Continuation digits are 1 so that an exhausted N (all further digits 0) ends every loop.
+
+Corrupt input never hangs: each symbol adds >= 1 bit to log2 M, and decoding stops with CorruptInput
+as soon as that sum passes 8 * len(data). Every decoded program is well formed (the alphabets only
+hold valid choices); whether it runs is the interpreter's business.
+
+`line_bits(op, args, i)` is the exact additive cost (sum of log2 radix) of line i and `header_bits(n,
+output)` that of the header, so sum(line_bits) + header_bits <= bits < that + 1 (up to float rounding).
+"""
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+from ksynth.dsl.ops import OPS_BY_CODE, PREDICATES, ArgKind
+from ksynth.dsl.program import Line, Program, Ref
+from ksynth.dsl.score import kt_bits, line_kt_bits
+from ksynth.errors import CorruptInput, ProgramError
+
+__all__ = ["bits", "encode", "decode", "line_bits", "header_bits", "program_bits_float", "kt_bits",
+           "line_kt_bits"]
+
+ALL_OPS = tuple(spec.name for spec in OPS_BY_CODE)
+INITIAL_OPS = tuple(spec.name for spec in OPS_BY_CODE if spec.is_initiator)
+_OP_INDEX_ALL = {name: k for k, name in enumerate(ALL_OPS)}
+_OP_INDEX_INITIAL = {name: k for k, name in enumerate(INITIAL_OPS)}
+_PRED_INDEX = {p: k for k, p in enumerate(PREDICATES)}
+NUM_RADIX = 257                       # 0..255 plus escape
+
+
+# ---- domains and windowed codes ---------------------------------------------------------------
+def _zig(v: int, domain: str) -> int:
+    """Position of v in the domain's zigzag order (see the module docstring)."""
+    if domain == "int":
+        return 2 * v if v >= 0 else -2 * v - 1
+    if domain == "nonzero":
+        return 2 * v - 2 if v > 0 else -2 * v - 1
+    if domain == "pos":
+        return v - 1
+    return v                                           # "nonneg"
+
+
+def _unzig(u: int, domain: str) -> int:
+    if domain == "int":
+        return u // 2 if u % 2 == 0 else -(u + 1) // 2
+    if domain == "nonzero":
+        return u // 2 + 1 if u % 2 == 0 else -(u + 1) // 2
+    if domain == "pos":
+        return u + 1
+    return u
+
+
+def _in_domain(v: int, domain: str) -> bool:
+    return {"int": True, "nonzero": v != 0, "pos": v >= 1, "nonneg": v >= 0}[domain]
+
+
+class _Windowed:
+    """A windowed code: one digit of radix len(window) + 1, escape -> GAMMA rank outside the window."""
+
+    def __init__(self, domain: str, window: tuple[int, ...]):
+        self.domain, self.window = domain, window
+        self.index = {v: k for k, v in enumerate(window)}
+        self.window_u = sorted(_zig(v, domain) for v in window)
+        self.radix = len(window) + 1
+        self.digit_bits = math.log2(self.radix)
+
+    def symbols(self, v: int) -> list[tuple[int, int]]:
+        if not _in_domain(v, self.domain):
+            raise ProgramError(f"value {v} cannot be encoded (outside the {self.domain} domain)")
+        k = self.index.get(v)
+        if k is not None:
+            return [(k, self.radix)]
+        return [(len(self.window), self.radix)] + _gamma_symbols(self.rank(v))
+
+    def rank(self, v: int) -> int:
+        """Position of v among the domain's values outside the window (escape order)."""
+        u = _zig(v, self.domain)
+        return u - sum(1 for w in self.window_u if w < u)
+
+    def unrank(self, u: int) -> int:
+        for w in self.window_u:              # ascending: undo the skipped window positions
+            if w <= u:
+                u += 1
+        return _unzig(u, self.domain)
+
+    def read(self, reader: "_Reader") -> int:
+        d = reader.digit(self.radix)
+        if d < len(self.window):
+            return self.window[d]
+        return self.unrank(_gamma_read(reader))
+
+    def bits(self, v: int) -> float:
+        if v in self.index:
+            return self.digit_bits
+        if not _in_domain(v, self.domain):
+            raise ProgramError(f"value {v} cannot be encoded (outside the {self.domain} domain)")
+        return self.digit_bits + _gamma_bits(self.rank(v))
+
+
+def _gamma_symbols(rank: int) -> list[tuple[int, int]]:
+    x = rank + 1
+    k = x.bit_length() - 1
+    out = [(1, 2)] * k + [(0, 2)]
+    out += [((x >> b) & 1, 2) for b in range(k)]
+    return out
+
+
+def _gamma_bits(rank: int) -> int:
+    return 2 * (rank + 1).bit_length() - 1
+
+
+def _gamma_read(reader: "_Reader") -> int:
+    k = 0
+    while reader.digit(2) == 1:
+        k += 1
+    x = 1 << k
+    for b in range(k):
+        x |= reader.digit(2) << b
+    return x - 1
+
+
+class _Byte(_Windowed):
+    """NUM: window 0..255; escaped values alternate outward from its edges: 256, -1, 257, -2, ..."""
+
+    def __init__(self):
+        super().__init__("int", tuple(range(256)))
+
+    def rank(self, v: int) -> int:
+        return 2 * (v - 256) if v >= 256 else -2 * v - 1
+
+    def unrank(self, u: int) -> int:
+        return 256 + u // 2 if u % 2 == 0 else -(u + 1) // 2
+
+
+LENGTH = _Windowed("nonneg", tuple(range(1, 33)))
+LINES = _Windowed("pos", tuple(range(1, 33)))
+COUNT = _Windowed("nonneg", tuple(range(1, 33)))
+STEP = _Windowed("nonzero", (2, 3, 4, 5, -1, -2, -3, -4))
+JUMP = _Windowed("pos", tuple(range(2, 10)))
+TIMES = _Windowed("nonneg", tuple(range(2, 10)))
+ARITY = _Windowed("pos", (2, 3))
+NUM = _Byte()
+assert NUM.radix == NUM_RADIX
+
+
+def _small_code(op: str) -> _Windowed:
+    """The code of a STEP-kind argument depends on its op."""
+    if op == "get_subsequence_with_jumps":
+        return JUMP
+    if op == "repeat_list":
+        return TIMES
+    return STEP
+
+
+# ---- symbols of a program ------------------------------------------------------------------------
+def _op_symbol(op: str, i: int) -> list[tuple[int, int]]:
+    if i == 0:
+        if op not in _OP_INDEX_INITIAL:
+            raise ProgramError(f"line 1 must be an initiator ({', '.join(INITIAL_OPS)}), got {op}")
+        return [(_OP_INDEX_INITIAL[op], len(INITIAL_OPS))]
+    return [(_OP_INDEX_ALL[op], len(ALL_OPS))]
+
+
+def _ref_symbols(r: Ref, i: int) -> list[tuple[int, int]]:
+    return [(r.index, i)] if i > 1 else []
+
+
+def line_symbols(op: str, args: tuple, i: int) -> list[tuple[int, int]]:
+    """(digit, radix) pairs of line i, in stream order."""
+    spec = OPS_BY_CODE[_OP_INDEX_ALL[op]]
+    out = _op_symbol(op, i)
+    for kind, a in zip(spec.args, args if not spec.variadic else (args,)):
+        if kind is ArgKind.REF:
+            out += _ref_symbols(a, i)
+        elif kind is ArgKind.REFS:
+            out += ARITY.symbols(len(a))
+            for r in a:
+                out += _ref_symbols(r, i)
+        elif kind is ArgKind.NUM:
+            out += NUM.symbols(a)
+        elif kind is ArgKind.INTS:
+            out += LENGTH.symbols(len(a))
+            for v in a:
+                out += NUM.symbols(v)
+        elif kind is ArgKind.COUNT:
+            out += COUNT.symbols(a)
+        elif kind is ArgKind.STEP:
+            out += _small_code(op).symbols(a)
+        elif kind is ArgKind.PRED:
+            out.append((_PRED_INDEX[a], len(PREDICATES)))
+    return out
+
+
+def header_symbols(n_lines: int, output: int) -> list[tuple[int, int]]:
+    out = LINES.symbols(n_lines)
+    if n_lines > 1:
+        if output == n_lines - 1:
+            out.append((0, 2))
+        else:
+            out.append((1, 2))
+            if n_lines > 2:
+                out.append((output, n_lines - 1))
+    return out
+
+
+def program_symbols(program: Program) -> list[tuple[int, int]]:
+    out = header_symbols(len(program.lines), program.output)
+    for i, line in enumerate(program.lines):
+        out += line_symbols(line.op, line.args, i)
+    return out
+
+
+# ---- costs ---------------------------------------------------------------------------------------
+@lru_cache(maxsize=None)
+def _log2(m: int) -> float:
+    return math.log2(m)
+
+
+def line_bits(op: str, args: tuple, i: int) -> float:
+    """Exact additive cost of line i (0-based) in bits: sum of log2 of its symbols' radices."""
+    spec = OPS_BY_CODE[_OP_INDEX_ALL[op]]
+    total = _log2(len(INITIAL_OPS)) if i == 0 else _log2(len(ALL_OPS))
+    ref = _log2(i) if i > 1 else 0.0
+    for kind, a in zip(spec.args, args if not spec.variadic else (args,)):
+        if kind is ArgKind.REF:
+            total += ref
+        elif kind is ArgKind.REFS:
+            total += ARITY.bits(len(a)) + ref * len(a)
+        elif kind is ArgKind.NUM:
+            total += NUM.bits(a)
+        elif kind is ArgKind.INTS:
+            total += LENGTH.bits(len(a)) + sum(NUM.bits(v) for v in a)
+        elif kind is ArgKind.COUNT:
+            total += COUNT.bits(a)
+        elif kind is ArgKind.STEP:
+            total += _small_code(op).bits(a)
+        elif kind is ArgKind.PRED:
+            total += _log2(len(PREDICATES))
+    return total
+
+
+def header_bits(n_lines: int, output: int | None = None) -> float:
+    """Bits of the header: line count and output line (default: the last line)."""
+    out = n_lines - 1 if output is None else output
+    return sum(_log2(m) for _, m in header_symbols(n_lines, out))
+
+
+def program_bits_float(program: Program) -> float:
+    """sum(line_bits) + header_bits: the additive cost the search uses (bits() is its ceiling)."""
+    return header_bits(len(program.lines), program.output) + sum(
+        line_bits(l.op, l.args, i) for i, l in enumerate(program.lines))
+
+
+def _message_count(symbols) -> int:
+    m = 1
+    for _, radix in symbols:
+        m *= radix
+    return m
+
+
+def bits(program: Program) -> int:
+    """Exact length in bits of the encoded stream: ceil(log2 M)."""
+    return (_message_count(program_symbols(program)) - 1).bit_length()
+
+
+# ---- encode / decode ---------------------------------------------------------------------------------
+def encode(program: Program) -> bytes:
+    """The program as ceil(bits / 8) bytes (N little-endian)."""
+    symbols = program_symbols(program)
+    n = 0
+    for digit, radix in reversed(symbols):          # Horner from the most significant symbol
+        n = n * radix + digit
+    nbits = (_message_count(symbols) - 1).bit_length()
+    return n.to_bytes((nbits + 7) // 8, "little")
+
+
+class _Reader:
+    def __init__(self, data: bytes):
+        self.n = int.from_bytes(data, "little")
+        self.m = 1                                   # product of radices read so far
+        self.limit = 1 << (8 * len(data))             # a valid stream has M <= 2^(8 * len(data))
+
+    def digit(self, radix: int) -> int:
+        if radix <= 1:
+            return 0
+        self.m *= radix
+        if self.m > self.limit:                      # more symbols than the data can hold
+            raise CorruptInput("program stream is corrupt: it runs past the end of the data")
+        self.n, d = divmod(self.n, radix)
+        return d
+
+
+def decode(data: bytes) -> Program:
+    """Inverse of encode. Raises CorruptInput on data that no program encodes to."""
+    if not isinstance(data, (bytes, bytearray)) or not data:
+        raise CorruptInput("program stream is empty")
+    r = _Reader(bytes(data))
+    n_lines = LINES.read(r)
+    if n_lines * _log2(len(INITIAL_OPS)) > 8 * len(data) + 1:
+        raise CorruptInput(f"program stream is corrupt: {n_lines} lines cannot fit in {len(data)} bytes")
+    output = n_lines - 1
+    if n_lines > 1 and r.digit(2) == 1:
+        output = r.digit(n_lines - 1) if n_lines > 2 else 0
+    lines = []
+    for i in range(n_lines):
+        if i == 0:
+            op = INITIAL_OPS[r.digit(len(INITIAL_OPS))]
+        else:
+            op = ALL_OPS[r.digit(len(ALL_OPS))]
+        spec = OPS_BY_CODE[_OP_INDEX_ALL[op]]
+        args = []
+        for kind in spec.args:
+            if kind is ArgKind.REF:
+                args.append(Ref(r.digit(i)))
+            elif kind is ArgKind.REFS:
+                arity = ARITY.read(r)
+                args += [Ref(r.digit(i)) for _ in range(arity)]
+            elif kind is ArgKind.NUM:
+                args.append(NUM.read(r))
+            elif kind is ArgKind.INTS:
+                length = LENGTH.read(r)
+                args.append(tuple(NUM.read(r) for _ in range(length)))
+            elif kind is ArgKind.COUNT:
+                args.append(COUNT.read(r))
+            elif kind is ArgKind.STEP:
+                args.append(_small_code(op).read(r))
+            elif kind is ArgKind.PRED:
+                args.append(PREDICATES[r.digit(len(PREDICATES))])
+        lines.append(Line(op, tuple(args)))
+    if r.n != 0:
+        raise CorruptInput("program stream is corrupt: data left over after the last line")
+    if ((r.m - 1).bit_length() + 7) // 8 != len(data):
+        raise CorruptInput("program stream is corrupt: wrong length for the program it holds")
+    try:
+        return Program.build(lines, output)
+    except ProgramError as e:                        # unreachable by construction; kept as a guard
+        raise CorruptInput(f"program stream is corrupt: {e}") from None

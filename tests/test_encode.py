@@ -1,0 +1,171 @@
+"""encode.py: exact round trips, bits == stream length, additive line costs, corrupt input."""
+from __future__ import annotations
+
+import math
+import os
+import random
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from ksynth.dsl.encode import (ALL_OPS, INITIAL_OPS, bits, decode, encode, header_bits, kt_bits,
+                               line_bits, program_bits_float)
+from ksynth.dsl.ops import OPS, PREDICATES, ArgKind
+from ksynth.dsl.program import Line, Program, Ref
+from ksynth.errors import CorruptInput, ProgramError
+
+SLOW = os.environ.get("KSYNTH_SLOW") == "1"
+
+EXAMPLES = [
+    "sequence_1 = range_func_up(3, 9)\noutput = sequence_1",
+    "sequence_1 = set_list([])\noutput = sequence_1",
+    "sequence_1 = range_func_interval(200, -1, -7)\nsequence_2 = repeat_list(0, sequence_1)\n"
+    "sequence_3 = repeat_list(40, sequence_2)\noutput = sequence_1",
+    "sequence_1 = repeat_num(0, -300)\nsequence_2 = repeat_num(1000, 255)\n"
+    "sequence_3 = concatenate(sequence_2)\nsequence_4 = concatenate(sequence_1, sequence_2, sequence_3, "
+    "sequence_3, sequence_1)\nsequence_5 = filter(is_not_zero, sequence_4)\noutput = sequence_3",
+    "sequence_1 = set_list([0, 255, 256, -1, 2147483647, -2147483647])\n"
+    "sequence_2 = get_subsequence_with_jumps(sequence_1, 1)\n"
+    "sequence_3 = get_subsequence_between_indices(sequence_2, -3, 99999)\n"
+    "sequence_4 = substitute(sequence_3, 7, -7)\nsequence_5 = max_n(sequence_4, 2)\n"
+    "sequence_6 = modulo_two_lists(sequence_5, sequence_1)\nsequence_7 = scan_add(sequence_6)\n"
+    "output = sequence_7",
+]
+
+
+def _arg(draw, kind: ArgKind, op: str, i: int):
+    num = st.one_of(st.integers(0, 255), st.integers(-2**31 + 1, 2**31 - 1))
+    if kind is ArgKind.REF:
+        return Ref(draw(st.integers(0, i - 1)))
+    if kind is ArgKind.NUM:
+        return draw(num)
+    if kind is ArgKind.INTS:
+        return tuple(draw(st.lists(num, max_size=40)))
+    if kind is ArgKind.COUNT:
+        return draw(st.integers(0, 5000))
+    if kind is ArgKind.PRED:
+        return draw(st.sampled_from(PREDICATES))
+    if op == "get_subsequence_with_jumps":
+        return draw(st.integers(1, 300))
+    if op == "repeat_list":
+        return draw(st.integers(0, 300))
+    return draw(st.integers(-300, 300).filter(lambda v: v != 0))
+
+
+@st.composite
+def programs(draw):
+    n = draw(st.integers(1, 40))
+    lines = []
+    for i in range(n):
+        name = draw(st.sampled_from(INITIAL_OPS if i == 0 else ALL_OPS))
+        spec = OPS[name]
+        if spec.variadic:
+            args = tuple(Ref(draw(st.integers(0, i - 1))) for _ in range(draw(st.integers(1, 6))))
+        else:
+            args = tuple(_arg(draw, k, name, i) for k in spec.args)
+        lines.append(Line(name, args))
+    return Program.build(lines, draw(st.integers(0, n - 1)))
+
+
+@settings(max_examples=1000 if SLOW else 150, deadline=None)
+@given(programs())
+def test_round_trip_and_exact_length(p):
+    data = encode(p)
+    assert decode(data) == p
+    n = bits(p)
+    assert len(data) == (n + 7) // 8
+    total = program_bits_float(p)
+    # bits = ceil(sum of log2 radices): the float sum is within one bit below it
+    assert total - 1e-6 <= n < total + 1 + 1e-6
+
+
+def test_examples_round_trip():
+    for text in EXAMPLES:
+        p = Program.parse(text)
+        assert decode(encode(p)) == p, text
+
+
+def test_sampled_programs_round_trip():
+    sample = pytest.importorskip("ksynth.dsl.sample").sample
+    rows = sample(2000 if SLOW else 400, seed=7)
+    for row in rows:
+        p = row.program
+        data = encode(p)
+        assert decode(data) == p
+        assert abs(program_bits_float(p) - bits(p)) < 1 + 1e-9
+
+
+def test_line_bits_are_the_documented_alphabets():
+    assert line_bits("range_func_up", (3, 9), 0) == pytest.approx(2 + 2 * math.log2(257))
+    assert line_bits("reverse_list", (Ref(0),), 1) == pytest.approx(math.log2(21))    # ref forced
+    assert line_bits("reverse_list", (Ref(2),), 5) == pytest.approx(math.log2(21) + math.log2(5))
+    assert line_bits("filter", ("is_odd", Ref(0)), 4) == pytest.approx(
+        math.log2(21) + math.log2(3) + 2)
+    # a value outside 0..255 pays the escape plus a gamma code; 256 is the cheapest escape
+    assert line_bits("repeat_num", (5, 256), 0) == pytest.approx(
+        2 + math.log2(33) + math.log2(257) + 1)
+    assert line_bits("repeat_num", (5, 256), 0) < line_bits("repeat_num", (5, 1000), 0)
+    # concatenate's arity is paid for: three refs cost more than two
+    two = line_bits("concatenate", (Ref(0), Ref(1)), 3)
+    three = line_bits("concatenate", (Ref(0), Ref(1), Ref(2)), 3)
+    assert three == pytest.approx(two + math.log2(3))
+    assert header_bits(1) == pytest.approx(math.log2(33))
+    assert header_bits(5, 2) == pytest.approx(math.log2(33) + 1 + 2)
+
+
+def test_output_not_last_costs_more():
+    a = Program.parse("sequence_1 = range_func_up(1, 5)\nsequence_2 = reverse_list(sequence_1)\n"
+                      "sequence_3 = reverse_list(sequence_1)\noutput = sequence_3")
+    b = Program.build(a.lines, 1)
+    assert bits(b) > bits(a) and decode(encode(b)) == b
+
+
+def test_kt_bits_reexported():
+    p = Program.parse(EXAMPLES[0])
+    assert kt_bits(p) == pytest.approx(math.log2(25) * 2 + 16)
+
+
+def test_unencodable_values_are_program_errors():
+    with pytest.raises(ProgramError):
+        encode(Program.build([("range_func_interval", (1, 9, 0))]))
+    with pytest.raises(ProgramError):
+        encode(Program.build([("repeat_num", (-1, 3))]))
+
+
+def test_corrupt_and_truncated_input_raise():
+    p = Program.parse(EXAMPLES[4])
+    data = encode(p)
+    with pytest.raises(CorruptInput):
+        decode(b"")
+    with pytest.raises(CorruptInput):
+        decode(data + b"\x00")                  # a trailing byte the program does not account for
+    for cut in range(1, len(data)):
+        try:
+            q = decode(data[:cut])
+        except CorruptInput:
+            continue
+        assert q != p
+
+
+@settings(max_examples=300 if SLOW else 100, deadline=None)
+@given(st.binary(min_size=1, max_size=64))
+def test_random_bytes_decode_or_raise_corrupt(data):
+    try:
+        p = decode(data)
+    except CorruptInput:
+        return
+    assert encode(p) == data                     # anything that decodes is canonical
+
+
+def test_all_ff_bytes_do_not_hang():
+    for n in (1, 8, 64, 512):
+        try:
+            decode(b"\xff" * n)
+        except CorruptInput:
+            pass
+    rng = random.Random(3)
+    for _ in range(200):
+        try:
+            decode(bytes(rng.randrange(256) for _ in range(rng.randrange(1, 40))))
+        except CorruptInput:
+            pass
