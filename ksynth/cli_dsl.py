@@ -1,4 +1,5 @@
-"""DSL commands: `ksynth run` (execute a program)."""
+"""DSL commands: `ksynth run` (execute a program), `ksynth sample` (KT synthetic pairs as JSONL),
+`ksynth score` (official KT scores of a JSONL of sequences and optional programs)."""
 from __future__ import annotations
 
 import json
@@ -8,7 +9,9 @@ import click
 
 from ksynth.dsl.interp import DEFAULT_MAX_LEN, run as run_program
 from ksynth.dsl.program import Program
-from ksynth.errors import UsageError
+from ksynth.errors import DataError, ProgramError, UsageError
+
+PROGRESS_MIN = 1000          # show a progress bar (stderr, TTY only) from this many samples
 
 
 def _read_text(path: str) -> str:
@@ -31,4 +34,99 @@ def run_cmd(program_file, max_len):
     click.echo(json.dumps(run_program(program, max_len)))
 
 
-COMMANDS = [run_cmd]
+@click.command("sample")
+@click.option("--n", "n", required=True, type=click.IntRange(min=1), help="Number of samples.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Random seed.")
+@click.option("--output", required=True, type=click.Path(dir_okay=False),
+              help="JSONL file to write (replaced atomically).")
+def sample_cmd(n, seed, output):
+    """Draw N (sequence, program) pairs from the KT synthetic distribution."""
+    import math
+    import os
+    import tempfile
+
+    from tqdm import tqdm
+
+    from ksynth.dsl.sample import OVERSAMPLE, sample
+
+    folder = os.path.dirname(os.path.abspath(output))
+    if not os.path.isdir(folder):
+        raise UsageError(f"cannot write {output}: folder {folder} does not exist")
+    bar = tqdm(total=math.ceil(OVERSAMPLE * n), unit="draw", file=sys.stderr,
+               disable=True if n < PROGRESS_MIN else None)    # None: only on a TTY
+    with bar:
+        samples = sample(n, seed, progress=bar.update)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".ksynth-sample-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            for s in samples:
+                row = {"sequence": s.sequence, "program": s.program.format(), "kt_bits": s.kt_bits}
+                f.write(json.dumps(row) + "\n")
+        os.replace(tmp, output)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def _read_rows(path: str):
+    """(jsonl line number, sequence, program text or None) per non-blank line."""
+    text = _read_text(path)
+    rows = []
+    for k, raw in enumerate(text.splitlines(), 1):
+        if not raw.strip():
+            continue
+        try:
+            row = json.loads(raw)
+        except json.JSONDecodeError as e:
+            raise DataError(f"{path} line {k}: not valid JSON ({e.msg} at column {e.colno})") from None
+        if not isinstance(row, dict):
+            raise DataError(f"{path} line {k}: expected a JSON object, got {type(row).__name__}")
+        seq = row.get("sequence")
+        if not isinstance(seq, list):
+            raise DataError(f"{path} line {k}: 'sequence' must be a list of integers 0..255")
+        for pos, v in enumerate(seq):
+            if type(v) is not int or not 0 <= v <= 255:
+                raise DataError(f"{path} line {k}: sequence value {json.dumps(v)} at position {pos} "
+                                f"is not a byte (0..255)")
+        program = row.get("program")
+        if program is not None and not isinstance(program, str):
+            raise DataError(f"{path} line {k}: 'program' must be KT program text or null")
+        rows.append((k, seq, program))
+    if not rows:
+        raise DataError(f"{path}: no rows to score")
+    return rows
+
+
+@click.command("score")
+@click.option("--input", "input_path", required=True, help="JSONL rows: sequence, optional program (- = stdin).")
+@click.option("--max-len", default=DEFAULT_MAX_LEN, show_default=True, type=click.IntRange(min=0),
+              help="Reject programs whose lists grow past this many elements.")
+def score_cmd(input_path, max_len):
+    """Official KT scores (accuracy, precision, pooled compression rates) as one JSON object.
+
+    A program counts as correct only if the interpreter reproduces its sequence exactly. A program
+    that does not parse or is rejected by the interpreter is an input error (exit 2).
+    """
+    from ksynth.bench.metrics import score
+
+    pairs, correct = [], []
+    for k, seq, text in _read_rows(input_path):
+        program = None
+        if text is not None and text.strip():
+            try:
+                program = Program.parse(text)
+                out = run_program(program, max_len)
+            except ProgramError as e:       # ExecError included; e names the program line
+                where = "program " if e.line is not None else "program: "
+                raise type(e)(f"{input_path} line {k}: {where}{e}") from None
+            if out != seq:
+                program = None
+        pairs.append((seq, program))
+        correct.append(program is not None)
+    result = score(pairs, correct=correct, max_len=max_len).to_dict()
+    keys = ("n", "accuracy", "precision", "compression_rate", "compression_rate_raw", "gzip_rate",
+            "correct", "compression_rate_choice", "gzip_rate_raw", "input_bits")
+    click.echo(json.dumps({key: result[key] for key in keys}))
+
+
+COMMANDS = [run_cmd, sample_cmd, score_cmd]
