@@ -1,0 +1,125 @@
+"""KT benchmark datasets: the synthetic sampler and the natural modalities as 128-byte chunks.
+
+Natural data (KT.md section 6) is cut into non-overlapping chunks at offsets that are multiples
+of 128; the last chunk of a file may be shorter (that is how KT counts 7,846 text chunks).
+Split convention: chunk index < half is `dev`, the rest is `test`; `all` is both.
+`n` picks a seeded random sample of n chunks from the split (all of them when n is None or larger).
+
+Synthetic items come from `ksynth.dsl.sample.sample` and carry their ground-truth program; dev and
+test draw from different seeds so tuning never sees the test sequences.
+
+The data directory: an explicit path, else env KSYNTH_DATA_DIR, else `../shared/kt-data` beside
+the repository that holds this package.
+"""
+from __future__ import annotations
+
+import os
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+from ksynth.errors import DataError, UsageError
+
+CHUNK_BYTES = 128
+NATURAL = {
+    "text": "text.bin",
+    "dna": "dna.bin",
+    "audio_8bit": "audio_8bit.bin",
+    "audio_16bit": "audio_16bit.bin",
+    "audio_mfcc": "audio_mfcc.bin",
+}
+MODALITIES = ("synthetic",) + tuple(NATURAL)
+SPLITS = ("dev", "test", "all")
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Item:
+    """One benchmark sequence. `program` is the ground-truth KT text (synthetic only)."""
+
+    modality: str
+    index: int             # chunk index in the file, or position in the synthetic sample
+    data: bytes
+    program: str | None = None
+
+
+def default_data_dir() -> Path:
+    return REPO_ROOT.parent / "shared" / "kt-data"
+
+
+def data_dir(explicit: str | os.PathLike | None = None) -> Path:
+    """Where the KT .bin files are: explicit > $KSYNTH_DATA_DIR > ../shared/kt-data."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("KSYNTH_DATA_DIR")
+    return Path(env) if env else default_data_dir()
+
+
+def check_modalities(names) -> tuple[str, ...]:
+    names = tuple(names)
+    for name in names:
+        if name not in MODALITIES:
+            import difflib
+
+            near = difflib.get_close_matches(name, MODALITIES, n=1)
+            hint = f" (did you mean {near[0]}?)" if near else ""
+            raise UsageError(f"unknown modality {name!r}{hint}; choose from {', '.join(MODALITIES)}")
+    return names
+
+
+def _check_split(split: str) -> None:
+    if split not in SPLITS:
+        raise UsageError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
+
+
+def read_file(modality: str, directory: str | os.PathLike | None = None) -> bytes:
+    path = data_dir(directory) / NATURAL[modality]
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise DataError(f"missing KT data file {path} (for {modality}); pass --data-dir DIR or set "
+                        f"KSYNTH_DATA_DIR to the folder holding {NATURAL[modality]}") from None
+    except OSError as e:
+        raise DataError(f"cannot read KT data file {path}: {e.strerror}") from None
+
+
+def chunks(data: bytes, size: int = CHUNK_BYTES) -> list[bytes]:
+    """Non-overlapping chunks at offsets 0, size, 2*size, ...; the last may be shorter."""
+    return [data[k:k + size] for k in range(0, len(data), size)]
+
+
+def split_indices(n_chunks: int, split: str) -> range:
+    _check_split(split)
+    half = n_chunks // 2
+    return {"dev": range(0, half), "test": range(half, n_chunks), "all": range(0, n_chunks)}[split]
+
+
+def pick(indices, n: int | None, seed: int) -> list[int]:
+    """A seeded random sample of n indices (sorted), or all of them."""
+    indices = list(indices)
+    if n is None or n >= len(indices):
+        return indices
+    if n < 0:
+        raise UsageError(f"n must be positive, got {n}")
+    return sorted(random.Random(seed).sample(indices, n))
+
+
+def synthetic_seed(seed: int, split: str) -> int:
+    """Distinct sampler seeds per split (dev: 2*seed, test: 2*seed+1, all: 2*seed+1 as well)."""
+    return 2 * seed + (split != "dev")
+
+
+def load(modality: str, split: str = "test", n: int | None = None, seed: int = 0,
+         directory: str | os.PathLike | None = None) -> list[Item]:
+    """Items of one modality, in index order."""
+    check_modalities([modality])
+    _check_split(split)
+    if modality == "synthetic":
+        if n is None:
+            raise UsageError("the synthetic dataset is drawn on demand: give a number of items (--n)")
+        from ksynth.dsl.sample import sample
+
+        return [Item("synthetic", i, bytes(s.sequence), s.program.format())
+                for i, s in enumerate(sample(n, synthetic_seed(seed, split)))]
+    parts = chunks(read_file(modality, directory))
+    return [Item(modality, i, parts[i]) for i in pick(split_indices(len(parts), split), n, seed)]

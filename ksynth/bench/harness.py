@@ -1,0 +1,279 @@
+"""Run methods x items and append one JSON row per (item, method) to `rows.jsonl`.
+
+Methods: `ksynth` (the search portfolio under a SearchConfig), every baseline in
+`ksynth.baselines.BASELINES`, and `ground_truth` (synthetic only: the sampler's own program).
+Every row records what was measured and how:
+
+    modality, split, index, method, label, n_bytes,
+    bits       that method's real encoded size of the item (a decodable code), in bits
+    kt_bits    KT uniform-prior score of the program (program methods; else null)
+    verified   the program reproduces the item (interpreter) / the codec round-trips
+    seconds    wall time for this item and method
+    program    KT text (program methods), nodes, strategy (ksynth)
+    budget_s, config, command, commit
+
+A run directory holds `run.json` (the dataset arguments), `items.jsonl` (each item's bytes as hex,
+and the ground-truth program, so reports need no data files) and `rows.jsonl`. Rows are written
+as they arrive; a rerun skips every (modality, method, index) already present (`ksynth` rows are
+keyed by their config label too), so an interrupted run resumes where it stopped.
+
+Grids: several labelled SearchConfigs in one run; baselines do not depend on the search config,
+so they run once per item whatever the grid.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ksynth.bench import datasets
+from ksynth.config import SearchConfig
+from ksynth.errors import DataError, UsageError
+
+KSYNTH = "ksynth"
+GROUND_TRUTH = "ground_truth"
+ROWS, ITEMS, RUN = "rows.jsonl", "items.jsonl", "run.json"
+DEFAULT_LABEL = "default"
+
+
+def baseline_names() -> tuple[str, ...]:
+    from ksynth.baselines import BASELINES
+
+    return tuple(BASELINES)
+
+
+def method_names() -> tuple[str, ...]:
+    """Every method the harness knows, in report order."""
+    return (KSYNTH,) + baseline_names() + (GROUND_TRUTH,)
+
+
+def check_methods(names) -> tuple[str, ...]:
+    known = method_names()
+    for name in names:
+        if name not in known:
+            import difflib
+
+            near = difflib.get_close_matches(name, known, n=1)
+            hint = f" (did you mean {near[0]}?)" if near else ""
+            raise UsageError(f"unknown method {name!r}{hint}; choose from {', '.join(known)}")
+    return tuple(names)
+
+
+def git_commit(root: Path = datasets.REPO_ROOT) -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
+                             timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else "unknown"
+
+
+# ---- one item ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Task:
+    """One item and the methods still to run on it, under one labelled search config."""
+
+    item: datasets.Item
+    split: str
+    methods: tuple[str, ...]
+    label: str
+    config: dict = field(hash=False)
+
+
+_PORTFOLIOS: dict[str, object] = {}       # per worker process: one portfolio per config
+
+
+def _portfolio(config: dict):
+    key = json.dumps(config, sort_keys=True)
+    if key not in _PORTFOLIOS:
+        from ksynth.search.portfolio import Portfolio
+
+        _PORTFOLIOS[key] = Portfolio(SearchConfig.from_dict(config))
+    return _PORTFOLIOS[key]
+
+
+def _verify(program, data: bytes) -> bool:
+    from ksynth.dsl.interp import try_run
+
+    return program is not None and try_run(program) == list(data)
+
+
+def _run_ksynth(item, config):
+    t0 = time.perf_counter()
+    result = _portfolio(config).search(list(item.data))
+    seconds = time.perf_counter() - t0
+    return {"bits": result.bits, "kt_bits": result.kt_bits, "verified": _verify(result.program, item.data),
+            "seconds": seconds, "program": result.program.format() if result.program else None,
+            "nodes": result.nodes, "strategy": result.strategy}
+
+
+def _run_ground_truth(item):
+    from ksynth.dsl import encode
+    from ksynth.dsl.program import Program
+    from ksynth.dsl.score import kt_bits
+
+    t0 = time.perf_counter()
+    program = Program.parse(item.program)
+    row = {"bits": encode.bits(program), "kt_bits": kt_bits(program)}
+    row["verified"] = _verify(program, item.data)
+    row.update(seconds=time.perf_counter() - t0, program=item.program)
+    return row
+
+
+def _run_baseline(name, item):
+    from ksynth.baselines import BASELINES
+
+    codec = BASELINES[name]
+    t0 = time.perf_counter()
+    encoded = codec.encode(item.data)
+    verified = codec.decode(encoded) == item.data
+    seconds = time.perf_counter() - t0
+    row = {"bits": codec.bits(item.data), "kt_bits": None, "verified": verified, "seconds": seconds}
+    if hasattr(codec, "kt_bits"):                # the literal program is a KT program too
+        from ksynth.dsl.program import Program
+
+        row["kt_bits"] = codec.kt_bits(item.data)
+        row["program"] = Program.build([("set_list", (tuple(item.data),))]).format()
+    return row
+
+
+def run_task(task: Task) -> list[dict]:
+    """All pending methods on one item; module-level so Ray can ship it."""
+    rows = []
+    for method in task.methods:
+        if method == KSYNTH:
+            row = _run_ksynth(task.item, task.config)
+        elif method == GROUND_TRUTH:
+            row = _run_ground_truth(task.item)
+        else:
+            row = _run_baseline(method, task.item)
+        base = {"modality": task.item.modality, "split": task.split, "index": task.item.index,
+                "method": method, "label": task.label if method == KSYNTH else None,
+                "n_bytes": len(task.item.data), "bits": None, "kt_bits": None, "verified": False,
+                "seconds": 0.0, "program": None, "nodes": None, "strategy": None,
+                "budget_s": task.config["budget"]["seconds"] if method == KSYNTH else None,
+                "config": task.config}
+        base.update(row)
+        rows.append(base)
+    return rows
+
+
+# ---- a run directory ------------------------------------------------------------------------
+def row_key(row: dict) -> tuple:
+    return (row["modality"], row["method"], row["index"], row.get("label") if row["method"] == KSYNTH else None)
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    rows = []
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as e:
+                raise DataError(f"{path}: line {lineno} is not JSON ({e.msg})") from None
+    return rows
+
+
+def _drop_partial_tail(path: Path) -> None:
+    """A crash mid-write leaves a last line without its newline: drop it, it will be rerun."""
+    if not path.exists():
+        return
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        with open(path, "r+b") as f:
+            f.truncate(data.rfind(b"\n") + 1)
+
+
+def _check_run_file(out: Path, spec: dict) -> None:
+    path = out / RUN
+    if path.exists():
+        old = json.loads(path.read_text())
+        for key in ("split", "seed", "n"):
+            if old.get(key) != spec[key]:
+                raise UsageError(f"{out} holds a run with {key}={old.get(key)!r}, not {spec[key]!r}; "
+                                 f"choose another --out to start a new run")
+    path.write_text(json.dumps(spec, indent=1) + "\n")
+
+
+@dataclass(frozen=True)
+class BenchSpec:
+    modalities: tuple[str, ...] = datasets.MODALITIES
+    methods: tuple[str, ...] | None = None           # None = every method
+    n: int | None = 200
+    split: str = "test"
+    seed: int = 0
+    data_dir: str | None = None
+    configs: tuple[tuple[str, SearchConfig], ...] = ((DEFAULT_LABEL, SearchConfig()),)
+
+
+def plan(spec: BenchSpec, done: set) -> tuple[list[Task], list[datasets.Item]]:
+    """The tasks still to run, and every item of the run."""
+    methods = spec.methods or method_names()
+    tasks, items = [], []
+    for modality in spec.modalities:
+        for item in datasets.load(modality, spec.split, spec.n, spec.seed, spec.data_dir):
+            items.append(item)
+            for k, (label, cfg) in enumerate(spec.configs):
+                todo = []
+                for m in methods:
+                    if m == GROUND_TRUTH and item.program is None:
+                        continue                 # natural data has no ground truth
+                    if m != KSYNTH and k > 0:
+                        continue                 # baselines: once per item
+                    key = (modality, m, item.index, label if m == KSYNTH else None)
+                    if key not in done:
+                        todo.append(m)
+                if todo:
+                    tasks.append(Task(item, spec.split, tuple(todo), label, cfg.to_dict()))
+    return tasks, items
+
+
+def run(spec: BenchSpec, out: str | os.PathLike, workers: int = 1, address: str | None = None,
+        command: str | None = None, progress: bool = True) -> Path:
+    """Run (or resume) a benchmark into `out`; returns the rows.jsonl path."""
+    from ksynth.parallel import Parallel
+
+    datasets.check_modalities(spec.modalities)
+    if spec.methods is not None:
+        check_methods(spec.methods)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    _check_run_file(out, {"split": spec.split, "seed": spec.seed, "n": spec.n})
+    rows_path = out / ROWS
+    _drop_partial_tail(rows_path)
+    _drop_partial_tail(out / ITEMS)
+    done = {row_key(r) for r in read_jsonl(rows_path)}
+    tasks, items = plan(spec, done)
+
+    known = {(r["modality"], r["index"]) for r in read_jsonl(out / ITEMS)}
+    with open(out / ITEMS, "a", encoding="utf-8") as f:
+        for it in items:
+            if (it.modality, it.index) not in known:
+                f.write(json.dumps({"modality": it.modality, "split": spec.split, "index": it.index,
+                                    "data": it.data.hex(), "program": it.program}) + "\n")
+
+    extra = {"command": command or " ".join(shlex.quote(a) for a in sys.argv), "commit": git_commit()}
+    backend = "ray" if (address or workers > 1) else "serial"
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(tasks), desc=f"bench ({backend})", unit="item", file=sys.stderr,
+               disable=not progress or not tasks)
+    with open(rows_path, "a", encoding="utf-8") as f, Parallel(backend, workers, address) as par:
+        for _, rows in par.imap(run_task, tasks):
+            for row in rows:
+                row.update(extra)
+                f.write(json.dumps(row) + "\n")
+            f.flush()
+            bar.set_postfix_str(f"{rows[0]['modality']} #{rows[0]['index']}", refresh=False)
+            bar.update(1)
+    bar.close()
+    return rows_path
