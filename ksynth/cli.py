@@ -34,6 +34,9 @@ def _register():
 
     for cmd in cli_dsl.COMMANDS:
         main.add_command(cmd)
+    from ksynth import cli_bench
+    for cmd in cli_bench.COMMANDS:
+        main.add_command(cmd)
 
 
 _register()

@@ -1,0 +1,161 @@
+"""`ksynth bench`: the KT benchmark, every method side by side, from one command.
+
+A grid of search configs comes from a TOML file (`--config FILE`):
+
+    description = "what this grid shows"
+    [bench]                 # defaults for the flags below; flags given on the command line win
+    modalities = ["synthetic", "text"]
+    methods = ["ksynth"]
+    n = 100
+    split = "dev"
+    [base]                  # dotted SearchConfig overrides for every config of the grid
+    "budget.seconds" = 0.5
+    [grid]                  # cartesian product, one config per combination
+    "budget.seconds" = [0.1, 0.5, 2.0]
+    [runs.segment_only]     # and/or explicitly named configs
+    strategies = ["segment"]
+
+Overrides apply in order: SearchConfig defaults, then `--budget` / `--set`, then [base], then
+the grid or run entry (so a budget grid is not flattened by `--budget`).
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import tomllib
+
+import click
+
+from ksynth.errors import UsageError
+
+BENCH_KEYS = ("modalities", "methods", "n", "split", "seed")
+FILE_KEYS = ("description", "bench", "base", "grid", "runs")
+
+
+def _override_text(key: str, value) -> str:
+    if isinstance(value, bool):
+        return f"{key}={'true' if value else 'false'}"
+    if isinstance(value, (list, tuple)):
+        return f"{key}={','.join(str(v) for v in value)}"
+    return f"{key}={value}"
+
+
+def _label_value(value) -> str:
+    return "+".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value).lower()
+
+
+def read_config_file(path: str) -> dict:
+    try:
+        with open(path, "rb") as f:
+            doc = tomllib.load(f)
+    except OSError as e:
+        raise UsageError(f"cannot read config file {path}: {e.strerror}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise UsageError(f"config file {path} is not valid TOML: {e}") from None
+    bad = [k for k in doc if k not in FILE_KEYS]
+    if bad:
+        raise UsageError(f"config file {path}: unknown key {bad[0]!r}; expected {', '.join(FILE_KEYS)}")
+    bad = [k for k in doc.get("bench", {}) if k not in BENCH_KEYS]
+    if bad:
+        raise UsageError(f"config file {path}: unknown [bench] key {bad[0]!r}; expected {', '.join(BENCH_KEYS)}")
+    return doc
+
+
+def grid_configs(doc: dict, base_overrides: list[str]):
+    """[(label, SearchConfig)] from a parsed config file (an empty doc gives one default config)."""
+    from ksynth.config import SearchConfig, apply_overrides
+
+    base = apply_overrides(SearchConfig(), base_overrides)
+    base = apply_overrides(base, [_override_text(k, v) for k, v in doc.get("base", {}).items()])
+    entries: list[tuple[str, list[str]]] = []
+    grid = doc.get("grid", {})
+    if grid:
+        keys = list(grid)
+        for k in keys:
+            if not isinstance(grid[k], list) or not grid[k]:
+                raise UsageError(f"[grid] {k} must be a non-empty list of values")
+        for combo in itertools.product(*(grid[k] for k in keys)):
+            label = ",".join(f"{k}={_label_value(v)}" for k, v in zip(keys, combo))
+            entries.append((label, [_override_text(k, v) for k, v in zip(keys, combo)]))
+    for name, table in doc.get("runs", {}).items():
+        if not isinstance(table, dict):
+            raise UsageError(f"[runs.{name}] must be a table of overrides")
+        entries.append((name, [_override_text(k, v) for k, v in table.items()]))
+    if not entries:
+        entries = [("default", [])]
+    return tuple((label, apply_overrides(base, ov)) for label, ov in entries)
+
+
+def _names(values: tuple[str, ...]) -> list[str]:
+    """Comma-separated and repeated flags alike: ('a,b', 'c') -> ['a', 'b', 'c']."""
+    return [v.strip() for text in values for v in text.split(",") if v.strip()]
+
+
+@click.command("bench")
+@click.option("--modalities", multiple=True, metavar="LIST",
+              help="Comma-separated: synthetic, text, dna, audio_8bit, audio_16bit, audio_mfcc [all].")
+@click.option("--n", "n", type=click.IntRange(min=1), default=100, show_default=True,
+              help="Items per modality (a seeded sample of the split's chunks).")
+@click.option("--split", default="test", show_default=True, metavar="dev|test|all",
+              help="Chunks with index < half are dev, the rest test.")
+@click.option("--methods", multiple=True, metavar="LIST",
+              help="Comma-separated: ksynth, the baselines (gzip, xz, ...), ground_truth [all].")
+@click.option("--budget", type=float, default=None, metavar="S",
+              help="Search seconds per item (budget.seconds) [SearchConfig default].")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=V",
+              help="Any SearchConfig override, e.g. --set ablations.copies=false (repeatable).")
+@click.option("--config", "config_file", default=None, metavar="FILE",
+              help="TOML grid of search configs (see experiments/ablations/).")
+@click.option("--out", default=os.path.join("runs", "bench"), show_default=True, metavar="DIR",
+              help="Run directory: rows.jsonl, items.jsonl, report.md, plots. Reruns resume.")
+@click.option("--workers", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Parallel workers; 1 = serial in this process [all cores].")
+@click.option("--ray-address", default=None, metavar="ADDR", help="Join this Ray cluster instead of a local one.")
+@click.option("--data-dir", default=None, metavar="DIR",
+              help="Folder with the KT .bin files [$KSYNTH_DATA_DIR or ../shared/kt-data].")
+@click.option("--seed", type=int, default=0, show_default=True, help="Sampling seed (chunks and synthetic draws).")
+@click.option("--report-only", is_flag=True, help="Only re-render report.md and plots from --out.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@click.pass_context
+def bench_cmd(ctx, modalities, n, split, methods, budget, overrides, config_file, out, workers,
+              ray_address, data_dir, seed, report_only, quiet):
+    """Run the KT benchmark: ksynth and every baseline on each modality; write rows and a report."""
+    from ksynth.bench import datasets, harness, report
+
+    if report_only:
+        click.echo(report.write(out))
+        return
+    doc = read_config_file(config_file) if config_file else {}
+    file_bench = doc.get("bench", {})
+
+    def pick(name, value):
+        given = ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT
+        return value if given or name not in file_bench else file_bench[name]
+
+    modalities = _names(modalities) if modalities else list(pick("modalities", ()) or datasets.MODALITIES)
+    methods = _names(methods) if methods else list(pick("methods", ()) or [])
+    if modalities == ["all"]:
+        modalities = list(datasets.MODALITIES)
+    datasets.check_modalities(modalities)
+    if methods in ([], ["all"]):
+        methods = None
+    else:
+        harness.check_methods(methods)
+    split, n, seed = pick("split", split), pick("n", n), pick("seed", seed)
+    if split not in datasets.SPLITS:
+        raise UsageError(f"unknown split {split!r}; choose one of {', '.join(datasets.SPLITS)}")
+    if budget is not None and budget <= 0:
+        raise UsageError(f"--budget must be positive seconds, got {budget}")
+    base = ([f"budget.seconds={budget}"] if budget is not None else []) + list(overrides)
+    configs = grid_configs(doc, base)
+
+    spec = harness.BenchSpec(modalities=tuple(modalities), methods=tuple(methods) if methods else None,
+                             n=n, split=split, seed=seed, data_dir=data_dir, configs=configs)
+    rows = harness.run(spec, out, workers=workers or os.cpu_count() or 1, address=ray_address,
+                       progress=not quiet)
+    path = report.write(out)
+    click.echo(f"rows: {rows}")
+    click.echo(f"report: {path}")
+
+
+COMMANDS = [bench_cmd]
