@@ -1,0 +1,45 @@
+"""Shared test setup: quiet, offline, single-threaded defaults; hypothesis profiles; KT data path.
+
+KSYNTH_SLOW=1 selects the "slow" hypothesis profile and runs tests marked `slow`.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+# Before anything imports torch/numba/ray/transformers (setdefault: the caller's values win).
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("NUMBA_CACHE_DIR", str(REPO / ".numba_cache"))
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+
+import pytest  # noqa: E402
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+SLOW = os.environ.get("KSYNTH_SLOW") == "1"
+
+settings.register_profile("fast", max_examples=50, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("slow", max_examples=2000, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("slow" if SLOW else "fast")
+
+
+def pytest_collection_modifyitems(config, items):
+    if SLOW:
+        return
+    skip = pytest.mark.skip(reason="slow: set KSYNTH_SLOW=1 to run")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def kt_data_dir() -> Path:
+    """The KT .bin files (KSYNTH_DATA_DIR or ../shared/kt-data); skips the test when absent."""
+    path = Path(os.environ.get("KSYNTH_DATA_DIR", REPO.parent / "shared" / "kt-data"))
+    if not (path / "text.bin").is_file():
+        pytest.skip(f"KT data not found in {path} (set KSYNTH_DATA_DIR)")
+    return path
