@@ -1,0 +1,160 @@
+"""General-purpose compressors as per-sequence baselines: each item compressed alone, container
+headers and checksums included (that is what it costs to send one item by itself).
+
+    gzip    gzip.compress level 9, mtime=0 (18 bytes of header + trailer)
+    zlib    zlib.compress level 9 (2-byte header, 4-byte Adler-32)
+    bz2     bz2.compress level 9
+    xz      lzma preset 9 | PRESET_EXTREME, FORMAT_XZ (CRC64; ~60 bytes of container per item)
+    xz_raw  the same LZMA2 filter in FORMAT_RAW: no container, no check, no size field (LZMA2
+            ends with its own end marker). On 128-byte items the .xz container alone is about half
+            the input, so this variant shows what the LZMA2 coder itself achieves.
+    zstd    zstandard level 22 (frame with content size; no checksum, the library default)
+    brotli  quality 11, window 22 (the library defaults; its built-in static dictionary is part of
+            the format and helps on English text)
+
+`bits(data)` = 8 * len(encode(data)) for all of them: they are byte-oriented formats.
+Decoding errors of any library become CorruptInput.
+"""
+from __future__ import annotations
+
+import bz2
+import gzip
+import lzma
+import zlib
+
+from ksynth.errors import CorruptInput
+
+_XZ_FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 9 | lzma.PRESET_EXTREME}]
+
+
+class Codec:
+    """A byte-oriented compressor baseline (subclasses set `name`, `_compress`, `_decompress`)."""
+
+    name = "?"
+    errors: tuple[type[BaseException], ...] = ()   # library errors that mean a corrupt blob
+
+    def _compress(self, data: bytes) -> bytes:
+        raise NotImplementedError
+
+    def _decompress(self, blob: bytes) -> bytes:
+        raise NotImplementedError
+
+    def encode(self, data: bytes) -> bytes:
+        return self._compress(bytes(data))
+
+    def decode(self, blob: bytes) -> bytes:
+        try:
+            return self._decompress(bytes(blob))
+        except (*self.errors, EOFError, ValueError) as e:
+            raise CorruptInput(f"{self.name} blob does not decode: {e}") from None
+
+    def bits(self, data: bytes) -> int:
+        return 8 * len(self.encode(data))
+
+    def __repr__(self) -> str:
+        return f"<baseline {self.name}>"
+
+
+class Gzip(Codec):
+    name = "gzip"
+    errors = (OSError, zlib.error)     # gzip.BadGzipFile is an OSError
+
+    def _compress(self, data):
+        return gzip.compress(data, compresslevel=9, mtime=0)
+
+    def _decompress(self, blob):
+        return gzip.decompress(blob)
+
+
+class Zlib(Codec):
+    name = "zlib"
+    errors = (zlib.error,)
+
+    def _compress(self, data):
+        return zlib.compress(data, 9)
+
+    def _decompress(self, blob):
+        d = zlib.decompressobj()
+        out = d.decompress(blob)
+        if not d.eof or d.unused_data:
+            raise EOFError("incomplete or trailing zlib stream")
+        return out
+
+
+class Bz2(Codec):
+    name = "bz2"
+    errors = (OSError,)
+
+    def _compress(self, data):
+        return bz2.compress(data, 9)
+
+    def _decompress(self, blob):
+        d = bz2.BZ2Decompressor()
+        out = d.decompress(blob)
+        if not d.eof or d.unused_data:
+            raise EOFError("incomplete or trailing bz2 stream")
+        return out
+
+
+class Xz(Codec):
+    name = "xz"
+    errors = (lzma.LZMAError,)
+
+    def _compress(self, data):
+        return lzma.compress(data, format=lzma.FORMAT_XZ, preset=9 | lzma.PRESET_EXTREME)
+
+    def _decompress(self, blob):
+        return lzma.decompress(blob, format=lzma.FORMAT_XZ)
+
+
+class XzRaw(Codec):
+    name = "xz_raw"
+    errors = (lzma.LZMAError,)
+
+    def _compress(self, data):
+        return lzma.compress(data, format=lzma.FORMAT_RAW, filters=_XZ_FILTERS)
+
+    def _decompress(self, blob):
+        d = lzma.LZMADecompressor(format=lzma.FORMAT_RAW, filters=_XZ_FILTERS)
+        out = d.decompress(blob)
+        if not d.eof or d.unused_data:
+            raise EOFError("incomplete or trailing LZMA2 stream")
+        return out
+
+
+class Zstd(Codec):
+    name = "zstd"
+
+    def _compress(self, data):
+        import zstandard                      # C extension: imported on first use
+        return zstandard.ZstdCompressor(level=22, write_content_size=True).compress(data)
+
+    @property
+    def errors(self):
+        import zstandard
+        return (zstandard.ZstdError,)
+
+    def _decompress(self, blob):
+        import zstandard
+        d = zstandard.ZstdDecompressor().decompressobj()
+        out = d.decompress(blob)
+        if not d.eof or d.unused_data:
+            raise EOFError("incomplete or trailing zstd frame")
+        return out
+
+
+class Brotli(Codec):
+    name = "brotli"
+
+    def _compress(self, data):
+        import brotli                         # C extension: imported on first use
+        return brotli.compress(data, quality=11)
+
+    @property
+    def errors(self):
+        import brotli
+        return (brotli.error,)
+
+    def _decompress(self, blob):
+        import brotli
+        return brotli.decompress(blob)
