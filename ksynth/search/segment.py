@@ -1,0 +1,589 @@
+"""MDL segmentation: the target as ONE concatenate of pieces, chosen by a shortest path over positions.
+
+A piece explains t[a:b] and costs the bits of the lines it adds:
+- arithmetic runs: repeat_num, range_func_up, range_func_interval (any step, negative included);
+- literals: adjacent literal elements share ONE set_list line, so the DP charges the line overhead
+  once per maximal literal run (an entry whose last piece is an open literal can be extended for
+  the element cost alone);
+- fresh transformed runs: modulo sawtooths (diffs take two values hi > 0 > lo, c = hi - lo),
+  a run with one substituted element, scan_add of a run;
+- copies of SOURCES: the pieces already on the path to `a` and the caller's pool (lines built
+  elsewhere, e.g. the other side of an interleave). An exact copy is one more argument of the final
+  concatenate (flat cost: 0 KT bits); transformed copies add one line: reverse, +/- c, modulo,
+  substitute, jumps, slices, max_n/min_n, scan_add, filter, two-list ops between sources and
+  between a source and a fresh run.
+The DP keeps the BEAM cheapest entries per position (plus the best open literal), so a copy whose
+source lies on a slightly more expensive path is still found. Line positions are unknown while
+searching, so costs use objective.APPROX_INDEX; callers rank assembled programs by exact cost.
+
+`Node` is the search's program representation (a DAG of values); `assemble` turns it into a
+Program, emitting each distinct value once (the shared-lines dictionary).
+"""
+from __future__ import annotations
+
+import time
+from functools import lru_cache
+from itertools import accumulate
+
+from ksynth.dsl.program import Line, Program, Ref
+from ksynth.search.objective import APPROX_INDEX, line_cost, output_cost
+
+BEAM = 3                 # entries kept per position
+MAX_SOURCES = 24         # most recent path pieces considered as copy sources
+MAX_PAIR_SOURCES = 8     # sources combined pairwise by two-list ops
+LONG_RUN = 48            # runs longer than this offer only a few end points (keeps the DP linear)
+MIN_FAMILY_LEN = 3       # fresh transformed runs / slices shorter than this never pay off
+
+
+class Node:
+    """One line of a program under construction: op, args (ints, tuples, predicate, Node), value."""
+
+    __slots__ = ("op", "args", "value")
+
+    def __init__(self, op: str, args: tuple, value: tuple):
+        self.op, self.args, self.value = op, args, value
+
+    def children(self):
+        for a in self.args:
+            if isinstance(a, Node):
+                yield a
+
+    def walk(self):
+        """Every node of the DAG below (and including) this one, children first, each once."""
+        seen, out = set(), []
+
+        def rec(n):
+            if id(n) in seen:
+                return
+            seen.add(id(n))
+            for c in n.children():
+                rec(c)
+            out.append(n)
+
+        rec(self)
+        return out
+
+    def __repr__(self):
+        return f"Node({self.op}, {len(self.value)} values)"
+
+
+def assemble(root: Node) -> Program:
+    """The Program for a node DAG: children first, one line per distinct value, dead lines pruned."""
+    lines: list[Line] = []
+    index: dict[tuple, int] = {}
+
+    def emit(n: Node) -> int:
+        hit = index.get(n.value)
+        if hit is not None:
+            return hit
+        args = tuple(Ref(emit(a)) if isinstance(a, Node) else a for a in n.args)
+        index[n.value] = len(lines)
+        lines.append(Line(n.op, args))
+        return index[n.value]
+
+    out = emit(root)
+    return Program.build(lines, out).pruned()
+
+
+# ---- piece constructors -------------------------------------------------------------------------
+def run_node(s: int, d: int, length: int) -> Node:
+    """[s, s+d, ..., s+(length-1)d] with the cheapest initiator."""
+    value = tuple(range(s, s + d * length, d)) if d else (s,) * length
+    if d == 0:
+        return Node("repeat_num", (length, s), value)
+    last = s + d * (length - 1)
+    if d == 1:
+        return Node("range_func_up", (s, last), value)
+    return Node("range_func_interval", (s, last + (1 if d > 0 else -1), d), value)
+
+
+def literal_node(values) -> Node:
+    values = tuple(values)
+    return Node("set_list", (values,), values)
+
+
+def concat_node(parts: list[Node]) -> Node:
+    if len(parts) == 1:
+        return parts[0]
+    return Node("concatenate", tuple(parts), tuple(v for p in parts for v in p.value))
+
+
+_PRED = {"is_even": lambda v: v % 2 == 0, "is_odd": lambda v: v % 2 == 1,
+         "is_not_zero": lambda v: v != 0}
+
+
+def apply_unary(op: str, x: tuple, params: tuple) -> tuple:
+    """Value of a one-list op (matches interp.py; only used for ops whose arguments are valid)."""
+    if op == "reverse_list":
+        return x[::-1]
+    if op == "scan_add":
+        return tuple(accumulate(x))
+    if op == "filter":
+        return tuple(v for v in x if _PRED[params[0]](v))
+    if op == "get_subsequence_with_jumps":
+        return x[::params[0]]
+    if op == "get_subsequence_between_indices":
+        return x[params[0]:params[1]]
+    if op == "max_n":
+        return tuple(sorted(x, reverse=True)[:params[0]])
+    if op == "min_n":
+        return tuple(sorted(x)[:params[0]])
+    if op == "add_item_list":
+        return tuple(v + params[0] for v in x)
+    if op == "subtract_item_list":
+        return tuple(v - params[0] for v in x)
+    if op == "modulo_item_list":
+        return tuple(v % params[0] for v in x)
+    if op == "substitute":
+        a, b = params
+        return tuple(b if v == a else v for v in x)
+    if op == "repeat_list":
+        return x * params[0]
+    raise ValueError(op)
+
+
+def unary_node(op: str, src: Node, params: tuple) -> Node:
+    value = apply_unary(op, src.value, params)
+    if op == "filter":
+        return Node(op, (params[0], src), value)
+    if op == "repeat_list":
+        return Node(op, (params[0], src), value)
+    return Node(op, (src,) + tuple(params), value)
+
+
+def two_node(op: str, x: Node, y: Node) -> Node:
+    if op == "add_two_lists":
+        value = tuple(a + b for a, b in zip(x.value, y.value))
+    elif op == "subtract_two_lists":
+        value = tuple(a - b for a, b in zip(x.value, y.value))
+    else:
+        value = tuple(a % b for a, b in zip(x.value, y.value) if b != 0)
+    return Node(op, (x, y), value)
+
+
+def interleave_node(x: Node, y: Node) -> Node:
+    out = []
+    for a, b in zip(x.value, y.value):
+        out += (a, b)
+    m = min(len(x.value), len(y.value))
+    return Node("interleave", (x, y), tuple(out) + x.value[m:] + y.value[m:])
+
+
+# ---- approximate costs --------------------------------------------------------------------------
+class Costs:
+    """Approximate bits per piece family under one objective, at line index APPROX_INDEX."""
+
+    def __init__(self, objective: str):
+        r = Ref(0)
+        i = APPROX_INDEX
+
+        def c(op, args):
+            return line_cost(op, args, i, objective)
+
+        self.objective = objective
+        self.lit_line = c("set_list", ((),))
+        self.lit_elem = c("set_list", ((7,),)) - self.lit_line
+        self.repeat_num = c("repeat_num", (5, 7))
+        self.up = c("range_func_up", (10, 20))
+        self.interval = c("range_func_interval", (10, 40, 3))
+        self.item = c("add_item_list", (r, 7))           # add / subtract / modulo / max_n / min_n
+        self.substitute = c("substitute", (r, 3, 4))
+        self.slice = c("get_subsequence_between_indices", (r, 1, 5))
+        self.ref_only = c("reverse_list", (r,))          # reverse / scan_add / filter
+        self.step_op = c("get_subsequence_with_jumps", (r, 2))   # jumps / repeat_list
+        self.two = c("add_two_lists", (r, r))
+        self.concat = c("concatenate", (r, r))
+        self.copy = c("concatenate", (r, r, r)) - self.concat     # one more concatenate argument
+        self.interleave = c("interleave", (r, r))
+        self.output = output_cost(APPROX_INDEX + 1, objective)
+
+    def run(self, d: int) -> float:
+        return self.repeat_num if d == 0 else self.up if d == 1 else self.interval
+
+    def unary(self, op: str) -> float:
+        if op in ("reverse_list", "scan_add", "filter"):
+            return self.ref_only
+        if op in ("get_subsequence_with_jumps", "repeat_list"):
+            return self.step_op
+        if op in ("get_subsequence_between_indices",):
+            return self.slice
+        if op == "substitute":
+            return self.substitute
+        return self.item
+
+
+@lru_cache(maxsize=8)
+def costs_for(objective: str) -> Costs:
+    return Costs(objective)
+
+
+# ---- derived values of a source, indexed by first element ------------------------------------------
+@lru_cache(maxsize=4096)
+def _derived(v: tuple, transformed: bool) -> dict:
+    """first value -> [(op, params, value)] for the parameter-free transforms of v (exact copy first)."""
+    out: dict[int, list] = {}
+
+    def put(op, params, w):
+        if len(w) >= 1:
+            out.setdefault(w[0], []).append((op, params, w))
+
+    put("copy", (), v)
+    if not transformed:
+        return out
+    L = len(v)
+    if L >= 2:
+        put("reverse_list", (), v[::-1])
+        s = tuple(accumulate(v))
+        if s != v and max(s, default=0) < 1 << 31:
+            put("scan_add", (), s)
+    for p in ("is_even", "is_odd", "is_not_zero"):
+        w = apply_unary("filter", v, (p,))
+        if 2 <= len(w) < L:
+            put("filter", (p,), w)
+    for j in range(2, 6):
+        if L > j:
+            put("get_subsequence_with_jumps", (j,), v[::j])
+    desc, asc = tuple(sorted(v, reverse=True)), tuple(sorted(v))
+    for n in range(2, L):
+        put("max_n", (n,), desc[:n])
+        put("min_n", (n,), asc[:n])
+    return out
+
+
+@lru_cache(maxsize=4096)
+def _pair_derived(u: tuple, v: tuple) -> dict:
+    """first value -> [(op, swap, value)] for two-list ops of u and v (both orders)."""
+    out: dict[int, list] = {}
+    for op in ("add_two_lists", "subtract_two_lists", "modulo_two_lists"):
+        for swap in ((False, True) if op != "add_two_lists" else (False,)):
+            x, y = (v, u) if swap else (u, v)
+            if op == "add_two_lists":
+                w = tuple(a + b for a, b in zip(x, y))
+            elif op == "subtract_two_lists":
+                w = tuple(a - b for a, b in zip(x, y))
+            else:
+                w = tuple(a % b for a, b in zip(x, y) if b != 0)
+            if len(w) >= MIN_FAMILY_LEN and len(set(w)) > 2:
+                out.setdefault(w[0], []).append((op, swap, w))
+    return out
+
+
+def _arith_len(seq, start: int, end: int) -> int:
+    """Length of the longest arithmetic prefix of seq[start:end]."""
+    n = end - start
+    if n <= 2:
+        return n
+    d = seq[start + 1] - seq[start]
+    k = 2
+    while k < n and seq[start + k] - seq[start + k - 1] == d:
+        k += 1
+    return k
+
+
+# ---- the DP ------------------------------------------------------------------------------------
+class _Entry:
+    """A path ending at position b whose last piece covers t[a:b]; `desc` says how to build it."""
+
+    __slots__ = ("cost", "prev", "a", "b", "desc", "pieces")
+
+    def __init__(self, cost, prev, a, b, desc):
+        self.cost, self.prev, self.a, self.b, self.desc = cost, prev, a, b, desc
+        self.pieces = (prev.pieces + 1) if prev is not None else 0
+
+
+class Segmenter:
+    """Segment one target. `pool`: nodes already built elsewhere that pieces may copy/transform."""
+
+    def __init__(self, objective: str = "kt", ablations=None, beam: int = BEAM):
+        self.c = costs_for(objective)
+        self.copies = getattr(ablations, "copies", True)
+        self.transformed = getattr(ablations, "transformed_copies", True)
+        self.fresh_families = getattr(ablations, "fresh_transforms", True)
+        self.beam = beam
+        self.nodes = 0
+
+    # -- candidates that do not depend on the path: runs and fresh transformed runs --------------
+    def _fixed_candidates(self, t: tuple, a: int) -> list:
+        c, n, out = self.c, len(t), []
+        if a + 1 >= n:
+            return out
+        d = t[a + 1] - t[a]
+        b = a + 2
+        while b < n and t[b] - t[b - 1] == d:
+            b += 1
+        rc = c.run(d)
+        ends = range(a + 2, b + 1)
+        if b - a > LONG_RUN:
+            ends = list(range(a + 2, a + 5)) + list(range(b - 3, b + 1))
+        for e in ends:
+            out.append((e, rc, ("run", d)))
+        if not self.fresh_families:
+            return out
+        # one substituted element strictly inside a run (d != 0 keeps the replaced value unique)
+        if d != 0 and b < n - 1:
+            p = b
+            q = p + 1
+            while q < n and t[q] == t[a] + (q - a) * d:
+                q += 1
+            for e in range(p + 2, q + 1):
+                out.append((e, rc + c.substitute, ("subrun", d, p)))
+        # modulo sawtooth: diffs take two values hi > 0 > lo, values below c = hi - lo
+        if b < n:
+            d2 = t[b] - t[b - 1]
+            hi, lo = max(d, d2), min(d, d2)
+            if hi > 0 > lo:
+                mod = hi - lo
+                if max(t[a:b + 1]) < mod:
+                    e = b + 1
+                    while e < n and t[e] - t[e - 1] in (hi, lo) and t[e] < mod:
+                        e += 1
+                    cost = c.run(hi) + c.item
+                    for x in range(b + 1, e + 1):
+                        out.append((x, cost, ("mod", hi, mod)))
+        # scan_add of a run: u = (t[a], t[a+1]-t[a], ...) arithmetic with a nonzero step
+        if a + 2 < n:
+            step = (t[a + 1] - t[a]) - t[a]
+            if step != 0:
+                e = a + 1
+                while e + 1 < n and (t[e + 1] - t[e]) - (t[e] - t[e - 1] if e > a else t[a]) == step:
+                    e += 1
+                for x in range(a + 3, e + 2):
+                    out.append((x, c.run(step) + c.ref_only, ("scanrun", step)))
+        return out
+
+    # -- candidates from copy sources -------------------------------------------------------------
+    def _source_candidates(self, t: tuple, a: int, sources: list) -> list:
+        """sources: [(value, handle)]; handle is a Node (pool) or an _Entry (path piece)."""
+        c, n, out = self.c, len(t), []
+        first = t[a]
+        for v, h in sources:
+            L = len(v)
+            for op, params, w in _derived(v, self.transformed).get(first, ()):
+                k = len(w)
+                if a + k <= n and t[a:a + k] == w:
+                    cost = c.copy if op == "copy" else c.unary(op)
+                    out.append((a + k, cost, ("src", op, h, params)))
+            if not self.transformed:
+                continue
+            if a + L <= n and L >= 2:
+                seg = t[a:a + L]
+                delta = first - v[0]
+                if delta != 0 and seg[-1] - v[-1] == delta and all(x - y == delta for x, y in zip(seg, v)):
+                    op = "add_item_list" if delta > 0 else "subtract_item_list"
+                    out.append((a + L, c.item, ("src", op, h, (abs(delta),))))
+                self._modulo_and_substitute(seg, v, h, a, out)
+            # slices of the source that match here (not the whole source: that is a copy)
+            if L >= MIN_FAMILY_LEN:
+                for i in _positions(v).get(first, ()):
+                    m = 1
+                    while a + m < n and i + m < L and t[a + m] == v[i + m]:
+                        m += 1
+                    if m >= MIN_FAMILY_LEN and not (i == 0 and m == L):
+                        for k in {m, m - 1, MIN_FAMILY_LEN} if m > MIN_FAMILY_LEN else {m}:
+                            if k >= MIN_FAMILY_LEN and not (i == 0 and k == L):
+                                out.append((a + k, c.slice, ("src", "get_subsequence_between_indices",
+                                                             h, (i, i + k))))
+            # two-list op of the source and a fresh run
+            if self.fresh_families and L >= 4 and a + 4 <= n:
+                k = min(L, n - a)
+                dif = [t[a + i] - v[i] for i in range(k)]
+                m = _arith_len(dif, 0, k)
+                if m >= 4:
+                    out.append((a + m, c.two + c.run(dif[1] - dif[0]), ("tworun", "add", h, m)))
+                sm = [t[a + i] + v[i] for i in range(k)]
+                m = _arith_len(sm, 0, k)
+                if m >= 4:
+                    out.append((a + m, c.two + c.run(sm[1] - sm[0]), ("tworun", "sub", h, m)))
+        if self.transformed and len(sources) >= 2:
+            recent = sources[:MAX_PAIR_SOURCES]
+            for i, (u, hu) in enumerate(recent):
+                for v, hv in recent[i + 1:]:
+                    for op, swap, w in _pair_derived(u, v).get(first, ()):
+                        k = len(w)
+                        if a + k <= n and t[a:a + k] == w:
+                            hx, hy = (hv, hu) if swap else (hu, hv)
+                            out.append((a + k, c.two, ("pair", op, hx, hy)))
+        return out
+
+    def _modulo_and_substitute(self, seg, v, h, a, out):
+        c = self.c
+        mism = [(x, y) for x, y in zip(v, seg) if x != y]
+        if not mism:
+            return
+        x0, y0 = mism[0]
+        if all(p == (x0, y0) for p in mism) and v.count(x0) == len(mism) and seg != v:
+            out.append((a + len(v), c.substitute, ("src", "substitute", h, (x0, y0))))
+        # modulo: c divides x0 - y0 and exceeds every output value
+        diff = x0 - y0
+        if diff > 0 and min(v) >= 0 and max(seg) < diff + 1:
+            top = max(seg)
+            for k in range(1, diff + 1):
+                if diff % k:
+                    continue
+                mod = diff // k
+                if mod <= top:
+                    break
+                if all(x % mod == y for x, y in zip(v, seg)):
+                    out.append((a + len(v), c.item, ("src", "modulo_item_list", h, (mod,))))
+                    break
+
+    # -- the shortest path -------------------------------------------------------------------------
+    def solve(self, target, pool: list[Node] = (), deadline: float | None = None):
+        """(approx bits, Node) of the best segmentation (the root is a concatenate of the pieces)."""
+        t = tuple(target)
+        n = len(t)
+        c = self.c
+        if n == 0:
+            node = literal_node(())
+            return c.lit_line + c.output, node
+        pool_src = []
+        if self.copies:
+            seen = set()
+            for p in pool:
+                if p.value and p.value not in seen:
+                    seen.add(p.value)
+                    pool_src.append((p.value, p))
+        buckets: list[list] = [[] for _ in range(n + 1)]
+        buckets[0].append(_Entry(0.0, None, 0, 0, None))
+        for a in range(n):
+            if deadline is not None and (a & 15) == 0 and time.monotonic() > deadline and a > 0:
+                # out of time: finish with one literal for the rest (still a valid cover)
+                best = min(buckets[a], key=lambda e: e.cost) if buckets[a] else None
+                if best is not None:
+                    if best.desc == ("lit",):
+                        e = _Entry(best.cost + c.lit_elem * (n - a), best.prev, best.a, n, ("lit",))
+                    else:
+                        e = _Entry(best.cost + c.lit_line + c.lit_elem * (n - a), best, a, n, ("lit",))
+                    buckets[n].append(e)
+                    break
+            entries = self._prune(buckets[a])
+            buckets[a] = entries
+            if not entries:
+                continue
+            fixed = self._fixed_candidates(t, a)
+            pool_cands = self._source_candidates(t, a, pool_src) if pool_src else []
+            for e in entries:
+                # literal element: extends an open literal, else opens one
+                if e.desc == ("lit",) and e.b == a:
+                    buckets[a + 1].append(_Entry(e.cost + c.lit_elem, e.prev, e.a, a + 1, ("lit",)))
+                else:
+                    buckets[a + 1].append(_Entry(e.cost + c.lit_line + c.lit_elem, e, a, a + 1, ("lit",)))
+                cands = fixed + pool_cands
+                if self.copies and e.desc is not None:
+                    cands = cands + self._source_candidates(t, a, self._path_sources(e, t))
+                for b, cost, desc in cands:
+                    buckets[b].append(_Entry(e.cost + cost, e, a, b, desc))
+                    self.nodes += 1
+        finals = buckets[n]
+        if not finals:
+            node = literal_node(t)
+            return c.lit_line + c.lit_elem * n + c.output, node
+        best = min(finals, key=lambda e: e.cost + (c.concat if e.pieces > 1 else 0.0))
+        node = self._build(best, t)
+        cost = best.cost + (c.concat if best.pieces > 1 else 0.0) + c.output
+        return cost, node
+
+    def _prune(self, entries: list) -> list:
+        if len(entries) <= self.beam:
+            return entries
+        entries.sort(key=lambda e: (e.cost, e.pieces))
+        keep = entries[:self.beam]
+        if not any(e.desc == ("lit",) for e in keep):
+            lit = next((e for e in entries if e.desc == ("lit",)), None)
+            if lit is not None:
+                keep.append(lit)
+        return keep
+
+    @staticmethod
+    def _path_sources(e: _Entry, t: tuple) -> list:
+        out, seen = [], set()
+        while e is not None and e.desc is not None and len(out) < MAX_SOURCES:
+            v = t[e.a:e.b]
+            if v not in seen:
+                seen.add(v)
+                out.append((v, e))
+            e = e.prev
+        return out
+
+    # -- reconstruction ----------------------------------------------------------------------------
+    def _build(self, last: _Entry, t: tuple) -> Node:
+        chain = []
+        e = last
+        while e is not None and e.desc is not None:
+            chain.append(e)
+            e = e.prev
+        chain.reverse()
+        built: dict[int, Node] = {}
+        parts = []
+        for e in chain:
+            node = self._piece(e, t, built)
+            built[id(e)] = node
+            parts.append(node)
+        return concat_node(parts)
+
+    @staticmethod
+    def _handle(h, built) -> Node:
+        return h if isinstance(h, Node) else built[id(h)]
+
+    def _piece(self, e: _Entry, t: tuple, built) -> Node:
+        kind = e.desc[0]
+        a, b = e.a, e.b
+        L = b - a
+        if kind == "lit":
+            return literal_node(t[a:b])
+        if kind == "run":
+            return run_node(t[a], e.desc[1], L)
+        if kind == "subrun":
+            d, p = e.desc[1], e.desc[2]
+            base = run_node(t[a], d, L)
+            return unary_node("substitute", base, (base.value[p - a], t[p]))
+        if kind == "mod":
+            hi, mod = e.desc[1], e.desc[2]
+            return unary_node("modulo_item_list", run_node(t[a], hi, L), (mod,))
+        if kind == "scanrun":
+            step = e.desc[1]
+            return unary_node("scan_add", run_node(t[a], step, L), ())
+        if kind == "src":
+            _, op, h, params = e.desc
+            src = self._handle(h, built)
+            if op == "copy":
+                return src
+            return unary_node(op, src, params)
+        if kind == "pair":
+            _, op, hx, hy = e.desc
+            return two_node(op, self._handle(hx, built), self._handle(hy, built))
+        if kind == "tworun":
+            _, which, h, m = e.desc
+            src = self._handle(h, built)
+            if which == "add":     # t = v + run
+                d0 = t[a] - src.value[0]
+                d1 = t[a + 1] - src.value[1]
+                return two_node("add_two_lists", src, run_node(d0, d1 - d0, m))
+            s0 = t[a] + src.value[0]
+            s1 = t[a + 1] + src.value[1]   # t = run - v
+            return two_node("subtract_two_lists", run_node(s0, s1 - s0, m), src)
+        raise ValueError(kind)
+
+
+@lru_cache(maxsize=4096)
+def _positions(v: tuple) -> dict:
+    out: dict[int, list] = {}
+    for i, x in enumerate(v):
+        out.setdefault(x, []).append(i)
+    return out
+
+
+class SegmentStrategy:
+    """The `segment` strategy: one flat segmentation of the whole target."""
+
+    name = "segment"
+
+    def search(self, target, config, deadline):
+        from ksynth.search.base import SearchResult
+
+        t0 = time.monotonic()
+        seg = Segmenter(config.objective, config.ablations)
+        cost, node = seg.solve(target, (), deadline)
+        program = assemble(node)
+        return SearchResult(program, float("nan"), float("nan"), False, time.monotonic() - t0,
+                            seg.nodes, self.name, {"approx_bits": cost})
