@@ -178,18 +178,26 @@ def _comparisons(run: Run, modality: str, stats: dict) -> list[str]:
 
 def _ground_truth_examples(run: Run, stats: dict) -> list[str]:
     gt = {r["index"]: r for r in run.groups.get(("synthetic", GROUND_TRUTH), [])}
-    ks = {r["index"]: r for r in run.groups.get(("synthetic", KSYNTH), [])}
-    common = sorted(set(gt) & set(ks))
-    if not common:
+    if not gt:
         return []
-    le = sum(1 for i in common if ks[i]["verified"] and ks[i]["kt_bits"] <= gt[i]["kt_bits"] + 1e-9)
-    lines = ["### synthetic: ground-truth programs", "",
-             f"ksynth's kt_bits <= the ground truth's on {le}/{len(common)} items "
-             f"({le / len(common):.1%}). First {min(PROGRAM_EXAMPLES, len(common))} items:", ""]
-    for i in common[:PROGRAM_EXAMPLES]:
-        lines += [f"item {i} ({gt[i]['n_bytes']} bytes): ground truth {gt[i]['kt_bits']:.1f} KT bits, "
-                  f"ksynth {ks[i]['kt_bits']:.1f} KT bits ({ks[i]['strategy']})", "", "```",
-                  "# ground truth", gt[i]["program"], "# ksynth", ks[i]["program"] or "(none)", "```", ""]
+    ks = {r["index"]: r for r in run.groups.get(("synthetic", KSYNTH), [])}
+    lines = ["### synthetic: ground-truth programs", ""]
+    common = sorted(set(gt) & set(ks))
+    if common:
+        le = sum(1 for i in common if ks[i]["verified"] and ks[i]["kt_bits"] <= gt[i]["kt_bits"] + 1e-9)
+        lines += [f"ksynth's kt_bits <= the ground truth's on {le}/{len(common)} items "
+                  f"({le / len(common):.1%}).", ""]
+    shown = sorted(gt)[:PROGRAM_EXAMPLES]
+    lines += [f"First {len(shown)} items, the sampler's program beside ksynth's:", ""]
+    for i in shown:
+        found = ks.get(i)
+        mine = (f", ksynth {found['kt_bits']:.1f} KT bits ({found['strategy']})"
+                if found and found["kt_bits"] is not None else "")
+        lines += [f"item {i} ({gt[i]['n_bytes']} bytes): ground truth {gt[i]['kt_bits']:.1f} KT bits{mine}",
+                  "", "```", "# ground truth", gt[i]["program"]]
+        if found:
+            lines += ["# ksynth", found["program"] or "(none)"]
+        lines += ["```", ""]
     return lines
 
 
