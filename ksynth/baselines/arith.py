@@ -202,6 +202,10 @@ class Decoder:
             value = (value << 1) | self.r.read()
             self.shifts += 1
         self.low, self.high, self.value = low, high, value
+        # A valid stream ends with pos = start + 32 + shifts <= n_bits + 30 (finish() explains):
+        # stop garbage as soon as it reads past that, instead of decoding up to the length bound.
+        if self.r.pos > self.r.n_bits + CODE_BITS - 2:
+            raise CorruptInput("arithmetic-coded stream is truncated")
 
     def finish(self) -> int:
         """Check the stream ends where the encoder stopped; returns the bits the coder used.

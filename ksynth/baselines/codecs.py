@@ -4,7 +4,11 @@ headers and checksums included (that is what it costs to send one item by itself
     gzip    gzip.compress level 9, mtime=0 (18 bytes of header + trailer)
     zlib    zlib.compress level 9 (2-byte header, 4-byte Adler-32)
     bz2     bz2.compress level 9
-    xz      lzma preset 9 | PRESET_EXTREME, FORMAT_XZ (CRC64; ~60 bytes of container per item)
+    xz      lzma preset 9 | PRESET_EXTREME, FORMAT_XZ (CRC64; ~60 bytes of container per item);
+            the dictionary is sized to the item (a power of two >= 4 KiB) instead of the
+            preset's 64 MiB: no match can reach further than the item anyway, the output has
+            the same length (checked on KT chunks and in the tests), and it avoids building
+            64 MiB match-finder tables per call (~0.2 s each, 1000x slower)
     xz_raw  the same LZMA2 filter in FORMAT_RAW: no container, no check, no size field (LZMA2
             ends with its own end marker). On 128-byte items the .xz container alone is about half
             the input, so this variant shows what the LZMA2 coder itself achieves.
@@ -24,7 +28,14 @@ import zlib
 
 from ksynth.errors import CorruptInput
 
-_XZ_FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 9 | lzma.PRESET_EXTREME}]
+XZ_PRESET = 9 | lzma.PRESET_EXTREME
+_XZ_DECODE_FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": XZ_PRESET}]   # 64 MiB: fits any item
+
+
+def xz_filters(n_bytes: int) -> list[dict]:
+    """LZMA2 at XZ_PRESET with a dictionary just large enough for an n_bytes item."""
+    dict_size = max(4096, 1 << max(n_bytes - 1, 1).bit_length())
+    return [{"id": lzma.FILTER_LZMA2, "preset": XZ_PRESET, "dict_size": min(dict_size, 1 << 26)}]
 
 
 class Codec:
@@ -43,6 +54,8 @@ class Codec:
         return self._compress(bytes(data))
 
     def decode(self, blob: bytes) -> bytes:
+        if not blob:                          # every encode() writes at least one byte
+            raise CorruptInput(f"{self.name} blob is empty")
         try:
             return self._decompress(bytes(blob))
         except (*self.errors, EOFError, ValueError) as e:
@@ -57,13 +70,17 @@ class Codec:
 
 class Gzip(Codec):
     name = "gzip"
-    errors = (OSError, zlib.error)     # gzip.BadGzipFile is an OSError
+    errors = (zlib.error,)
 
     def _compress(self, data):
         return gzip.compress(data, compresslevel=9, mtime=0)
 
     def _decompress(self, blob):
-        return gzip.decompress(blob)
+        d = zlib.decompressobj(wbits=31)      # exactly one gzip member, nothing after it
+        out = d.decompress(blob)
+        if not d.eof or d.unused_data:
+            raise EOFError("incomplete or trailing gzip member")
+        return out
 
 
 class Zlib(Codec):
@@ -101,7 +118,7 @@ class Xz(Codec):
     errors = (lzma.LZMAError,)
 
     def _compress(self, data):
-        return lzma.compress(data, format=lzma.FORMAT_XZ, preset=9 | lzma.PRESET_EXTREME)
+        return lzma.compress(data, format=lzma.FORMAT_XZ, filters=xz_filters(len(data)))
 
     def _decompress(self, blob):
         return lzma.decompress(blob, format=lzma.FORMAT_XZ)
@@ -112,10 +129,10 @@ class XzRaw(Codec):
     errors = (lzma.LZMAError,)
 
     def _compress(self, data):
-        return lzma.compress(data, format=lzma.FORMAT_RAW, filters=_XZ_FILTERS)
+        return lzma.compress(data, format=lzma.FORMAT_RAW, filters=xz_filters(len(data)))
 
     def _decompress(self, blob):
-        d = lzma.LZMADecompressor(format=lzma.FORMAT_RAW, filters=_XZ_FILTERS)
+        d = lzma.LZMADecompressor(format=lzma.FORMAT_RAW, filters=_XZ_DECODE_FILTERS)
         out = d.decompress(blob)
         if not d.eof or d.unused_data:
             raise EOFError("incomplete or trailing LZMA2 stream")

@@ -54,8 +54,9 @@ from ksynth.baselines.arith import (BitReader, BitWriter, Decoder, Encoder, elia
 from ksynth.errors import CorruptInput
 
 FREQ_TOTAL = 1 << 16             # frequency scale of the quantised distribution
-# Every byte costs at least -log2((FREQ_TOTAL - 255) / FREQ_TOTAL) ~ 0.0056 bits; a blob of b bits
-# can therefore hold at most ~178 * b bytes. Decoding refuses lengths above this bound (+ slack).
+# Every byte costs at least -log2((FREQ_TOTAL - 255) / FREQ_TOTAL) ~ 0.0056 bits (less ~1e-4 of
+# rounding), so b bits of arithmetic code hold at most ~182 * b bytes. Decoding refuses lengths
+# above 200 * b: corrupt input is rejected, never decoded for an unbounded time.
 MAX_BYTES_PER_BIT = 200
 
 A = 0.6          # binary-tree node prior pseudo-count
@@ -223,7 +224,7 @@ class LMiC:
         if not blob:
             raise CorruptInput("lmic blob is empty")
         r = BitReader(blob)
-        n = read_elias_delta(r, MAX_BYTES_PER_BIT * (8 * len(blob) + 64) + 1) - 1
+        n = read_elias_delta(r, MAX_BYTES_PER_BIT * 8 * len(blob) + 1) - 1
         dec = Decoder(r)
         model = self.predictor_factory()
         out = bytearray()
