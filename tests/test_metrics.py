@@ -25,10 +25,11 @@ S3 = [5] * 30                       # no program: unsolved
 S4 = [1, 2]                         # solved by P4, but dearer than its share of the fallback
 P1 = Program.parse("sequence_1 = range_func_up(10, 19)\noutput = sequence_1")
 P2 = Program.parse("sequence_1 = set_list([200, 201])\noutput = sequence_1")
-P4 = Program.parse("sequence_1 = set_list([1, 2])\noutput = sequence_1")
+P4 = Program.parse("sequence_1 = set_list([1, 2])\nsequence_2 = repeat_list(1, sequence_1)\n"
+                   "sequence_3 = get_subsequence_between_indices(sequence_2, 0, 2)\noutput = sequence_3")
 PAIRS = [(S1, P1), (S2, P2), (S3, None), (S4, P4)]
 KT1 = F + 16 + F                    # range_func_up line + output line
-KT4 = F + 2 * 8 + F                 # set_list of two values + output line
+KT4 = (F + 16) + (F + math.log2(2) + 3) + (F + math.log2(3) + 16) + F   # a wasteful program
 INPUT_BITS = 8 * (10 + 3 + 30 + 2)
 # the official fallback of S2 and S3: latin-1 text joined by "\n", UTF-8 (200, 201 take 2 bytes)
 QUIRK_23 = b"\xc3\x88\xc3\x89\x07" + b"\n" + b"\x05" * 30
@@ -64,11 +65,11 @@ def test_scores_by_hand():
 
 
 def test_choice_uses_a_program_only_below_its_share():
-    # shares of G = fallback of all four, split by bytes in the stream (+1 separator):
-    # S1 11, S2 6 (two 2-byte values + 1 + 1), S3 31, S4 3 -> 51
-    g = 8 * gz(b"\n".join([bytes(S1), b"\xc3\x88\xc3\x89\x07", bytes(S3), bytes(S4)]))
+    # a share is the sequence's own stream bytes (+ separator) deflated alone, minus 18 bytes of
+    # gzip header and trailer
     shares = fallback_shares([S1, S2, S3, S4])
-    assert shares == pytest.approx([g * 11 / 51, g * 6 / 51, g * 31 / 51, g * 3 / 51])
+    assert shares == [8 * (gz(bytes(S1) + b"\n") - 18), 8 * (gz(b"\xc3\x88\xc3\x89\x07\n") - 18),
+                      8 * (gz(bytes(S3) + b"\n") - 18), 8 * (gz(bytes(S4) + b"\n") - 18)]
     assert KT1 < shares[0] and KT4 > shares[3]          # so P1 is used, P4 is not
     r = score(PAIRS)
     rest = b"\xc3\x88\xc3\x89\x07" + b"\n" + bytes(S3) + b"\n" + bytes(S4)
