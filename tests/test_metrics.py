@@ -101,9 +101,11 @@ def test_bad_input(pairs, message):
         score(pairs)
 
 
-def test_flag_count_must_match():
+def test_flags_must_fit_the_pairs():
     with pytest.raises(DataError, match="flags"):
         score(PAIRS, correct=[True])
+    with pytest.raises(DataError, match="no program"):
+        score([(S3, None)], correct=[True])
 
 
 # KT.md section 6: gzip under the official pooled formula, 128-byte chunks of the released files

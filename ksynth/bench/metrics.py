@@ -110,6 +110,9 @@ def score(pairs: Sequence[Pair], correct: Sequence[bool] | None = None,
         raise DataError(f"{len(ok)} correctness flags for {len(pairs)} sequences")
     n = len(pairs)
     solved = [i for i in range(n) if ok[i]]
+    missing = [i for i in solved if pairs[i][1] is None]
+    if missing:
+        raise DataError(f"sequence {missing[0] + 1} is flagged correct but has no program")
     unsolved = [seqs[i] for i in range(n) if not ok[i]]
     bits = {i: kt_bits(pairs[i][1]) for i in solved}
     program_bits = sum(bits.values())
