@@ -37,6 +37,9 @@ def _register():
     from ksynth import cli_bench
     for cmd in cli_bench.COMMANDS:
         main.add_command(cmd)
+    from ksynth import cli_search
+    for cmd in cli_search.COMMANDS:
+        main.add_command(cmd)
 
 
 _register()

@@ -1,0 +1,135 @@
+"""Run the configured strategies under one budget; keep the cheapest program the interpreter verifies.
+
+    result = Portfolio(config).search(target)        # SearchResult, always verified
+    result = solve(target)                            # the same with the default config
+
+Strategies are imported lazily by name, so a missing optional module (or its heavy dependency)
+never breaks the others: it is skipped and recorded in `stats["skipped"]`, and it is an error only
+when the user named the strategy explicitly. Every candidate is re-run by the reference
+interpreter, pruned of dead lines and priced exactly (objective.program_cost); the literal program
+(one set_list line) is always a candidate, so every target gets a verified program.
+"""
+from __future__ import annotations
+
+import importlib
+import math
+import time
+
+from ksynth.config import STRATEGIES, SearchConfig
+from ksynth.dsl.interp import try_run
+from ksynth.dsl.program import Program
+from ksynth.errors import KsynthError, UsageError
+from ksynth.search.base import SearchResult
+from ksynth.search.objective import both_costs, program_cost
+
+# module and class of each strategy (imported on first use)
+_REGISTRY = {
+    "segment": ("ksynth.search.segment", "SegmentStrategy"),
+    "decompose": ("ksynth.search.decompose", "DecomposeStrategy"),
+    "enumerate": ("ksynth.search.enumerate", "EnumerateStrategy"),
+    "solve": ("ksynth.search.solve", "SolveStrategy"),
+}
+# share of the remaining wall budget each strategy may use (renormalised over those configured);
+# a strategy that finishes early leaves its time to the next one
+_WEIGHT = {"decompose": 0.6, "segment": 0.1, "enumerate": 0.2, "solve": 0.1}
+# order of execution: the strategies that find most programs cheaply come first
+_ORDER = ("decompose", "segment", "enumerate", "solve")
+
+
+def load_strategy(name: str):
+    """The strategy object for `name`, or raise ImportError / UsageError."""
+    if name not in _REGISTRY:
+        raise UsageError(f"unknown strategy {name!r}; choose from {', '.join(STRATEGIES)}")
+    module, cls = _REGISTRY[name]
+    mod = importlib.import_module(module)
+    return getattr(mod, cls)()
+
+
+def literal_program(target) -> Program:
+    return Program.build([("set_list", (tuple(target),))])
+
+
+class Portfolio:
+    """Estimator-style: settings in the constructor, data in `search`.
+
+    `strict`: raise when a configured strategy cannot be loaded. Default: strict only when the
+    strategy list differs from the default (i.e. the user chose it).
+    """
+
+    def __init__(self, config: SearchConfig | None = None, strict: bool | None = None):
+        self.config = config or SearchConfig()
+        self.strict = (tuple(self.config.strategies) != STRATEGIES) if strict is None else strict
+        self._strategies: list = []
+        self.skipped: dict[str, str] = {}
+        for name in sorted(self.config.strategies, key=_ORDER.index):
+            try:
+                self._strategies.append(load_strategy(name))
+            except ImportError as e:
+                if self.strict:
+                    raise UsageError(f"strategy {name!r} is not available: {e}") from None
+                self.skipped[name] = str(e)
+
+    def search(self, target) -> SearchResult:
+        target = [int(v) for v in target]
+        cfg = self.config
+        t0 = time.monotonic()
+        budget = cfg.budget.seconds
+        end = t0 + budget if budget is not None else math.inf
+        best_prog = literal_program(target)
+        best_cost = program_cost(best_prog, cfg.objective)
+        best_name = "literal"
+        nodes = 0
+        per_strategy = {}
+        todo = list(self._strategies)
+        while todo:
+            strat = todo.pop(0)
+            if cfg.budget.nodes is not None and nodes >= cfg.budget.nodes:
+                per_strategy[strat.name] = {"skipped": "node budget spent"}
+                continue
+            now = time.monotonic()
+            if now >= end:
+                per_strategy[strat.name] = {"skipped": "time budget spent"}
+                continue
+            weights = [_WEIGHT.get(s.name, 0.1) for s in [strat] + todo]
+            share = (end - now) * weights[0] / sum(weights) if math.isfinite(end) else math.inf
+            deadline = now + share
+            s0 = time.monotonic()
+            try:
+                res = strat.search(target, cfg, deadline)
+            except KsynthError:
+                raise
+            except RecursionError:
+                res = None
+            info = {"seconds": round(time.monotonic() - s0, 4)}
+            if res is not None:
+                nodes += res.nodes
+                info["nodes"] = res.nodes
+                prog, cost = self._check(res.program, target)
+                info["verified"] = prog is not None
+                if prog is not None:
+                    info["cost"] = cost
+                    if cost < best_cost - 1e-9:
+                        best_prog, best_cost, best_name = prog, cost, strat.name
+            per_strategy[strat.name] = info
+        bits, kt = both_costs(best_prog)
+        stats = {"strategies": per_strategy, "objective": cfg.objective}
+        if self.skipped:
+            stats["skipped"] = dict(self.skipped)
+        return SearchResult(best_prog, bits, kt, True, time.monotonic() - t0, nodes, best_name, stats)
+
+    def _check(self, program: Program, target: list[int]):
+        """(pruned program, exact cost) when the interpreter reproduces the target, else (None, inf)."""
+        if program is None:
+            return None, math.inf
+        program = program.pruned()
+        if try_run(program, self.config.max_len) != target:
+            return None, math.inf
+        try:
+            return program, program_cost(program, self.config.objective)
+        except UsageError:                 # e.g. a non-KT op under the kt objective
+            return None, math.inf
+
+
+def solve(target, config: SearchConfig | None = None) -> SearchResult:
+    """One-shot helper: Portfolio(config).search(target)."""
+    return Portfolio(config).search(target)
