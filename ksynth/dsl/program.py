@@ -206,6 +206,8 @@ def _parse_arg(tok: str, names: dict[str, int], lineno: int):
         return tok
     if _NAME.match(tok):
         if tok not in names:
+            if tok.startswith("is_"):
+                raise ProgramError(f"unknown predicate {tok!r}; choose one of {', '.join(PREDICATES)}", lineno)
             raise ProgramError(f"{tok} is not defined on an earlier line", lineno)
         return Ref(names[tok])
     raise ProgramError(f"cannot read argument {tok!r}", lineno)
