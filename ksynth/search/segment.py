@@ -284,11 +284,16 @@ def _arith_len(seq, start: int, end: int) -> int:
 class _Entry:
     """A path ending at position b whose last piece covers t[a:b]; `desc` says how to build it."""
 
-    __slots__ = ("cost", "prev", "a", "b", "desc", "pieces")
+    __slots__ = ("cost", "prev", "a", "b", "desc", "pieces", "srcs")
 
     def __init__(self, cost, prev, a, b, desc):
         self.cost, self.prev, self.a, self.b, self.desc = cost, prev, a, b, desc
-        self.pieces = (prev.pieces + 1) if prev is not None else 0
+        self.pieces = 0
+        self.srcs = None
+
+
+def _item_key(item):
+    return item[0], item[1]
 
 
 class Segmenter:
@@ -352,70 +357,74 @@ class Segmenter:
         return out
 
     # -- candidates from copy sources -------------------------------------------------------------
-    def _source_candidates(self, t: tuple, a: int, sources: list) -> list:
-        """sources: [(value, handle)]; handle is a Node (pool) or an _Entry (path piece)."""
+    def _value_candidates(self, t: tuple, a: int, v: tuple) -> list:
+        """[(b, cost, op, params)] for pieces at `a` made from ONE source value v (handle-free, so
+        the result is shared by every entry that has v on its path). op "tworun+"/"tworun-" are
+        two-list ops of v with a fresh run of length params[0]."""
         c, n, out = self.c, len(t), []
         first = t[a]
-        for v, h in sources:
-            L = len(v)
-            for op, params, w in _derived(v, self.transformed).get(first, ()):
-                k = len(w)
-                if a + k <= n and t[a:a + k] == w:
-                    cost = c.copy if op == "copy" else c.unary(op)
-                    out.append((a + k, cost, ("src", op, h, params)))
-            if not self.transformed:
-                continue
-            if a + L <= n and L >= 2:
-                seg = t[a:a + L]
-                delta = first - v[0]
-                if delta != 0 and seg[-1] - v[-1] == delta and all(x - y == delta for x, y in zip(seg, v)):
-                    op = "add_item_list" if delta > 0 else "subtract_item_list"
-                    out.append((a + L, c.item, ("src", op, h, (abs(delta),))))
-                self._modulo_and_substitute(seg, v, h, a, out)
-            # slices of the source that match here (not the whole source: that is a copy)
-            if L >= MIN_FAMILY_LEN:
-                for i in _positions(v).get(first, ()):
-                    m = 1
-                    while a + m < n and i + m < L and t[a + m] == v[i + m]:
-                        m += 1
-                    if m >= MIN_FAMILY_LEN and not (i == 0 and m == L):
-                        for k in {m, m - 1, MIN_FAMILY_LEN} if m > MIN_FAMILY_LEN else {m}:
-                            if k >= MIN_FAMILY_LEN and not (i == 0 and k == L):
-                                out.append((a + k, c.slice, ("src", "get_subsequence_between_indices",
-                                                             h, (i, i + k))))
-            # two-list op of the source and a fresh run
-            if self.fresh_families and L >= 4 and a + 4 <= n:
-                k = min(L, n - a)
+        L = len(v)
+        for op, params, w in _derived(v, self.transformed).get(first, ()):
+            k = len(w)
+            if a + k <= n and t[a:a + k] == w:
+                out.append((a + k, c.copy if op == "copy" else c.unary(op), op, params))
+        if not self.transformed or L < 2:
+            return out
+        if a + L <= n:
+            seg = t[a:a + L]
+            delta = first - v[0]
+            if delta != 0 and seg[1] - v[1] == delta and seg[-1] - v[-1] == delta and \
+                    all(x - y == delta for x, y in zip(seg, v)):
+                op = "add_item_list" if delta > 0 else "subtract_item_list"
+                out.append((a + L, c.item, op, (abs(delta),)))
+            if (seg[0] == v[0] or seg[1] == v[1] or seg[-1] == v[-1]) or \
+                    (seg[0] <= v[0] and seg[1] <= v[1] and seg[-1] <= v[-1]):
+                self._modulo_and_substitute(seg, v, a, out)
+        # slices of the source that match here (not the whole source: that is a copy)
+        if L >= MIN_FAMILY_LEN:
+            for i in _positions(v).get(first, ()):
+                m = 1
+                while a + m < n and i + m < L and t[a + m] == v[i + m]:
+                    m += 1
+                if m >= MIN_FAMILY_LEN:
+                    for k in ({m, m - 1, MIN_FAMILY_LEN} if m > MIN_FAMILY_LEN else {m}):
+                        if k >= MIN_FAMILY_LEN and not (i == 0 and k == L):
+                            out.append((a + k, c.slice, "get_subsequence_between_indices", (i, i + k)))
+        # two-list op of the source and a fresh run (t = v + run, or t = run - v)
+        if self.fresh_families and L >= 4 and a + 4 <= n:
+            k = min(L, n - a)
+            if t[a + 2] - v[2] - (t[a + 1] - v[1]) == t[a + 1] - v[1] - (first - v[0]):
                 dif = [t[a + i] - v[i] for i in range(k)]
                 m = _arith_len(dif, 0, k)
                 if m >= 4:
-                    out.append((a + m, c.two + c.run(dif[1] - dif[0]), ("tworun", "add", h, m)))
+                    out.append((a + m, c.two + c.run(dif[1] - dif[0]), "tworun+", (m,)))
+            if t[a + 2] + v[2] - (t[a + 1] + v[1]) == t[a + 1] + v[1] - (first + v[0]):
                 sm = [t[a + i] + v[i] for i in range(k)]
                 m = _arith_len(sm, 0, k)
                 if m >= 4:
-                    out.append((a + m, c.two + c.run(sm[1] - sm[0]), ("tworun", "sub", h, m)))
-        if self.transformed and len(sources) >= 2:
-            recent = sources[:MAX_PAIR_SOURCES]
-            for i, (u, hu) in enumerate(recent):
-                for v, hv in recent[i + 1:]:
-                    for op, swap, w in _pair_derived(u, v).get(first, ()):
-                        k = len(w)
-                        if a + k <= n and t[a:a + k] == w:
-                            hx, hy = (hv, hu) if swap else (hu, hv)
-                            out.append((a + k, c.two, ("pair", op, hx, hy)))
+                    out.append((a + m, c.two + c.run(sm[1] - sm[0]), "tworun-", (m,)))
         return out
 
-    def _modulo_and_substitute(self, seg, v, h, a, out):
+    def _pair_candidates(self, t: tuple, a: int, u: tuple, v: tuple) -> list:
+        """[(b, cost, op, swap)] for two-list ops of two equal-length sources."""
+        n, out = len(t), []
+        for op, swap, w in _pair_derived(u, v).get(t[a], ()):
+            k = len(w)
+            if a + k <= n and t[a:a + k] == w:
+                out.append((a + k, self.c.two, op, swap))
+        return out
+
+    def _modulo_and_substitute(self, seg, v, a, out):
         c = self.c
         mism = [(x, y) for x, y in zip(v, seg) if x != y]
         if not mism:
             return
         x0, y0 = mism[0]
-        if all(p == (x0, y0) for p in mism) and v.count(x0) == len(mism) and seg != v:
-            out.append((a + len(v), c.substitute, ("src", "substitute", h, (x0, y0))))
+        if all(p == (x0, y0) for p in mism) and v.count(x0) == len(mism):
+            out.append((a + len(v), c.substitute, "substitute", (x0, y0)))
         # modulo: c divides x0 - y0 and exceeds every output value
         diff = x0 - y0
-        if diff > 0 and min(v) >= 0 and max(seg) < diff + 1:
+        if diff > 0 and min(v) >= 0:
             top = max(seg)
             for k in range(1, diff + 1):
                 if diff % k:
@@ -424,8 +433,35 @@ class Segmenter:
                 if mod <= top:
                     break
                 if all(x % mod == y for x, y in zip(v, seg)):
-                    out.append((a + len(v), c.item, ("src", "modulo_item_list", h, (mod,))))
+                    out.append((a + len(v), c.item, "modulo_item_list", (mod,)))
                     break
+
+    def _candidates_for(self, t, a, sources, cache, pair_cache) -> list:
+        """[(b, cost, desc)] from sources [(value, handle)], with per-position caches by value."""
+        out = []
+        for v, h in sources:
+            cands = cache.get(v)
+            if cands is None:
+                cands = cache[v] = self._value_candidates(t, a, v)
+            for b, cost, op, params in cands:
+                if op[0] == "t" and op.startswith("tworun"):
+                    out.append((b, cost, ("tworun", "add" if op == "tworun+" else "sub", h, params[0])))
+                else:
+                    out.append((b, cost, ("src", op, h, params)))
+        if self.transformed and len(sources) >= 2:
+            recent = sources[:MAX_PAIR_SOURCES]
+            for i, (u, hu) in enumerate(recent):
+                for v, hv in recent[i + 1:]:
+                    if len(u) != len(v) or len(u) < MIN_FAMILY_LEN:
+                        continue
+                    key = (u, v)
+                    cands = pair_cache.get(key)
+                    if cands is None:
+                        cands = pair_cache[key] = self._pair_candidates(t, a, u, v)
+                    for b, cost, op, swap in cands:
+                        hx, hy = (hv, hu) if swap else (hu, hv)
+                        out.append((b, cost, ("pair", op, hx, hy)))
+        return out
 
     # -- the shortest path -------------------------------------------------------------------------
     def solve(self, target, pool: list[Node] = (), deadline: float | None = None):
@@ -443,67 +479,81 @@ class Segmenter:
                 if p.value and p.value not in seen:
                     seen.add(p.value)
                     pool_src.append((p.value, p))
+        lit = ("lit",)
+        # bucket items: (cost, pieces, prev entry, start, desc); entries are made when kept
         buckets: list[list] = [[] for _ in range(n + 1)]
-        buckets[0].append(_Entry(0.0, None, 0, 0, None))
+        root = _Entry(0.0, None, 0, 0, None)
+        root.srcs = ()
+        entries = [root]
         for a in range(n):
-            if deadline is not None and (a & 15) == 0 and time.monotonic() > deadline and a > 0:
-                # out of time: finish with one literal for the rest (still a valid cover)
-                best = min(buckets[a], key=lambda e: e.cost) if buckets[a] else None
-                if best is not None:
-                    if best.desc == ("lit",):
-                        e = _Entry(best.cost + c.lit_elem * (n - a), best.prev, best.a, n, ("lit",))
-                    else:
-                        e = _Entry(best.cost + c.lit_line + c.lit_elem * (n - a), best, a, n, ("lit",))
-                    buckets[n].append(e)
+            if a > 0:
+                if deadline is not None and (a & 15) == 0 and time.monotonic() > deadline:
+                    self._finish_literal(buckets, a, n)
                     break
-            entries = self._prune(buckets[a])
-            buckets[a] = entries
-            if not entries:
-                continue
+                entries = self._prune(buckets[a], a)
+                buckets[a] = None
+                if not entries:
+                    continue
             fixed = self._fixed_candidates(t, a)
-            pool_cands = self._source_candidates(t, a, pool_src) if pool_src else []
+            cache: dict = {}
+            pair_cache: dict = {}
+            pool_cands = self._candidates_for(t, a, pool_src, cache, pair_cache) if pool_src else []
+            nxt = buckets[a + 1]
             for e in entries:
+                ec, ep = e.cost, e.pieces
                 # literal element: extends an open literal, else opens one
-                if e.desc == ("lit",) and e.b == a:
-                    buckets[a + 1].append(_Entry(e.cost + c.lit_elem, e.prev, e.a, a + 1, ("lit",)))
+                if e.desc is lit:
+                    nxt.append((ec + c.lit_elem, ep, e.prev, e.a, lit))
                 else:
-                    buckets[a + 1].append(_Entry(e.cost + c.lit_line + c.lit_elem, e, a, a + 1, ("lit",)))
+                    nxt.append((ec + c.lit_line + c.lit_elem, ep + 1, e, a, lit))
                 cands = fixed + pool_cands
                 if self.copies and e.desc is not None:
-                    cands = cands + self._source_candidates(t, a, self._path_sources(e, t))
+                    cands += self._candidates_for(t, a, self._path_sources(e, t), cache, pair_cache)
+                ep1 = ep + 1
                 for b, cost, desc in cands:
-                    buckets[b].append(_Entry(e.cost + cost, e, a, b, desc))
-                    self.nodes += 1
-        finals = buckets[n]
-        if not finals:
-            node = literal_node(t)
-            return c.lit_line + c.lit_elem * n + c.output, node
+                    buckets[b].append((ec + cost, ep1, e, a, desc))
+                self.nodes += len(cands)
+        finals = self._prune(buckets[n], n, keep_all=True)
         best = min(finals, key=lambda e: e.cost + (c.concat if e.pieces > 1 else 0.0))
         node = self._build(best, t)
         cost = best.cost + (c.concat if best.pieces > 1 else 0.0) + c.output
         return cost, node
 
-    def _prune(self, entries: list) -> list:
-        if len(entries) <= self.beam:
-            return entries
-        entries.sort(key=lambda e: (e.cost, e.pieces))
-        keep = entries[:self.beam]
-        if not any(e.desc == ("lit",) for e in keep):
-            lit = next((e for e in entries if e.desc == ("lit",)), None)
-            if lit is not None:
-                keep.append(lit)
-        return keep
+    def _finish_literal(self, buckets, a, n):
+        """Out of time at position a: close the cheapest path with one literal for the rest."""
+        c = self.c
+        entries = self._prune(buckets[a], a)
+        best = min(entries, key=lambda e: e.cost)
+        if best.desc is not None and best.desc[0] == "lit":
+            buckets[n].append((best.cost + c.lit_elem * (n - a), best.pieces, best.prev, best.a, best.desc))
+        else:
+            buckets[n].append((best.cost + c.lit_line + c.lit_elem * (n - a), best.pieces + 1, best, a,
+                               ("lit",)))
+
+    def _prune(self, items: list, b: int, keep_all: bool = False) -> list:
+        """The BEAM cheapest items at position b (plus the cheapest open literal), as entries."""
+        if not keep_all and len(items) > self.beam:
+            items.sort(key=_item_key)
+            keep = items[:self.beam]
+            if not any(it[4][0] == "lit" for it in keep):
+                lit = next((it for it in items if it[4][0] == "lit"), None)
+                if lit is not None:
+                    keep.append(lit)
+            items = keep
+        out = []
+        for cost, pieces, prev, a, desc in items:
+            e = _Entry(cost, prev, a, b, desc)
+            e.pieces = pieces
+            out.append(e)
+        return out
 
     @staticmethod
-    def _path_sources(e: _Entry, t: tuple) -> list:
-        out, seen = [], set()
-        while e is not None and e.desc is not None and len(out) < MAX_SOURCES:
-            v = t[e.a:e.b]
-            if v not in seen:
-                seen.add(v)
-                out.append((v, e))
-            e = e.prev
-        return out
+    def _path_sources(e: _Entry, t: tuple) -> tuple:
+        """(value, entry) of the pieces on the path to e, newest first (cached on the entry)."""
+        if e.srcs is None:
+            rest = Segmenter._path_sources(e.prev, t) if e.prev is not None else ()
+            e.srcs = ((t[e.a:e.b], e),) + rest[:MAX_SOURCES - 1]
+        return e.srcs
 
     # -- reconstruction ----------------------------------------------------------------------------
     def _build(self, last: _Entry, t: tuple) -> Node:
