@@ -70,6 +70,10 @@ def _merge(a: tuple, b: tuple) -> tuple[list, int, int]:
     return lines, len(a) - 1, remap[-1]
 
 
+_PRED_TEST = {"is_even": lambda x: x % 2 == 0, "is_odd": lambda x: x % 2 == 1,
+              "is_not_zero": lambda x: x != 0}
+
+
 class _Target:
     """The target and the precomputed views that relevance checks and leaves use."""
 
@@ -82,6 +86,9 @@ class _Target:
         self.key = self._key(self.t)
         self.half_keys = tuple(self._key(h) for h in self.halves)
         self.tset = set(self.t)
+        # filter(p, x) == t needs every element of t to satisfy p
+        self.preds = tuple(p for p in ("is_even", "is_odd", "is_not_zero")
+                           if all(_PRED_TEST[p](x) for x in self.t))
 
     def _key(self, v) -> str | None:
         off = self.OFFSET
@@ -168,6 +175,7 @@ class _Search:
         self.settled_long: list[_Entry] = []          # ... of length >= n (two-list op inputs)
         self.settled_short: list[_Entry] = []         # ... shorter (interleave/concatenate pieces)
         self.out_cost = output_cost(1, config.objective)
+        self.heads: set = set()                       # (len, v0, v1) of settled values: quick rejects
         self.pushed_cost: dict[tuple, float] = {}
         literal = (("set_list", (self.tg.t,)),)
         self.best_lines: tuple | None = None
@@ -347,7 +355,7 @@ class _Search:
             if v[0] == t[0] and tuple(accumulate(v)) == t:
                 self.close_with(e, "scan_add")
         if m >= n:
-            for p in ("is_even", "is_odd", "is_not_zero"):
+            for p in self.tg.preds:
                 if tuple(IMPL["filter"](p, list(v))) == t:
                     self.close_with(e, "filter", args_before=(p,))
             if m > n:
@@ -365,11 +373,16 @@ class _Search:
         if min(t) < 0:
             return
         g = 0
+        top = max(t)
         for a, b in zip(v, t):
             g = math.gcd(g, a - b)
+            if 0 < g <= top:
+                return                               # c must exceed max(t) and divide g
         if g == 0:
             return
         top = max(t)
+        if g <= top:
+            return
         # the smallest divisor of g above max(t) gives the cheapest constant under both objectives
         for c in _divisors_above(g, top):
             if all(a % c == b for a, b in zip(v, t)):
@@ -378,10 +391,16 @@ class _Search:
 
     def _close_substitute(self, e: _Entry) -> None:
         v, t = e.value, self.tg.t
-        diff = {(a, b) for a, b in zip(v, t) if a != b}
-        if len(diff) != 1:
+        pair = None
+        for x, y in zip(v, t):
+            if x != y:
+                if pair is None:
+                    pair = (x, y)
+                elif pair != (x, y):
+                    return
+        if pair is None:
             return
-        a, b = next(iter(diff))
+        a, b = pair
         if all((y == b) if x == a else (x == y) for x, y in zip(v, t)):
             self.close_with(e, "substitute", (a, b))
 
@@ -401,16 +420,20 @@ class _Search:
         """Two-input last lines whose other input is now determined: look it up among settled values."""
         v, t, n = e.value, self.tg.t, self.tg.n
         look = self._lookup
-        if len(v) == n:
-            y = look(tuple(b - a for a, b in zip(v, t)))
-            if y is not None:
-                self.close_pair(e, y, "add_two_lists")
-            y = look(tuple(a - b for a, b in zip(v, t)))
-            if y is not None:
-                self.close_pair(e, y, "subtract_two_lists")
-            y = look(tuple(a + b for a, b in zip(v, t)))
-            if y is not None:
-                self.close_pair(y, e, "subtract_two_lists")
+        heads = self.heads
+        if len(v) == n and n >= 2:
+            if (n, t[0] - v[0], t[1] - v[1]) in heads:
+                y = look(tuple(b - a for a, b in zip(v, t)))
+                if y is not None:
+                    self.close_pair(e, y, "add_two_lists")
+            if (n, v[0] - t[0], v[1] - t[1]) in heads:
+                y = look(tuple(a - b for a, b in zip(v, t)))
+                if y is not None:
+                    self.close_pair(e, y, "subtract_two_lists")
+            if (n, v[0] + t[0], v[1] + t[1]) in heads:
+                y = look(tuple(a + b for a, b in zip(v, t)))
+                if y is not None:
+                    self.close_pair(y, e, "subtract_two_lists")
         if len(v) < n:
             for left in (True, False):
                 w = self.tg.interleave_partner(v, left)
@@ -445,7 +468,8 @@ class _Search:
         ref = Ref(k)
         lv = list(v)
         unary = [("reverse_list", (ref,)), ("scan_add", (ref,))]
-        unary += [("filter", (p, ref)) for p in ("is_even", "is_odd", "is_not_zero")]
+        preds = self.tg.preds if self.prune else ("is_even", "is_odd", "is_not_zero")
+        unary += [("filter", (p, ref)) for p in preds]
         if v:
             for c in {t[0] - v[0], t[-1] - v[-1]} - {0}:
                 unary.append(("add_item_list", (ref, c)) if c > 0 else ("subtract_item_list", (ref, -c)))
@@ -502,6 +526,8 @@ class _Search:
                     continue
                 self.settled[e.value] = e
             self.settled_list.append(e)
+            if len(e.value) >= 2:
+                self.heads.add((len(e.value), e.value[0], e.value[1]))
             (self.settled_long if len(e.value) >= self.tg.n else self.settled_short).append(e)
             self.pops += 1
             self.close(e)
