@@ -122,3 +122,13 @@ def test_empty_and_tiny_targets():
     assert _search([]) is None
     res = _search([5])
     assert res is None or run(res.program) == [5]
+
+
+def test_bound_limits_the_search():
+    target = run(KNOWN[6])
+    free = _search(target)
+    assert free is not None
+    tight = EnumerateStrategy().search(target, CFG, time.monotonic() + 5, bound=free.kt_bits)
+    assert tight is None                        # nothing strictly cheaper than the optimum
+    assert EnumerateStrategy().search(target, CFG, time.monotonic() + 5,
+                                      bound=free.kt_bits + 0.5).kt_bits == pytest.approx(free.kt_bits)

@@ -78,3 +78,9 @@ def test_bits_objective():
     cfg = dataclasses.replace(CFG, objective="bits")
     res = SolveStrategy().search(target, cfg, time.monotonic() + 5)
     assert res is not None and res.verified
+
+
+def test_bound_rejects_programs_that_are_not_cheaper():
+    target = run(CASES["mod_ap"])
+    res = SolveStrategy().search(target, CFG, time.monotonic() + 5)
+    assert SolveStrategy().search(target, CFG, time.monotonic() + 5, bound=res.kt_bits) is None

@@ -157,7 +157,7 @@ def _ok(v: tuple) -> bool:
 
 
 class _Search:
-    def __init__(self, target: list[int], config, deadline: float):
+    def __init__(self, target: list[int], config, deadline: float, bound: float | None = None):
         self.tg = _Target(target)
         self.config = config
         self.obj = _Costs(config.objective)
@@ -180,6 +180,8 @@ class _Search:
         literal = (("set_list", (self.tg.t,)),)
         self.best_lines: tuple | None = None
         self.best_cost = self.obj.program_cost(literal)
+        if bound is not None:
+            self.best_cost = min(self.best_cost, bound)
         self.stopped = False
         # the cheapest line any program can add (a one-reference op at line 1)
         self.min_line = line_cost("reverse_list", (Ref(0),), 1, config.objective)
@@ -553,11 +555,15 @@ class EnumerateStrategy:
 
     name = "enumerate"
 
-    def search(self, target: list[int], config, deadline: float) -> SearchResult | None:
+    def search(self, target: list[int], config, deadline: float,
+               bound: float | None = None) -> SearchResult | None:
+        """The cheapest program found, or None. `bound` (bits under config.objective, optional): only
+        programs cheaper than it are wanted, e.g. the best another strategy already has; the search
+        space shrinks with it, so a good bound makes this call nearly free."""
         t0 = time.monotonic()
         if not target:
             return None
-        s = _Search(list(target), config, deadline)
+        s = _Search(list(target), config, deadline, bound)
         s.run()
         if s.best_lines is None:
             return None

@@ -188,13 +188,18 @@ class SolveStrategy:
 
     name = "solve"
 
-    def search(self, target: list[int], config, deadline: float) -> SearchResult | None:
+    def search(self, target: list[int], config, deadline: float,
+               bound: float | None = None) -> SearchResult | None:
+        """The cheapest verified sketch program, or None. `bound` (optional, bits under
+        config.objective): only programs cheaper than it are wanted."""
         t0 = time.monotonic()
         t = list(target)
         if len(t) < 3:
             return None
         objective = config.objective
         best_cost = _cost([("set_list", (tuple(t),))], objective)
+        if bound is not None:
+            best_cost = min(best_cost, bound)
         best, best_family, nodes = None, None, 0
         for family in FAMILIES:
             if time.monotonic() >= deadline:
