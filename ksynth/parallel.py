@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from ksynth.errors import UsageError
+from ksynth.errors import KsynthError, UsageError
 
 BACKENDS = ("serial", "ray")
 MIN_TASK_SECONDS = 0.010      # per Ray task; below this the scheduling overhead dominates
@@ -82,20 +82,27 @@ class Parallel:
         except ImportError as e:           # pragma: no cover - ray is a declared dependency
             raise UsageError(f"the ray backend needs the ray package: {e}") from None
         if not ray.is_initialized():
-            runtime_env = {"env_vars": worker_env()}
-            if self.address:
-                ray.init(address=self.address, runtime_env=runtime_env, log_to_driver=False)
-            else:
-                tmp = REPO_ROOT / ".ray"
-                tmp.mkdir(exist_ok=True)
-                os.environ.setdefault("RAY_TMPDIR", str(tmp))
-                os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-                os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-                ray.init(num_cpus=self.workers, runtime_env=runtime_env, include_dashboard=False,
-                         log_to_driver=False, _temp_dir=os.environ["RAY_TMPDIR"])
+            try:
+                self._init_ray(ray)
+            except Exception as e:             # a bad address, no room for a local instance, ...
+                where = f"join the Ray cluster at {self.address}" if self.address else "start a local Ray instance"
+                raise KsynthError(f"could not {where}: {type(e).__name__}: {e}") from None
             self._started = True
         self._ray = ray
         return ray
+
+    def _init_ray(self, ray) -> None:
+        runtime_env = {"env_vars": worker_env()}
+        if self.address:
+            ray.init(address=self.address, runtime_env=runtime_env, log_to_driver=False)
+            return
+        tmp = REPO_ROOT / ".ray"
+        tmp.mkdir(exist_ok=True)
+        os.environ.setdefault("RAY_TMPDIR", str(tmp))
+        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+        os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+        ray.init(num_cpus=self.workers, runtime_env=runtime_env, include_dashboard=False,
+                 log_to_driver=False, _temp_dir=os.environ["RAY_TMPDIR"])
 
     def close(self) -> None:
         if self._ray is not None and self._started:

@@ -139,6 +139,25 @@ def test_resume_skips_done_rows(tmp_path):
         harness.run(_spec(split="dev"), tmp_path, workers=1, progress=False)
 
 
+def test_a_failing_method_is_recorded_and_retried(tmp_path, monkeypatch):
+    real = harness._run_baseline
+
+    def flaky(name, item):
+        if name == "gzip" and item.index == 1:
+            raise RuntimeError("boom")
+        return real(name, item)
+
+    monkeypatch.setattr(harness, "_run_baseline", flaky)
+    path = harness.run(_spec(methods=("gzip",)), tmp_path, workers=1, progress=False)
+    bad = [r for r in harness.read_jsonl(path) if r["error"]]
+    assert len(bad) == 1 and bad[0]["index"] == 1 and "RuntimeError: boom" in bad[0]["error"]
+    assert "(+1 errors)" in report.write(tmp_path).read_text()
+    monkeypatch.setattr(harness, "_run_baseline", real)
+    harness.run(_spec(methods=("gzip",)), tmp_path, workers=1, progress=False)   # the resume retries it
+    rows = harness.read_jsonl(path)
+    assert len(rows) == 4 and sum(1 for r in rows if r["index"] == 1 and not r["error"]) == 1
+
+
 def test_ksynth_method_runs_the_portfolio(tmp_path):
     pytest.importorskip("ksynth.search.portfolio")
     cfg = SearchConfig.from_dict({**SearchConfig().to_dict(), "budget": {"seconds": 0.2, "nodes": None}})

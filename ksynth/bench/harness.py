@@ -143,22 +143,28 @@ def _run_baseline(name, item):
 
 
 def run_task(task: Task) -> list[dict]:
-    """All pending methods on one item; module-level so Ray can ship it."""
+    """All pending methods on one item; module-level so Ray can ship it.
+
+    A method that raises yields a row with `error` set (and is retried by the next resume) so one
+    bad item cannot sink a long run.
+    """
     rows = []
     for method in task.methods:
-        if method == KSYNTH:
-            row = _run_ksynth(task.item, task.config)
-        elif method == GROUND_TRUTH:
-            row = _run_ground_truth(task.item)
-        else:
-            row = _run_baseline(method, task.item)
         base = {"modality": task.item.modality, "split": task.split, "index": task.item.index,
                 "method": method, "label": task.label if method == KSYNTH else None,
                 "n_bytes": len(task.item.data), "bits": None, "kt_bits": None, "verified": False,
                 "seconds": 0.0, "program": None, "nodes": None, "strategy": None,
                 "budget_s": task.config["budget"]["seconds"] if method == KSYNTH else None,
-                "config": task.config}
-        base.update(row)
+                "config": task.config, "error": None}
+        try:
+            if method == KSYNTH:
+                base.update(_run_ksynth(task.item, task.config))
+            elif method == GROUND_TRUTH:
+                base.update(_run_ground_truth(task.item))
+            else:
+                base.update(_run_baseline(method, task.item))
+        except Exception as e:                   # recorded, reported, retried on resume
+            base["error"] = f"{type(e).__name__}: {e}"
         rows.append(base)
     return rows
 
@@ -251,7 +257,7 @@ def run(spec: BenchSpec, out: str | os.PathLike, workers: int = 1, address: str 
     rows_path = out / ROWS
     _drop_partial_tail(rows_path)
     _drop_partial_tail(out / ITEMS)
-    done = {row_key(r) for r in read_jsonl(rows_path)}
+    done = {row_key(r) for r in read_jsonl(rows_path) if not r.get("error")}
     tasks, items = plan(spec, done)
 
     known = {(r["modality"], r["index"]) for r in read_jsonl(out / ITEMS)}
@@ -267,13 +273,21 @@ def run(spec: BenchSpec, out: str | os.PathLike, workers: int = 1, address: str 
 
     bar = tqdm(total=len(tasks), desc=f"bench ({backend})", unit="item", file=sys.stderr,
                disable=not progress or not tasks)
+    errors = 0
     with open(rows_path, "a", encoding="utf-8") as f, Parallel(backend, workers, address) as par:
         for _, rows in par.imap(run_task, tasks):
             for row in rows:
                 row.update(extra)
+                if row["error"]:
+                    errors += 1
+                    bar.write(f"ksynth: warning: {row['method']} failed on {row['modality']} "
+                              f"#{row['index']}: {row['error']}", file=sys.stderr)
                 f.write(json.dumps(row) + "\n")
             f.flush()
             bar.set_postfix_str(f"{rows[0]['modality']} #{rows[0]['index']}", refresh=False)
             bar.update(1)
     bar.close()
+    if errors:
+        print(f"ksynth: warning: {errors} method runs failed (rows with 'error'); rerun to retry them",
+              file=sys.stderr)
     return rows_path

@@ -101,10 +101,14 @@ class Run:
     def _compute_stats(self, modality: str, method: str) -> dict:
         from ksynth.dsl.program import Program
 
-        rows = sorted(self.groups[(modality, method)], key=lambda r: r["index"])
+        every = self.groups[(modality, method)]
+        rows = sorted((r for r in every if not r.get("error")), key=lambda r: r["index"])
+        if not rows:
+            return {"n": 0, "errors": len(every), "n_bytes": 0, "verified": 0, "seconds_mean": None,
+                    "seconds_median": None, "seconds_p95": None, "real_rate": None, "official": None}
         n_bytes = sum(r["n_bytes"] for r in rows)
         secs = [r["seconds"] for r in rows]
-        out = {"n": len(rows), "n_bytes": n_bytes, "verified": sum(bool(r["verified"]) for r in rows),
+        out = {"n": len(rows), "errors": len(every) - len(rows), "n_bytes": n_bytes, "verified": sum(bool(r["verified"]) for r in rows),
                "seconds_mean": statistics.fmean(secs), "seconds_median": statistics.median(secs),
                "seconds_p95": sorted(secs)[min(len(secs) - 1, int(0.95 * len(secs)))],
                "real_rate": None, "official": None}
@@ -138,10 +142,14 @@ def _modality_table(run: Run, modality: str, stats: dict) -> list[str]:
              "|---|---|---|---|---|---|---|---|---|"]
     for method in run.methods(modality):
         s = stats[(modality, method)]
+        n = f"{s['n']} (+{s['errors']} errors)" if s["errors"] else str(s["n"])
+        if s["n"] == 0:
+            lines.append(f"| {method} | {n} | every run failed (see `error` in rows.jsonl) |||||||")
+            continue
         o = s["official"]
         acc = f"{s['verified'] / s['n']:.1%}" if o is not None else (
             "round-trip ok" if s["verified"] == s["n"] else f"{s['n'] - s['verified']} round-trip FAILURES")
-        lines.append(f"| {method} | {s['n']} | {acc} | {_fmt(o.precision) if o else '-'} "
+        lines.append(f"| {method} | {n} | {acc} | {_fmt(o.precision) if o else '-'} "
                      f"| {_fmt(o.compression_rate) if o else '-'} | {_fmt(o.compression_rate_choice) if o else '-'} "
                      f"| {_fmt(o.compression_rate_raw) if o else '-'} | {_fmt(s['real_rate'])} "
                      f"| {s['seconds_mean']:.3f}, {s['seconds_median']:.3f}, {s['seconds_p95']:.3f} |")
@@ -229,7 +237,7 @@ def _grid(run: Run, stats: dict) -> list[str]:
         name = f"{KSYNTH}[{label}]" if label != "default" else KSYNTH
         for mod in run.modalities:
             s = stats.get((mod, name))
-            if not s:
+            if not s or not s["n"]:
                 continue
             budget = run.groups[(mod, name)][0]["budget_s"]
             o = s["official"]
@@ -319,8 +327,8 @@ def plot_budget(run: Run, path: Path) -> Path | None:
                 continue
             s = run.stats(mod, name)
             xs.append(b)
-            official.append(s["official"].compression_rate_choice if s["official"] else None)
-            real.append(s["real_rate"])
+            official.append(s["official"].compression_rate_choice if s["official"] else float("nan"))
+            real.append(s["real_rate"] if s["real_rate"] is not None else float("nan"))
         if len(xs) >= 2:
             line, = ax.plot(xs, official, marker="o", label=f"{mod} official CR (choice)")
             ax.plot(xs, real, marker="s", ls="--", color=line.get_color(), label=f"{mod} real rate")
