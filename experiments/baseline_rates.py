@@ -77,7 +77,7 @@ def main() -> None:
     print("| modality | " + " | ".join(methods) + " |")
     print("|---|" + "---|" * len(methods))
     for modality, (n, row) in table.items():
-        print(f"| {modality} | " + " | ".join(f"{row[m][1]:.1f}" for m in methods) + " |")
+        print(f"| {modality} | " + " | ".join(f"{row[m][1]:.2f}" for m in methods) + " |")
 
 
 if __name__ == "__main__":

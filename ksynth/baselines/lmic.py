@@ -110,8 +110,11 @@ class ContextExpert:
                  a: float = A, d: float = D, b: float = B) -> None:
         self.contexts = contexts
         self.lag = lag
+        if not (a > 0 and 0 <= d < 1 and b > 0):
+            raise ValueError(f"need a > 0, 0 <= d < 1, b > 0; got a={a}, d={d}, b={b}")
         self.a, self.d, self.b = a, d, b
-        self.tables: list[dict] = [{} for _ in contexts]   # key -> [counts[256], n, distinct]
+        # key -> [max(counts - d, 0) as float64[256], n = sum of counts, distinct codes]
+        self.tables: list[dict] = [{} for _ in contexts]
         self.node_n = np.zeros(256)
         self.node_n1 = np.zeros(256)
         self._keys: list = []
@@ -131,8 +134,8 @@ class ContextExpert:
         for key, table in zip(self._keys, self.tables):
             entry = table.get(key) if key is not None else None
             if entry is not None:
-                counts, n, distinct = entry
-                p = (np.maximum(counts - self.d, 0.0) + (self.b + self.d * distinct) * p) / (n + self.b)
+                discounted, n, distinct = entry
+                p = (discounted + (self.b + self.d * distinct) * p) * (1.0 / (n + self.b))
         if self.lag:
             ref = history[-self.lag] if len(history) >= self.lag else 0
             self._code_of = _ZIGZAG[(_CODES - ref) & 255]     # byte -> code
@@ -149,8 +152,8 @@ class ContextExpert:
             entry = table.get(key)
             if entry is None:
                 entry = table[key] = [np.zeros(256), 0, 0]
-            seen = entry[0][code] > 0
-            entry[0][code] += 1
+            seen = entry[0][code] > 0               # discounted count of a seen code is >= 1 - d > 0
+            entry[0][code] += 1.0 if seen else 1.0 - self.d
             entry[1] += 1
             if seen:
                 return                  # update exclusion: lower orders already know this code
