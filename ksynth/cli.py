@@ -40,6 +40,9 @@ def _register():
     from ksynth import cli_search
     for cmd in cli_search.COMMANDS:
         main.add_command(cmd)
+    from ksynth import cli_demo
+    for cmd in cli_demo.COMMANDS:
+        main.add_command(cmd)
 
 
 _register()
