@@ -10,6 +10,7 @@ sum of an arithmetic progression.
 
 Families (n = len(t); AP(s, k) = the n-element progression s, s + k, ..., written as repeat_num,
 range_func_up or range_func_interval):
+  ap         AP(s, k) itself (no holes left once t is a progression).
   mod_ap     modulo_item_list(AP(s, k), c) [+ d]: every second difference of t - d is a multiple of c,
              so c divides their gcd g; s = t0 - d, k = (t1 - t0) mod c or that minus c.
   mod_quad   modulo_item_list(scan_add(AP(x, q)), c): c divides the gcd of third differences;
@@ -74,6 +75,12 @@ def _is_ap(v) -> bool:
 
 
 # ---- families: each yields candidate line lists (output = last line) -----------------------------
+def ap(t: list[int]):
+    """The degenerate sketch with no modifier: one progression line (so solve works alone)."""
+    if len(t) >= 2 and _is_ap(t):
+        yield "ap", [_ap_line(t[0], t[1] - t[0], len(t))]
+
+
 def mod_ap(t: list[int]):
     n = len(t)
     if n < 3 or min(t) < 0:
@@ -175,7 +182,7 @@ def inter_ap(t: list[int]):
                                ("interleave", (Ref(0), Ref(1)))]
 
 
-FAMILIES = (mod_ap, mod_quad, quad, sub_ap, inter_ap)
+FAMILIES = (ap, mod_ap, mod_quad, quad, sub_ap, inter_ap)
 
 
 def _cost(lines, objective: str) -> float:
