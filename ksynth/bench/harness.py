@@ -65,12 +65,19 @@ def check_methods(names) -> tuple[str, ...]:
 
 
 def git_commit(root: Path = datasets.REPO_ROOT) -> str:
+    """HEAD's hash, with "+dirty" when tracked files differ from it; "unknown" outside a repo."""
+    def git(*args):
+        out = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=10)
+        return out.stdout.strip() if out.returncode == 0 else None
+
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
-                             timeout=10)
+        head = git("rev-parse", "HEAD")
+        dirty = git("status", "--porcelain", "--untracked-files=no")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
-    return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else "unknown"
+    if not head:
+        return "unknown"
+    return head + ("+dirty" if dirty else "")
 
 
 # ---- one item ---------------------------------------------------------------------------------

@@ -80,7 +80,11 @@ class Run:
         self.groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
         for r in rows:
             self.groups[(r["modality"], self.method_name(r))].append(r)
-        self.labels = list(dict.fromkeys(r["label"] for r in rows if r["method"] == KSYNTH))
+        budget = {}                                   # label -> budget, to order grid tables
+        for r in rows:
+            if r["method"] == KSYNTH:
+                budget.setdefault(r["label"], r["budget_s"] if r["budget_s"] is not None else float("inf"))
+        self.labels = sorted(budget, key=lambda label: budget[label])   # stable: ties keep run order
         self._stats: dict = {}
         self._gzip: dict = {}
 
