@@ -187,6 +187,12 @@ def test_report_plots_rate_vs_budget(tmp_path):
     assert (tmp_path / report.PLOT_BUDGET).stat().st_size > 1000
 
 
+def test_commit_outside_a_repo_is_unknown(tmp_path):
+    assert harness.git_commit(tmp_path) == "unknown"
+    head = harness.git_commit(REPO)
+    assert head == "unknown" or len(head.split("+")[0]) == 40
+
+
 def test_report_on_an_empty_run(tmp_path):
     with pytest.raises(DataError, match="no rows"):
         report.write(tmp_path)
