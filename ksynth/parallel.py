@@ -40,6 +40,20 @@ def worker_env() -> dict[str, str]:
     }
 
 
+def _probe(address: str, timeout: float = 3.0) -> None:
+    """Fail fast on an unreachable host:port (ray.init itself retries for minutes)."""
+    import socket
+
+    hostport = address.split("://", 1)[-1]
+    host, _, port = hostport.rpartition(":")
+    if not host or not port.isdigit():
+        return                                   # "auto" and other forms: leave them to Ray
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as e:
+        raise ConnectionError(f"nothing answers at {host}:{port} ({e.strerror or e})") from None
+
+
 def _run_chunk(fn: Callable, chunk: list[tuple[int, Any]]) -> list[tuple[int, Any]]:
     return [(i, fn(item)) for i, item in chunk]
 
@@ -94,6 +108,7 @@ class Parallel:
     def _init_ray(self, ray) -> None:
         runtime_env = {"env_vars": worker_env()}
         if self.address:
+            _probe(self.address)
             ray.init(address=self.address, runtime_env=runtime_env, log_to_driver=False)
             return
         tmp = REPO_ROOT / ".ray"

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from ksynth.errors import UsageError
+from ksynth.errors import KsynthError, UsageError
 from ksynth.parallel import Parallel, chunk_size, pmap, worker_env
 
 
@@ -37,6 +37,15 @@ def test_worker_env():
     env = worker_env()
     assert env["HF_HUB_OFFLINE"] == "1" and env["OMP_NUM_THREADS"] == "1"
     assert env["NUMBA_CACHE_DIR"]
+
+
+def test_unreachable_cluster_fails_fast_in_one_line():
+    ray = pytest.importorskip("ray")
+    if ray.is_initialized():
+        pytest.skip("a Ray instance is already up in this process")
+    with pytest.raises(KsynthError, match="could not join the Ray cluster at 127.0.0.1:1"):
+        pmap(abs, [1, 2], backend="ray", address="127.0.0.1:1")
+    assert not ray.is_initialized()
 
 
 @pytest.fixture(scope="module")
