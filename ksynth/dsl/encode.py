@@ -23,7 +23,20 @@ Symbol alphabets, in stream order (i is the 0-based line index, n the number of 
     REFS      arity with the ARITY code, then one REF per argument.
     NUM       radix 257: 0..255 is the value itself; 256 = escape, then in the GAMMA code the rank
               of the value in the order 256, -1, 257, -2, 258, ... (outward from the window's edges).
-    INTS      the list length with the LENGTH code, then each element as a NUM.
+    INTS      the list length L with the LENGTH code; when ENUM_MIN_LEN <= L <= ENUM_MAX_LEN a binary
+              digit follows: 0 = PLAIN, 1 = ENUMERATIVE (shorter lists are always PLAIN).
+              PLAIN: each element as a NUM. ENUMERATIVE (all elements in 0..255; an order-0 code that
+              pays for the symbol counts once and then for the order alone):
+                d - 1, radix min(L, 256), d = the number of distinct values;
+                the set of distinct values, radix C(256, d): rank sum_j C(v_j, j) over the values
+                v_1 < ... < v_d numbered j = 1..d (combinatorial number system);
+                their counts (ascending value order, each >= 1, summing to L) as the cut points
+                c_1, c_1 + c_2, ... (d - 1 of the numbers 1..L-1), radix C(L - 1, d - 1), ranked
+                the same way with each cut point minus 1;
+                the order, radix L! / prod(counts!): the rank of the list among all arrangements of
+                that multiset in lexicographic order.
+              The encoder uses ENUMERATIVE exactly when it is allowed and its radix product is
+              smaller than 257^L; a stream with the other choice is rejected as non-canonical.
     COUNT     (repeat_num count) the COUNT code.
     STEP      range step: STEP code; get_subsequence_with_jumps: JUMP code; repeat_list: TIMES code.
     PRED      radix 3: is_even, is_odd, is_not_zero.
@@ -182,6 +195,160 @@ NUM = _Byte()
 assert NUM.radix == NUM_RADIX
 
 
+# ---- literal lists ------------------------------------------------------------------------------------
+ENUM_MIN_LEN = 16             # shorter literals are always PLAIN (no choice digit)
+ENUM_MAX_LEN = 4096           # longer ones too: ranking is quadratic in the length
+
+
+def _comb_rank(values) -> int:
+    """Rank of a strictly increasing sequence v_1 < ... < v_k (j = 1..k): sum C(v_j, j)."""
+    return sum(math.comb(v, j) for j, v in enumerate(values, 1))
+
+
+def _comb_unrank(rank: int, k: int, n: int) -> list[int]:
+    """Inverse of _comb_rank for k values drawn from 0..n-1 (rank < C(n, k))."""
+    out, c = [], n - 1
+    for j in range(k, 0, -1):
+        while math.comb(c, j) > rank:
+            c -= 1
+        out.append(c)
+        rank -= math.comb(c, j)
+        c -= 1
+    return out[::-1]
+
+
+def _multinomial(counts) -> int:
+    m, total = 1, 0
+    for c in counts:
+        total += c
+        m *= math.comb(total, c)
+    return m
+
+
+def _perm_rank(values, symbols: list[int], counts: list[int]) -> int:
+    """Lexicographic rank of `values` among the arrangements of its multiset."""
+    counts = list(counts)
+    index = {v: k for k, v in enumerate(symbols)}
+    n = len(values)
+    m = _multinomial(counts)                  # arrangements of what is left
+    rank = 0
+    for v in values:
+        k = index[v]
+        below = sum(counts[:k])
+        rank += m * below // n
+        m = m * counts[k] // n
+        counts[k] -= 1
+        n -= 1
+    return rank
+
+
+def _perm_unrank(rank: int, symbols: list[int], counts: list[int]) -> list[int]:
+    counts = list(counts)
+    n = sum(counts)
+    m = _multinomial(counts)
+    out = []
+    while n:
+        acc = 0
+        for k, c in enumerate(counts):
+            if not c:
+                continue
+            block = m * c // n                # arrangements that start with symbols[k]
+            if rank < acc + block:
+                rank -= acc
+                out.append(symbols[k])
+                m = block
+                counts[k] -= 1
+                n -= 1
+                break
+            acc += block
+    return out
+
+
+def _enumerative_parts(values: tuple):
+    """(distinct values, their counts), or None when the ENUMERATIVE code cannot hold the list."""
+    if not ENUM_MIN_LEN <= len(values) <= ENUM_MAX_LEN or min(values) < 0 or max(values) > 255:
+        return None
+    counts: dict[int, int] = {}
+    for v in values:
+        counts[v] = counts.get(v, 0) + 1
+    symbols = sorted(counts)
+    return symbols, [counts[v] for v in symbols]
+
+
+def _enumerative_radices(L: int, counts: list[int]) -> list[int]:
+    d = len(counts)
+    return [min(L, 256), math.comb(256, d), math.comb(L - 1, d - 1), _multinomial(counts)]
+
+
+def _use_enumerative(values: tuple) -> bool:
+    parts = _enumerative_parts(values)
+    if parts is None:
+        return False
+    enum = 1
+    for r in _enumerative_radices(len(values), parts[1]):
+        enum *= r
+    return enum < NUM_RADIX ** len(values)
+
+
+def _literal_symbols(values: tuple) -> list[tuple[int, int]]:
+    out = LENGTH.symbols(len(values))
+    L = len(values)
+    if ENUM_MIN_LEN <= L <= ENUM_MAX_LEN:
+        if _use_enumerative(values):
+            symbols, counts = _enumerative_parts(values)
+            d = len(symbols)
+            cuts, acc = [], 0
+            for c in counts[:-1]:
+                acc += c
+                cuts.append(acc - 1)
+            digits = [d - 1, _comb_rank(symbols), _comb_rank(cuts), _perm_rank(values, symbols, counts)]
+            out.append((1, 2))
+            out += [(dg, r) for dg, r in zip(digits, _enumerative_radices(L, counts)) if r > 1]
+            return out
+        out.append((0, 2))
+    for v in values:
+        out += NUM.symbols(v)
+    return out
+
+
+def _log2_comb(n: int, k: int) -> float:
+    return (math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)) / math.log(2)
+
+
+def _literal_bits(values: tuple) -> float:
+    L = len(values)
+    total = LENGTH.bits(L)
+    plain = sum(NUM.bits(v) for v in values)
+    if not ENUM_MIN_LEN <= L <= ENUM_MAX_LEN:
+        return total + plain
+    parts = _enumerative_parts(values)
+    if parts is not None:
+        counts = parts[1]
+        d = len(counts)
+        enum = (math.log2(min(L, 256)) + _log2_comb(256, d) + _log2_comb(L - 1, d - 1)
+                + (math.lgamma(L + 1) - sum(math.lgamma(c + 1) for c in counts)) / math.log(2))
+        plain = min(plain, enum)
+    return total + 1.0 + plain
+
+
+def _read_literal(reader: "_Reader") -> tuple:
+    L = LENGTH.read(reader)
+    if ENUM_MIN_LEN <= L <= ENUM_MAX_LEN and reader.digit(2) == 1:
+        d = reader.digit(min(L, 256)) + 1
+        symbols = _comb_unrank(reader.digit(math.comb(256, d)), d, 256)
+        cuts = _comb_unrank(reader.digit(math.comb(L - 1, d - 1)), d - 1, L - 1)
+        bounds = [0] + [c + 1 for c in cuts] + [L]
+        counts = [b - a for a, b in zip(bounds, bounds[1:])]
+        values = tuple(_perm_unrank(reader.digit(_multinomial(counts)), symbols, counts))
+        if not _use_enumerative(values):
+            raise CorruptInput("program stream is corrupt: non-canonical literal code")
+        return values
+    values = tuple(NUM.read(reader) for _ in range(L))
+    if ENUM_MIN_LEN <= L <= ENUM_MAX_LEN and _use_enumerative(values):
+        raise CorruptInput("program stream is corrupt: non-canonical literal code")
+    return values
+
+
 def _small_code(op: str) -> _Windowed:
     """The code of a STEP-kind argument depends on its op."""
     if op == "get_subsequence_with_jumps":
@@ -218,9 +385,7 @@ def line_symbols(op: str, args: tuple, i: int) -> list[tuple[int, int]]:
         elif kind is ArgKind.NUM:
             out += NUM.symbols(a)
         elif kind is ArgKind.INTS:
-            out += LENGTH.symbols(len(a))
-            for v in a:
-                out += NUM.symbols(v)
+            out += _literal_symbols(a)
         elif kind is ArgKind.COUNT:
             out += COUNT.symbols(a)
         elif kind is ArgKind.STEP:
@@ -268,7 +433,7 @@ def line_bits(op: str, args: tuple, i: int) -> float:
         elif kind is ArgKind.NUM:
             total += NUM.bits(a)
         elif kind is ArgKind.INTS:
-            total += LENGTH.bits(len(a)) + sum(NUM.bits(v) for v in a)
+            total += _literal_bits(a)
         elif kind is ArgKind.COUNT:
             total += COUNT.bits(a)
         elif kind is ArgKind.STEP:
@@ -357,8 +522,7 @@ def decode(data: bytes) -> Program:
             elif kind is ArgKind.NUM:
                 args.append(NUM.read(r))
             elif kind is ArgKind.INTS:
-                length = LENGTH.read(r)
-                args.append(tuple(NUM.read(r) for _ in range(length)))
+                args.append(_read_literal(r))
             elif kind is ArgKind.COUNT:
                 args.append(COUNT.read(r))
             elif kind is ArgKind.STEP:
