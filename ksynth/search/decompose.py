@@ -28,27 +28,35 @@ TOP_SPLITS = 3           # interleave splits solved in full at the top level (fe
 MIN_INTERLEAVE = 4       # shortest target worth splitting
 
 
-def quick_cost(seq, c) -> float:
-    """Fast estimate (bits) of a flat cover by maximal runs (length >= 3) and merged literals."""
+COPY_EST_BITS = 4.0      # estimated bits of reusing an earlier stretch (a reference, maybe a slice)
+
+
+def prefix_costs(seq, c) -> list[float]:
+    """pre[m] = estimated bits of a flat cover of seq[:m] by runs (length >= 3) and merged
+    literals: a two-state DP (last piece an open literal or not), O(len) with maximal runs."""
     n = len(seq)
-    i = 0
-    cost = 0.0
-    open_lit = False
-    while i < n:
-        if i + 2 < n:
-            d = seq[i + 1] - seq[i]
-            j = i + 2
-            while j < n and seq[j] - seq[j - 1] == d:
-                j += 1
-            if j - i >= 3:
-                cost += c.run(d)
-                i = j
-                open_lit = False
-                continue
-        cost += c.lit_elem + (0.0 if open_lit else c.lit_line)
-        open_lit = True
-        i += 1
-    return cost
+    inf = float("inf")
+    closed = [0.0] + [inf] * n      # best cover of seq[:m] whose last piece is not a literal
+    opened = [inf] * (n + 1)        # ... whose last piece is an open literal
+    run_start = 0                   # start of the maximal arithmetic run ending at m - 1
+    for m in range(1, n + 1):
+        opened[m] = min(opened[m - 1] + c.lit_elem, closed[m - 1] + c.lit_line + c.lit_elem)
+        if m >= 3:
+            if seq[m - 1] - seq[m - 2] != seq[m - 2] - seq[m - 3]:
+                run_start = m - 2
+            if m - run_start >= 3:
+                cost = c.run(seq[m - 1] - seq[m - 2])
+                for s in (run_start, m - 3) if run_start != m - 3 else (run_start,):
+                    base = min(closed[s], opened[s])
+                    closed[m] = min(closed[m], base + cost)
+        elif m == 2:
+            run_start = 0
+    return [min(a, b) for a, b in zip(closed, opened)]
+
+
+def quick_cost(seq, c) -> float:
+    """Estimated bits of a flat run/literal cover of seq (prefix_costs of the whole)."""
+    return prefix_costs(seq, c)[-1] if seq else 0.0
 
 
 class Decomposer:
@@ -149,29 +157,47 @@ class Decomposer:
     def _interleave(self, t, pool, pool_values, depth, best):
         n = len(t)
         c = self.c
+        # estimates of every split from three O(n) passes: prefix costs of the even and odd
+        # positions, suffix costs of the target (the tail after 2m)
+        pre_even = prefix_costs(t[0::2], c)
+        pre_odd = prefix_costs(t[1::2], c)
+        suf = prefix_costs(t[::-1], c)[::-1]
         splits = []
         for m in range(1, n // 2 + 1):
-            xs, ys, tail = t[0:2 * m:2], t[1:2 * m:2], t[2 * m:]
-            options = [(xs + tail, ys)]
-            if tail:
-                options.append((xs, ys + tail))
-            for x, y in options:
-                est = quick_cost(x, c) + quick_cost(y, c) + c.interleave
-                splits.append((est, x, y))
+            est = pre_even[m] + pre_odd[m] + suf[2 * m] + c.interleave
+            splits.append((est, m, False))
+            if 2 * m < n:
+                splits.append((est, m, True))
         splits.sort(key=lambda s: s[0])
         top = TOP_SPLITS if depth == 0 else max(1, TOP_SPLITS - depth)
-        if not self.split_pruning:
-            top = len(splits)
-        for est, x, y in splits[:top]:
+        chosen = splits if not self.split_pruning else splits[:top]
+        # a half that copies the other is invisible to the estimate: always consider those splits
+        if self.split_pruning:
+            chosen = chosen + [s for s in splits[top:] if self._copy_split(t, s[1], s[2])][:2]
+        for est, m, tail_to_y in chosen:
             if self._late():
                 break
-            if self.split_pruning and est > best[0] + 2 * c.interval:
-                break
+            xs, ys, tail = t[0:2 * m:2], t[1:2 * m:2], t[2 * m:]
+            x, y = (xs, ys + tail) if tail_to_y else (xs + tail, ys)
+            if self.split_pruning and est > best[0] + 2 * c.interval and \
+                    not self._copy_split(t, m, tail_to_y):
+                continue
             node = self._pair(x, y, pool, pool_values, depth)
             cost = self.dag_cost(node, pool_values)
             if cost < best[0]:
                 best = (cost, node)
         return best
+
+    @staticmethod
+    def _copy_split(t, m, tail_to_y) -> bool:
+        """True when one half of the split is (a repetition of) a stretch of the other."""
+        xs, ys, tail = t[0:2 * m:2], t[1:2 * m:2], t[2 * m:]
+        x, y = (xs, ys + tail) if tail_to_y else (xs + tail, ys)
+        if len(x) < 3 or len(y) < 3 or min(t) < 0 or max(t) > 255:
+            return False
+        bx, by = bytes(x), bytes(y)
+        return by in bx or bx in by or (by.startswith(bx[:3]) and by.count(bx[:3]) >= 2) or \
+            (bx.startswith(by[:3]) and bx.count(by[:3]) >= 2)
 
     def _pair(self, x, y, pool, pool_values, depth) -> Node:
         """interleave(X, Y): the simpler half first, the other may reuse its lines; then the

@@ -338,9 +338,9 @@ class Segmenter:
             hi, lo = max(d, d2), min(d, d2)
             if hi > 0 > lo:
                 mod = hi - lo
-                if max(t[a:b + 1]) < mod:
+                if max(t[a:b + 1]) < mod and min(t[a:b + 1]) >= 0:
                     e = b + 1
-                    while e < n and t[e] - t[e - 1] in (hi, lo) and t[e] < mod:
+                    while e < n and t[e] - t[e - 1] in (hi, lo) and 0 <= t[e] < mod:
                         e += 1
                     cost = c.run(hi) + c.item
                     for x in range(b + 1, e + 1):
