@@ -177,7 +177,7 @@ def _literal(values) -> Program:
 
 
 @settings(max_examples=300 if SLOW else 60, deadline=None)
-@given(st.lists(st.integers(0, 255), min_size=14, max_size=300), st.integers(1, 256))
+@given(st.lists(st.integers(0, 255), min_size=30, max_size=300), st.integers(1, 256))
 def test_long_literals_round_trip_with_either_code(values, alphabet):
     values = [v % alphabet for v in values]          # small alphabets make ENUMERATIVE win
     p = _literal(values)

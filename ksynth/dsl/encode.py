@@ -196,7 +196,7 @@ assert NUM.radix == NUM_RADIX
 
 
 # ---- literal lists ------------------------------------------------------------------------------------
-ENUM_MIN_LEN = 16             # shorter literals are always PLAIN (no choice digit)
+ENUM_MIN_LEN = 32             # shorter literals are always PLAIN (no choice digit): KT lists are <= 25
 ENUM_MAX_LEN = 4096           # longer ones too: ranking is quadratic in the length
 
 
