@@ -29,7 +29,7 @@ from ksynth.dsl.program import Line, Program, Ref
 from ksynth.search.objective import APPROX_INDEX, line_cost, output_cost
 
 BEAM = 3                 # entries kept per position
-MAX_SOURCES = 24         # most recent path pieces considered as copy sources
+MAX_SOURCES = 16         # most recent path pieces considered as copy sources
 MAX_PAIR_SOURCES = 8     # sources combined pairwise by two-list ops
 LONG_RUN = 48            # runs longer than this offer only a few end points (keeps the DP linear)
 MIN_FAMILY_LEN = 3       # fresh transformed runs / slices shorter than this never pay off
@@ -439,10 +439,10 @@ class Segmenter:
     def _candidates_for(self, t, a, sources, cache, pair_cache) -> list:
         """[(b, cost, desc)] from sources [(value, handle)], with per-position caches by value."""
         out = []
-        for v, h in sources:
-            cands = cache.get(v)
+        for key, v, h in sources:
+            cands = cache.get(key)
             if cands is None:
-                cands = cache[v] = self._value_candidates(t, a, v)
+                cands = cache[key] = self._value_candidates(t, a, v)
             for b, cost, op, params in cands:
                 if op[0] == "t" and op.startswith("tworun"):
                     out.append((b, cost, ("tworun", "add" if op == "tworun+" else "sub", h, params[0])))
@@ -450,11 +450,11 @@ class Segmenter:
                     out.append((b, cost, ("src", op, h, params)))
         if self.transformed and len(sources) >= 2:
             recent = sources[:MAX_PAIR_SOURCES]
-            for i, (u, hu) in enumerate(recent):
-                for v, hv in recent[i + 1:]:
+            for i, (ku, u, hu) in enumerate(recent):
+                for kv, v, hv in recent[i + 1:]:
                     if len(u) != len(v) or len(u) < MIN_FAMILY_LEN:
                         continue
-                    key = (u, v)
+                    key = (ku, kv)
                     cands = pair_cache.get(key)
                     if cands is None:
                         cands = pair_cache[key] = self._pair_candidates(t, a, u, v)
@@ -478,7 +478,7 @@ class Segmenter:
             for p in pool:
                 if p.value and p.value not in seen:
                     seen.add(p.value)
-                    pool_src.append((p.value, p))
+                    pool_src.append((id(p), p.value, p))
         lit = ("lit",)
         # bucket items: (cost, pieces, prev entry, start, desc); entries are made when kept
         buckets: list[list] = [[] for _ in range(n + 1)]
@@ -552,7 +552,7 @@ class Segmenter:
         """(value, entry) of the pieces on the path to e, newest first (cached on the entry)."""
         if e.srcs is None:
             rest = Segmenter._path_sources(e.prev, t) if e.prev is not None else ()
-            e.srcs = ((t[e.a:e.b], e),) + rest[:MAX_SOURCES - 1]
+            e.srcs = (((e.a, e.b), t[e.a:e.b], e),) + rest[:MAX_SOURCES - 1]
         return e.srcs
 
     # -- reconstruction ----------------------------------------------------------------------------
