@@ -132,3 +132,11 @@ def test_bound_limits_the_search():
     assert tight is None                        # nothing strictly cheaper than the optimum
     assert EnumerateStrategy().search(target, CFG, time.monotonic() + 5,
                                       bound=free.kt_bits + 0.5).kt_bits == pytest.approx(free.kt_bits)
+
+
+def test_without_pruning_empty_and_odd_values_are_handled():
+    cfg = dataclasses.replace(CFG, ablations=Ablations(target_pruning=False),
+                              budget=Budget(seconds=None, nodes=20_000))
+    for target in ([0, 0, 0, 5], [3, 1], [200, 0, 200, 0, 200, 0]):
+        res = EnumerateStrategy().search(target, cfg, time.monotonic() + 10)
+        assert res is None or run(res.program) == target

@@ -209,8 +209,8 @@ class _Search:
             value = tuple(IMPL[op](*args))
         except ZeroDivisionError:
             return
-        if len(value) > self.cap or not _ok(value):
-            return
+        if not value or len(value) > self.cap or not _ok(value):
+            return                                   # an empty list never helps build a non-empty one
         if value == self.tg.t:
             self._solution(lines, cost)
             return
