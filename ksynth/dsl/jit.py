@@ -1,0 +1,594 @@
+"""The Numba executor: programs lowered to flat int64 arrays, whole batches run by @njit kernels.
+
+It must agree with interp.py (the spec) exactly, rejections included; tests/test_jit.py checks that.
+
+Lowered layout (`Batch`), built by `lower()` or directly by a caller that makes candidates in bulk:
+    lines[L, 4]  int64  per line: OpSpec.code, then up to three argument slots in op-table order
+    starts[P+1]  int64  program p owns lines[starts[p]:starts[p+1]]
+    outputs[P]   int64  index of p's output line, relative to its first line
+    pool[K]      int64  set_list's literals and concatenate's references
+Argument slots: an int literal as is; a reference as the 0-based line index inside its program;
+a predicate as its index in PREDICATES; set_list's literal list and concatenate's references as
+(start in pool, count). Literals beyond int64 are clamped to +/-VALUE_LIMIT by `lower()`, which the
+kernel rejects like any out-of-range literal.
+
+Each program runs in a per-thread arena: line i's value lives at arena[off[i]:off[i] + n[i]]. Every
+list is capped at max_len before it is written, so the arena grows at most to lines * max_len
+elements. Outputs go to caller-provided slots (out_ptr, out_cap); a longer output records its length and
+is re-run into an exact slot. With a target, a program stops as soon as its output line disagrees.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+from numba import njit, prange
+
+from ksynth.dsl.interp import DEFAULT_MAX_LEN, VALUE_LIMIT
+from ksynth.dsl.ops import OPS, OPS_BY_CODE, PREDICATES, ArgKind
+from ksynth.dsl.program import Line, Program, Ref
+from ksynth.errors import ProgramError
+
+# Kernel body ids. The lowered arrays carry OpSpec.code; CODE_MAP translates it at run time, so a
+# reordered op table can never meet a stale cached kernel, and an op without a body reports
+# UNSUPPORTED (the caller falls back to the reference) instead of running the wrong body.
+(_RANGE_UP, _RANGE_INTERVAL, _REPEAT_NUM, _SET_LIST, _REPEAT_LIST, _REVERSE, _SUBSTITUTE, _JUMPS,
+ _BETWEEN, _MAX_N, _MIN_N, _ADD_ITEM, _SUB_ITEM, _MOD_ITEM, _FILTER, _SCAN_ADD, _ADD_TWO, _SUB_TWO,
+ _MOD_TWO, _CONCAT, _INTERLEAVE) = range(21)
+
+JIT_BODIES = {
+    "range_func_up": _RANGE_UP, "range_func_interval": _RANGE_INTERVAL, "repeat_num": _REPEAT_NUM,
+    "set_list": _SET_LIST, "repeat_list": _REPEAT_LIST, "reverse_list": _REVERSE,
+    "substitute": _SUBSTITUTE, "get_subsequence_with_jumps": _JUMPS,
+    "get_subsequence_between_indices": _BETWEEN, "max_n": _MAX_N, "min_n": _MIN_N,
+    "add_item_list": _ADD_ITEM, "subtract_item_list": _SUB_ITEM, "modulo_item_list": _MOD_ITEM,
+    "filter": _FILTER, "scan_add": _SCAN_ADD, "add_two_lists": _ADD_TWO,
+    "subtract_two_lists": _SUB_TWO, "modulo_two_lists": _MOD_TWO, "concatenate": _CONCAT,
+    "interleave": _INTERLEAVE,
+}
+
+CODE_MAP = np.full(len(OPS_BY_CODE), -1, np.int64)      # OpSpec.code -> kernel body id
+for _name, _body in JIT_BODIES.items():
+    if _name in OPS:
+        CODE_MAP[OPS[_name].code] = _body
+
+# Per-program status written by the kernels.
+OK, REJECTED, MISMATCH, UNSUPPORTED, MALFORMED = 0, 1, 2, 3, 4
+# Target modes: none (run), exact (output == target), prefix (output == target[:len(output)]).
+NO_TARGET, EXACT, PREFIX = 0, 1, 2
+
+_LIM = VALUE_LIMIT               # |value| < _LIM, as in the interpreter
+_ARENA0 = 1 << 14                # initial arena per thread, in elements (grows on demand)
+
+
+# ---- kernels ------------------------------------------------------------------------------------
+# Op bodies are small functions returning one int64 (the output length, or -status): numba's type
+# inference is superlinear in function size, so this keeps a cold compile short. Element loops
+# index with uint64 (`_u`): a signed index costs a negative-index test per element, which also
+# stops LLVM from vectorising; every offset here is known to be >= 0 by then.
+_GROW = 5                        # internal: the arena is too small; enlarge it and re-run
+_u = np.uint64
+
+
+@njit(cache=True)
+def _bad(v):
+    return v <= -_LIM or v >= _LIM
+
+
+@njit(cache=True)
+def _copy(dst, d, src, s, n):
+    """dst[d:d + n] = src[s:s + n]; callers guarantee the regions do not overlap."""
+    du = _u(d)
+    su = _u(s)
+    for k in range(_u(n)):
+        dst[du + k] = src[su + k]
+
+
+@njit(cache=True)
+def _initiator(body, a0, a1, a2, pool, max_len, arena, pos):
+    """range_func_up, range_func_interval, repeat_num, set_list written at arena[pos:]."""
+    if body == _SET_LIST:
+        if a0 < 0 or a1 < 0 or a0 + a1 > pool.shape[0]:
+            return -MALFORMED
+        if a1 > max_len:
+            return -REJECTED
+        if pos + a1 > arena.shape[0]:
+            return -_GROW
+        for k in range(_u(a1)):
+            if _bad(pool[_u(a0) + k]):
+                return -REJECTED
+        _copy(arena, pos, pool, a0, a1)
+        return a1
+    if _bad(a0) or _bad(a1):
+        return -REJECTED
+    if body == _RANGE_UP:
+        n = a1 - a0 + 1
+        step = 1
+    elif body == _RANGE_INTERVAL:
+        if _bad(a2) or a2 == 0:
+            return -REJECTED
+        step = a2
+        n = (a1 - a0 + a2 - 1) // a2 if a2 > 0 else (a0 - a1 - a2 - 1) // (-a2)
+    else:                                   # repeat_num(n, v)
+        if a0 < 0:
+            return -REJECTED
+        n = a0
+        step = 0
+    n = max(n, 0)
+    if n > max_len:
+        return -REJECTED
+    if pos + n > arena.shape[0]:
+        return -_GROW
+    first = a1 if body == _REPEAT_NUM else a0
+    up = _u(pos)
+    for k in range(_u(n)):
+        arena[up + k] = first + np.int64(k) * step
+    return n
+
+
+@njit(cache=True)
+def _heapsort(a, lo, n):
+    """Sort a[lo:lo + n] ascending in place (compiles far faster than numba's generic sort)."""
+    for start in range(n // 2 - 1, -1, -1):
+        _sift(a, lo, start, n)
+    for end in range(n - 1, 0, -1):
+        t = a[lo]
+        a[lo] = a[lo + end]
+        a[lo + end] = t
+        _sift(a, lo, end - end, end)    # not the literal 0: one signature
+
+
+@njit(cache=True)
+def _sift(a, lo, root, n):
+    while True:
+        child = 2 * root + 1
+        if child >= n:
+            return
+        if child + 1 < n and a[lo + child + 1] > a[lo + child]:
+            child += 1
+        if a[lo + root] >= a[lo + child]:
+            return
+        t = a[lo + root]
+        a[lo + root] = a[lo + child]
+        a[lo + child] = t
+        root = child
+
+
+@njit(cache=True)
+def _unary(body, c, d, max_len, arena, pos, xs, xn):
+    """One list x = arena[xs:xs + xn] and literals c, d (for repeat_list c is the count, for
+    filter the predicate index)."""
+    if body == _REPEAT_LIST:
+        if _bad(c) or c < 0:
+            return -REJECTED
+        n = c * xn
+        if n > max_len:
+            return -REJECTED
+        if pos + n > arena.shape[0]:
+            return -_GROW
+        for r in range(c if xn > 0 else 0):
+            _copy(arena, pos + r * xn, arena, xs, xn)
+        return n
+    if pos + xn > arena.shape[0]:           # every other one-list op yields <= len(x) values
+        return -_GROW
+    up = _u(pos)
+    ux = _u(xs)
+    n = xn
+    if body == _REVERSE:
+        last = _u(xs + xn - 1)
+        for k in range(_u(xn)):
+            arena[up + k] = arena[last - k]
+    elif body == _SCAN_ADD:
+        acc = 0
+        for k in range(_u(xn)):
+            acc += arena[ux + k]            # |acc| < max_len * 2^31: no int64 overflow
+            if _bad(acc):
+                return -REJECTED
+            arena[up + k] = acc
+    elif body == _FILTER:
+        if c < 0 or c > 2:
+            return -MALFORMED
+        n = 0
+        for k in range(_u(xn)):
+            v = arena[ux + k]
+            if (c == 0 and v % 2 == 0) or (c == 1 and v % 2 == 1) or (c == 2 and v != 0):
+                arena[up + _u(n)] = v
+                n += 1
+    elif body == _SUBSTITUTE:
+        if _bad(c) or _bad(d):
+            return -REJECTED
+        for k in range(_u(xn)):
+            v = arena[ux + k]
+            arena[up + k] = d if v == c else v
+    elif body == _JUMPS:
+        if _bad(c) or c < 1:
+            return -REJECTED
+        n = (xn + c - 1) // c
+        uc = _u(c)
+        for k in range(_u(n)):
+            arena[up + k] = arena[ux + k * uc]
+    elif body == _BETWEEN:
+        if _bad(c) or _bad(d):
+            return -REJECTED
+        a = min(max(c + xn if c < 0 else c, 0), xn)      # Python slice normalisation
+        b = min(max(d + xn if d < 0 else d, 0), xn)
+        n = max(b - a, 0)
+        _copy(arena, pos, arena, xs + a, n)
+    elif body == _MAX_N or body == _MIN_N:
+        if _bad(c) or c < 0:
+            return -REJECTED
+        _copy(arena, pos, arena, xs, xn)
+        _heapsort(arena, pos, xn)
+        if body == _MAX_N:
+            for k in range(xn // 2):
+                t = arena[pos + k]
+                arena[pos + k] = arena[pos + xn - 1 - k]
+                arena[pos + xn - 1 - k] = t
+        n = min(c, xn)
+    elif body == _ADD_ITEM or body == _SUB_ITEM:
+        if _bad(c):
+            return -REJECTED
+        if body == _SUB_ITEM:
+            c = -c
+        for k in range(_u(xn)):
+            v = arena[ux + k] + c
+            if _bad(v):
+                return -REJECTED
+            arena[up + k] = v
+    elif body == _MOD_ITEM:
+        if _bad(c) or c == 0:
+            return -REJECTED
+        for k in range(_u(xn)):
+            arena[up + k] = arena[ux + k] % c          # numba follows Python's sign rules
+    else:
+        return -UNSUPPORTED
+    return n
+
+
+@njit(cache=True)
+def _binary(body, max_len, arena, pos, xs, xn, ys, yn):
+    """add/subtract/modulo_two_lists (zipped to the shorter) and interleave."""
+    m = min(xn, yn)
+    up = _u(pos)
+    ux = _u(xs)
+    uy = _u(ys)
+    if body == _INTERLEAVE:
+        n = xn + yn
+        if n > max_len:
+            return -REJECTED
+        if pos + n > arena.shape[0]:
+            return -_GROW
+        two = _u(2)                         # a bare 2 would make 2 * k a float64
+        for k in range(_u(m)):
+            arena[up + two * k] = arena[ux + k]
+            arena[up + two * k + _u(1)] = arena[uy + k]
+        _copy(arena, pos + 2 * m, arena, xs + m, xn - m)     # the tail of the longer list
+        _copy(arena, pos + 2 * m, arena, ys + m, yn - m)
+        return n
+    if pos + m > arena.shape[0]:
+        return -_GROW
+    n = 0
+    for k in range(_u(m)):
+        x = arena[ux + k]
+        y = arena[uy + k]
+        if body == _MOD_TWO:
+            if y != 0:
+                arena[up + _u(n)] = x % y
+                n += 1
+        else:
+            v = x + y if body == _ADD_TWO else x - y
+            if _bad(v):
+                return -REJECTED
+            arena[up + k] = v
+            n += 1
+    return n
+
+
+@njit(cache=True)
+def _concat(start, count, i, pool, max_len, arena, pos, off, ln):
+    """concatenate of the `count` line indices at pool[start:]."""
+    if start < 0 or count < 1 or start + count > pool.shape[0]:
+        return -MALFORMED
+    n = 0
+    for r in range(count):
+        x = pool[start + r]
+        if x < 0 or x >= i:
+            return -MALFORMED
+        n += ln[x]
+    if n > max_len:
+        return -REJECTED
+    if pos + n > arena.shape[0]:
+        return -_GROW
+    w = pos
+    for r in range(count):
+        x = pool[start + r]
+        m = ln[x]
+        _copy(arena, w, arena, off[x], m)
+        w += m
+    return n
+
+
+@njit(cache=True, inline="always")
+def _exec(lines, lo, n_lines, out_line, pool, code_map, max_len, target, mode, arena, off, ln):
+    """Run one program (lines[lo:lo + n_lines]); line i's value lands at arena[off[i]:][:ln[i]].
+
+    Returns a status; with a target, stops with MISMATCH as soon as the output line disagrees."""
+    pos = np.int64(0)               # not the literal 0: one compiled signature per callee
+    for i in range(n_lines):
+        row = lo + i
+        opc = lines[row, 0]
+        if opc < 0 or opc >= code_map.shape[0]:
+            return MALFORMED
+        body = code_map[opc]
+        a0 = lines[row, 1]
+        a1 = lines[row, 2]
+        a2 = lines[row, 3]
+        if body < 0:
+            return UNSUPPORTED
+        if body <= _SET_LIST:
+            n = _initiator(body, a0, a1, a2, pool, max_len, arena, pos)
+        elif body == _CONCAT:
+            n = _concat(a0, a1, i, pool, max_len, arena, pos, off, ln)
+        elif body == _ADD_TWO or body == _SUB_TWO or body == _MOD_TWO or body == _INTERLEAVE:
+            if a0 < 0 or a0 >= i or a1 < 0 or a1 >= i:
+                return MALFORMED
+            n = _binary(body, max_len, arena, pos, off[a0], ln[a0], off[a1], ln[a1])
+        else:
+            # repeat_list(n, x) and filter(p, x) put the list second; the rest put it first
+            if body == _REPEAT_LIST or body == _FILTER:
+                x, c, d = a1, a0, a2
+            else:
+                x, c, d = a0, a1, a2
+            if x < 0 or x >= i:
+                return MALFORMED
+            n = _unary(body, c, d, max_len, arena, pos, off[x], ln[x])
+        if n < 0:
+            return -n
+        off[i] = pos
+        ln[i] = n
+        pos += n
+        if mode != NO_TARGET and i == out_line:
+            tn = target.shape[0]
+            if n > tn or (mode == EXACT and n != tn):
+                return MISMATCH
+            up = _u(pos - n)
+            for k in range(_u(n)):
+                if arena[up + k] != target[k]:
+                    return MISMATCH
+    return OK
+
+
+@njit(cache=True)
+def _run_span(lines, starts, outputs, pool, code_map, max_len, which, lo, hi, target, mode,
+              out_ptr, out_cap, out_buf, status, out_len, max_lines):
+    """The serial kernel. For k in [lo, hi): run program which[k]; write its status, its output
+    length and the first out_cap[k] elements of its output at out_buf[out_ptr[k]:]."""
+    arena = np.empty(_ARENA0, np.int64)
+    off = np.empty(max_lines, np.int64)
+    ln = np.empty(max_lines, np.int64)
+    for k in range(lo, hi):
+        p = which[k]
+        first = starts[p]
+        n_lines = starts[p + 1] - first
+        out = outputs[p]
+        out_len[k] = 0
+        if n_lines < 1 or out < 0 or out >= n_lines or n_lines > max_lines:
+            status[k] = MALFORMED
+            continue
+        st = _exec(lines, first, n_lines, out, pool, code_map, max_len, target, mode, arena,
+                   off, ln)
+        while st == _GROW:                  # bounded: a program needs <= n_lines * max_len
+            arena = np.empty(2 * arena.shape[0], np.int64)
+            st = _exec(lines, first, n_lines, out, pool, code_map, max_len, target, mode, arena,
+                       off, ln)
+        status[k] = st
+        if st == OK:
+            out_len[k] = ln[out]
+            _copy(out_buf, out_ptr[k], arena, off[out], min(out_cap[k], ln[out]))
+
+
+@njit(cache=True, parallel=True)
+def _run_parallel(lines, starts, outputs, pool, code_map, max_len, which, target, mode,
+                  out_ptr, out_cap, out_buf, status, out_len, max_lines, n_chunks):
+    """_run_span over n_chunks contiguous chunks of `which`, spread over numba's threads."""
+    total = which.shape[0]
+    for c in prange(n_chunks):
+        _run_span(lines, starts, outputs, pool, code_map, max_len, which, c * total // n_chunks,
+                  (c + 1) * total // n_chunks, target, mode, out_ptr, out_cap, out_buf, status,
+                  out_len, max_lines)
+
+
+# ---- lowering -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Batch:
+    """Programs as flat int64 arrays (layout in the module doc)."""
+
+    lines: np.ndarray
+    starts: np.ndarray
+    outputs: np.ndarray
+    pool: np.ndarray
+
+    def __len__(self) -> int:
+        return self.outputs.shape[0]
+
+    @classmethod
+    def from_arrays(cls, lines, starts, outputs, pool=()) -> "Batch":
+        """A batch from caller-built arrays (copied to contiguous int64 when needed)."""
+        lines = np.ascontiguousarray(lines, np.int64).reshape(-1, 4)
+        starts = np.ascontiguousarray(starts, np.int64)
+        outputs = np.ascontiguousarray(outputs, np.int64)
+        pool = np.ascontiguousarray(pool, np.int64)
+        if starts.shape[0] != outputs.shape[0] + 1 or starts[0] != 0 or starts[-1] != lines.shape[0]:
+            raise ProgramError("malformed batch: starts must run from 0 to len(lines), one more "
+                               "entry than outputs")
+        return cls(lines, starts, outputs, pool)
+
+
+def _clamp(v: int) -> int:
+    """Literals beyond int64 become +/-VALUE_LIMIT: still rejected, now representable."""
+    return v if -_LIM < v < _LIM else (_LIM if v > 0 else -_LIM)
+
+
+_PRED_INDEX = {p: i for i, p in enumerate(PREDICATES)}
+
+
+def lower(programs) -> Batch:
+    """Lower Program objects into one Batch."""
+    rows: list[int] = []
+    pool: list[int] = []
+    starts = [0]
+    outputs = []
+    n_lines = 0
+    for prog in programs:
+        for line in prog.lines:
+            spec = OPS[line.op]
+            slots = [spec.code, 0, 0, 0]
+            if spec.variadic:
+                slots[1:3] = (len(pool), len(line.args))
+                pool.extend(a.index for a in line.args)
+            else:
+                for j, (kind, a) in enumerate(zip(spec.args, line.args), 1):
+                    if kind is ArgKind.REF:
+                        slots[j] = a.index
+                    elif kind is ArgKind.INTS:
+                        slots[j:j + 2] = (len(pool), len(a))
+                        pool.extend(_clamp(v) for v in a)
+                    elif kind is ArgKind.PRED:
+                        slots[j] = _PRED_INDEX[a]
+                    else:
+                        slots[j] = _clamp(a)
+            rows.extend(slots)
+        n_lines += len(prog.lines)
+        starts.append(n_lines)
+        outputs.append(prog.output)
+    return Batch(np.array(rows, np.int64).reshape(-1, 4), np.array(starts, np.int64),
+                 np.array(outputs, np.int64), np.array(pool, np.int64))
+
+
+def unlower(batch: Batch) -> list[Program]:
+    """The Program objects a batch encodes (the inverse of `lower` up to clamped literals)."""
+    progs = []
+    for p in range(len(batch)):
+        lines = []
+        for row in batch.lines[batch.starts[p]:batch.starts[p + 1]]:
+            code, a0, a1, a2 = (int(v) for v in row)
+            if not 0 <= code < len(OPS_BY_CODE):
+                raise ProgramError(f"malformed batch: program {p} has op code {code}")
+            spec = OPS_BY_CODE[code]
+            if spec.variadic:
+                args = tuple(Ref(int(r)) for r in batch.pool[a0:a0 + a1])
+            else:
+                slots = (a0, a1, a2)
+                args = []
+                for j, kind in enumerate(spec.args):
+                    if kind is ArgKind.REF:
+                        args.append(Ref(slots[j]))
+                    elif kind is ArgKind.INTS:
+                        args.append(tuple(int(v) for v in batch.pool[slots[j]:slots[j] + slots[j + 1]]))
+                    elif kind is ArgKind.PRED:
+                        args.append(PREDICATES[slots[j]])
+                    else:
+                        args.append(slots[j])
+            lines.append(Line(spec.name, tuple(args)))
+        progs.append(Program.build(lines, int(batch.outputs[p])))
+    return progs
+
+
+# ---- drivers ------------------------------------------------------------------------------------
+_EMPTY = np.empty(0, np.int64)
+PARALLEL_MIN = 512               # below this many programs the serial kernel wins (thread start-up)
+SLOT = 128                       # output elements reserved per program (longer ones are re-run)
+BLOCK = 8192                     # programs per kernel call in run_flat (bounds the slot buffer)
+
+
+def _launch(batch: Batch, max_len: int, which, target, mode, out_ptr, out_cap, out_buf, threads):
+    """Run programs `which`; returns (status, out_len), one entry per element of `which`."""
+    k = which.shape[0]
+    status = np.empty(k, np.int64)
+    out_len = np.empty(k, np.int64)
+    if k == 0:
+        return status, out_len
+    max_lines = max(int(np.diff(batch.starts).max()), 1)
+    args = (batch.lines, batch.starts, batch.outputs, batch.pool, CODE_MAP, int(max_len), which)
+    rest = (target, mode, out_ptr, out_cap, out_buf, status, out_len, max_lines)
+    n_threads = numba.get_num_threads() if threads is None else int(threads)
+    if n_threads <= 1 or (threads is None and k < PARALLEL_MIN):
+        _run_span(*args, 0, k, *rest)
+    else:
+        previous = numba.get_num_threads()
+        numba.set_num_threads(min(n_threads, numba.config.NUMBA_NUM_THREADS))
+        try:
+            # many small chunks balance programs of very different cost across threads
+            _run_parallel(*args, *rest, min(k, 64 * n_threads))
+        finally:
+            numba.set_num_threads(previous)
+    if (status == MALFORMED).any():
+        p = int(which[np.argmax(status == MALFORMED)])
+        raise ProgramError(f"malformed batch: program {p} has a bad op code, reference, output "
+                           f"index or pool slice")
+    return status, out_len
+
+
+def run_flat(batch: Batch, max_len: int = DEFAULT_MAX_LEN, *, threads: int | None = None):
+    """Run every program: (status, ptr, flat) with program p's output at flat[ptr[p]:ptr[p + 1]]
+    (empty unless status[p] == OK).
+
+    Outputs land in preallocated SLOT-element slots, BLOCK programs per kernel call; the few
+    longer outputs are re-run straight into their exact place in `flat`.
+    """
+    n = len(batch)
+    status = np.empty(n, np.int64)
+    lengths = np.zeros(n, np.int64)
+    pieces = []
+    buf = np.empty(SLOT * min(BLOCK, max(n, 1)), np.int64)
+    cols = np.arange(SLOT)
+    for lo in range(0, n, BLOCK):
+        which = np.arange(lo, min(lo + BLOCK, n), dtype=np.int64)
+        k = which.shape[0]
+        st, ln = _launch(batch, max_len, which, _EMPTY, NO_TARGET,
+                         np.arange(k, dtype=np.int64) * SLOT, np.full(k, SLOT, np.int64), buf,
+                         threads)
+        status[lo:lo + k] = st
+        lengths[lo:lo + k] = ln
+        short = np.where(ln <= SLOT, ln, 0)
+        pieces.append(buf[:k * SLOT].reshape(k, SLOT)[cols[None, :] < short[:, None]])
+    ptr = np.zeros(n + 1, np.int64)
+    np.cumsum(lengths, out=ptr[1:])
+    long = np.flatnonzero(lengths > SLOT)
+    if long.size == 0:
+        flat = np.concatenate(pieces) if pieces else _EMPTY.copy()
+        return status, ptr, flat
+    flat = np.empty(int(ptr[-1]), np.int64)
+    short_ids = np.flatnonzero(lengths <= SLOT)
+    counts = lengths[short_ids]
+    packed = np.concatenate(pieces)
+    # element j of `packed` belongs to short program q at flat[ptr[q] + (j - its first j)]
+    shift = ptr[short_ids] - (np.cumsum(counts) - counts)
+    flat[np.repeat(shift, counts) + np.arange(packed.shape[0])] = packed
+    _launch(batch, max_len, long.astype(np.int64), _EMPTY, NO_TARGET, ptr[long], lengths[long],
+            flat, threads)
+    return status, ptr, flat
+
+
+def match(batch: Batch, target, max_len: int = DEFAULT_MAX_LEN, *, prefix: bool = False,
+          threads: int | None = None) -> np.ndarray:
+    """Status per program against `target` (int64-convertible): OK where the output equals it
+    (with prefix=True: equals its first len(output) elements), MISMATCH or REJECTED otherwise,
+    UNSUPPORTED where an op has no kernel body. A program stops at its output line when that
+    line disagrees."""
+    target = np.ascontiguousarray(target, np.int64)
+    n = len(batch)
+    which = np.arange(n, dtype=np.int64)
+    zeros = np.zeros(n, np.int64)
+    st, _ = _launch(batch, max_len, which, target, PREFIX if prefix else EXACT, zeros, zeros,
+                    _EMPTY, threads)
+    return st
+
+
+def warm_up(parallel: bool = True) -> None:
+    """Compile (or load from NUMBA_CACHE_DIR) the kernels now instead of on first use."""
+    batch = lower([Program.build([("range_func_up", (1, 3))])] * PARALLEL_MIN)
+    run_flat(batch, threads=1)
+    if parallel and numba.config.NUMBA_NUM_THREADS > 1:
+        run_flat(batch, threads=2)
