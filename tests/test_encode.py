@@ -96,8 +96,15 @@ def test_sampled_programs_round_trip():
 
 
 def test_line_bits_are_the_documented_alphabets():
-    assert line_bits("range_func_up", (3, 9), 0) == pytest.approx(2 + 2 * math.log2(257))
+    assert line_bits("range_func_up", (3, 9), 0) == pytest.approx(2 + math.log2(257) + math.log2(33))
     assert line_bits("reverse_list", (Ref(0),), 1) == pytest.approx(math.log2(21))    # ref forced
+    # lengths in disguise use SPAN: window 1..32, escape outward (33, 0, 34, -1, ...)
+    assert line_bits("range_func_up", (0, 99), 0) == pytest.approx(
+        2 + math.log2(257) + math.log2(33) + 15)          # 100 = 33 + 67: rank 134, gamma 15 bits
+    assert line_bits("range_func_up", (5, 4), 0) == pytest.approx(2 + math.log2(257) + math.log2(33) + 3)
+    assert line_bits("max_n", (Ref(0), 5), 1) == pytest.approx(math.log2(21) + math.log2(33))
+    assert line_bits("get_subsequence_between_indices", (Ref(0), 2, 10), 1) == pytest.approx(
+        math.log2(21) + math.log2(257) + math.log2(33))
     assert line_bits("reverse_list", (Ref(2),), 5) == pytest.approx(math.log2(21) + math.log2(5))
     assert line_bits("filter", ("is_odd", Ref(0)), 4) == pytest.approx(
         math.log2(21) + math.log2(3) + 2)

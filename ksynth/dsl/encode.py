@@ -23,6 +23,8 @@ Symbol alphabets, in stream order (i is the 0-based line index, n the number of 
     REFS      arity with the ARITY code, then one REF per argument.
     NUM       radix 257: 0..255 is the value itself; 256 = escape, then in the GAMMA code the rank
               of the value in the order 256, -1, 257, -2, 258, ... (outward from the window's edges).
+              Except three NUMs that are lengths, written with the SPAN code: range_func_up's e as
+              e - s + 1, get_subsequence_between_indices's b as b - a, max_n / min_n's n as is.
     INTS      the list length L with the LENGTH code; when ENUM_MIN_LEN <= L <= ENUM_MAX_LEN a binary
               digit follows: 0 = PLAIN, 1 = ENUMERATIVE (shorter lists are always PLAIN).
               PLAIN: each element as a NUM. ENUMERATIVE (all elements in 0..255; an order-0 code that
@@ -48,6 +50,7 @@ for v < 0); nonzero ints: 1, -1, 2, -2, ...; ints >= 1 or >= 0: ascending.
     LENGTH  domain >= 0 (line count: >= 1), W = 1..32         COUNT  domain >= 0, W = 1..32
     STEP    domain != 0, W = 2, 3, 4, 5, -1, -2, -3, -4       JUMP   domain >= 1, W = 2..9
     TIMES   domain >= 0, W = 2..9                              ARITY  domain >= 1, W = 2, 3
+    SPAN    any int, W = 1..32, escape order outward from W: 33, 0, 34, -1, 35, -2, ...
 The GAMMA code of a rank r >= 0 writes x = r + 1 with k = floor(log2 x): k binary digits 1, one binary
 digit 0, then the k bits of x below its leading 1, least significant first (2k + 1 binary digits).
 Continuation digits are 1 so that an exhausted N (all further digits 0) ends every loop.
@@ -184,6 +187,19 @@ class _Byte(_Windowed):
         return 256 + u // 2 if u % 2 == 0 else -(u + 1) // 2
 
 
+class _Span(_Windowed):
+    """SPAN: any int, window 1..32; escaped values alternate outward: 33, 0, 34, -1, 35, -2, ..."""
+
+    def __init__(self):
+        super().__init__("int", tuple(range(1, 33)))
+
+    def rank(self, v: int) -> int:
+        return 2 * (v - 33) if v >= 33 else -2 * v + 1
+
+    def unrank(self, u: int) -> int:
+        return 33 + u // 2 if u % 2 == 0 else -(u - 1) // 2
+
+
 LENGTH = _Windowed("nonneg", tuple(range(1, 33)))
 LINES = _Windowed("pos", tuple(range(1, 33)))
 COUNT = _Windowed("nonneg", tuple(range(1, 33)))
@@ -192,7 +208,32 @@ JUMP = _Windowed("pos", tuple(range(2, 10)))
 TIMES = _Windowed("nonneg", tuple(range(2, 10)))
 ARITY = _Windowed("pos", (2, 3))
 NUM = _Byte()
+SPAN = _Span()
 assert NUM.radix == NUM_RADIX
+
+# NUM arguments that are lengths in disguise, SPAN-coded: (op, position) -> the position of the
+# argument they are relative to (None: coded as is)
+_SPAN_ARGS = {("range_func_up", 1): 0,                    # e - s + 1: the length
+              ("get_subsequence_between_indices", 2): 1,  # b - a: the slice length
+              ("max_n", 1): None, ("min_n", 1): None}     # n itself
+
+
+def _to_span(op: str, pos: int, args) -> int | None:
+    """The SPAN-coded value of NUM argument `pos`, or None when it is a plain NUM."""
+    key = (op, pos)
+    if key not in _SPAN_ARGS:
+        return None
+    base = _SPAN_ARGS[key]
+    if base is None:
+        return args[pos]
+    return args[pos] - args[base] + (1 if op == "range_func_up" else 0)
+
+
+def _from_span(op: str, pos: int, args, v: int) -> int:
+    base = _SPAN_ARGS[(op, pos)]
+    if base is None:
+        return v
+    return v + args[base] - (1 if op == "range_func_up" else 0)
 
 
 # ---- literal lists ------------------------------------------------------------------------------------
@@ -375,7 +416,7 @@ def line_symbols(op: str, args: tuple, i: int) -> list[tuple[int, int]]:
     """(digit, radix) pairs of line i, in stream order."""
     spec = OPS_BY_CODE[_OP_INDEX_ALL[op]]
     out = _op_symbol(op, i)
-    for kind, a in zip(spec.args, args if not spec.variadic else (args,)):
+    for pos, (kind, a) in enumerate(zip(spec.args, args if not spec.variadic else (args,))):
         if kind is ArgKind.REF:
             out += _ref_symbols(a, i)
         elif kind is ArgKind.REFS:
@@ -383,7 +424,8 @@ def line_symbols(op: str, args: tuple, i: int) -> list[tuple[int, int]]:
             for r in a:
                 out += _ref_symbols(r, i)
         elif kind is ArgKind.NUM:
-            out += NUM.symbols(a)
+            span = _to_span(op, pos, args)
+            out += NUM.symbols(a) if span is None else SPAN.symbols(span)
         elif kind is ArgKind.INTS:
             out += _literal_symbols(a)
         elif kind is ArgKind.COUNT:
@@ -425,13 +467,14 @@ def line_bits(op: str, args: tuple, i: int) -> float:
     spec = OPS_BY_CODE[_OP_INDEX_ALL[op]]
     total = _log2(len(INITIAL_OPS)) if i == 0 else _log2(len(ALL_OPS))
     ref = _log2(i) if i > 1 else 0.0
-    for kind, a in zip(spec.args, args if not spec.variadic else (args,)):
+    for pos, (kind, a) in enumerate(zip(spec.args, args if not spec.variadic else (args,))):
         if kind is ArgKind.REF:
             total += ref
         elif kind is ArgKind.REFS:
             total += ARITY.bits(len(a)) + ref * len(a)
         elif kind is ArgKind.NUM:
-            total += NUM.bits(a)
+            span = _to_span(op, pos, args)
+            total += NUM.bits(a) if span is None else SPAN.bits(span)
         elif kind is ArgKind.INTS:
             total += _literal_bits(a)
         elif kind is ArgKind.COUNT:
@@ -520,7 +563,11 @@ def decode(data: bytes) -> Program:
                 arity = ARITY.read(r)
                 args += [Ref(r.digit(i)) for _ in range(arity)]
             elif kind is ArgKind.NUM:
-                args.append(NUM.read(r))
+                pos = len(args)
+                if (op, pos) in _SPAN_ARGS:
+                    args.append(_from_span(op, pos, args, SPAN.read(r)))
+                else:
+                    args.append(NUM.read(r))
             elif kind is ArgKind.INTS:
                 args.append(_read_literal(r))
             elif kind is ArgKind.COUNT:
