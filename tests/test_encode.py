@@ -102,6 +102,11 @@ def test_line_bits_are_the_documented_alphabets():
     assert line_bits("range_func_up", (0, 99), 0) == pytest.approx(
         2 + math.log2(257) + math.log2(33) + 15)          # 100 = 33 + 67: rank 134, gamma 15 bits
     assert line_bits("range_func_up", (5, 4), 0) == pytest.approx(2 + math.log2(257) + math.log2(33) + 3)
+    # range_func_interval: s, k, then the end as (length, offset past the tight end)
+    tight = line_bits("range_func_interval", (3, 28, 2), 0)     # 3, 5, ..., 27: 13 values
+    assert tight == pytest.approx(2 + math.log2(257) + math.log2(9) + math.log2(33) + 1)
+    loose = line_bits("range_func_interval", (3, 30, 5), 0)     # tight end 29, r = 1
+    assert loose == pytest.approx(2 + math.log2(257) + math.log2(9) + math.log2(33) + 1 + 2)
     assert line_bits("max_n", (Ref(0), 5), 1) == pytest.approx(math.log2(21) + math.log2(33))
     assert line_bits("get_subsequence_between_indices", (Ref(0), 2, 10), 1) == pytest.approx(
         math.log2(21) + math.log2(257) + math.log2(33))

@@ -41,6 +41,10 @@ Symbol alphabets, in stream order (i is the 0-based line index, n the number of 
               smaller than 257^L; a stream with the other choice is rejected as non-canonical.
     COUNT     (repeat_num count) the COUNT code.
     STEP      range step: STEP code; get_subsequence_with_jumps: JUMP code; repeat_list: TIMES code.
+  range_func_interval(s, e, k) is written in the order s (NUM), k (STEP), e: with a = |k| and
+  d = sign(k) (e - s), d = (q - 1) a + 1 + r with 0 <= r < a, so q is the list's length when d > 0;
+  q with the SPAN code, then r: one binary digit, 0 when r = 0 (the tight end), else 1 followed
+  by r - 1 in radix a - 1 (no digits when a = 1, no second digit when a = 2).
     PRED      radix 3: is_even, is_odd, is_not_zero.
 
 A WINDOWED code (domain, window W of k values) is a digit of radix k + 1: digit w < k is W[w]; digit k is
@@ -399,6 +403,46 @@ def _small_code(op: str) -> _Windowed:
     return STEP
 
 
+# ---- range_func_interval's end -------------------------------------------------------------------------
+def _interval_end(s: int, e: int, k: int) -> tuple[int, int]:
+    """(q, r) for the end e of range(s, e, k): q = the length when the range is not empty."""
+    a = abs(k)
+    d = (e - s) if k > 0 else (s - e)
+    q, r = divmod(d - 1, a)
+    return q + 1, r
+
+
+def _interval_end_symbols(s: int, e: int, k: int) -> list[tuple[int, int]]:
+    if k == 0:
+        raise ProgramError("range_func_interval's step cannot be 0 (it cannot be encoded)")
+    q, r = _interval_end(s, e, k)
+    out = SPAN.symbols(q)
+    a = abs(k)
+    if a > 1:
+        out.append((0 if r == 0 else 1, 2))
+        if r > 0 and a > 2:
+            out.append((r - 1, a - 1))
+    return out
+
+
+def _interval_end_bits(s: int, e: int, k: int) -> float:
+    if k == 0:
+        raise ProgramError("range_func_interval's step cannot be 0 (it cannot be encoded)")
+    q, r = _interval_end(s, e, k)
+    a = abs(k)
+    return SPAN.bits(q) + (1.0 if a > 1 else 0.0) + (_log2(a - 1) if r > 0 and a > 2 else 0.0)
+
+
+def _read_interval_end(reader: "_Reader", s: int, k: int) -> int:
+    q = SPAN.read(reader)
+    a = abs(k)
+    r = 0
+    if a > 1 and reader.digit(2) == 1:
+        r = 1 + (reader.digit(a - 1) if a > 2 else 0)
+    d = (q - 1) * a + 1 + r
+    return s + d if k > 0 else s - d
+
+
 # ---- symbols of a program ------------------------------------------------------------------------
 def _op_symbol(op: str, i: int) -> list[tuple[int, int]]:
     if i == 0:
@@ -416,6 +460,9 @@ def line_symbols(op: str, args: tuple, i: int) -> list[tuple[int, int]]:
     """(digit, radix) pairs of line i, in stream order."""
     spec = OPS_BY_CODE[_OP_INDEX_ALL[op]]
     out = _op_symbol(op, i)
+    if op == "range_func_interval":
+        s, e, k = args
+        return out + NUM.symbols(s) + STEP.symbols(k) + _interval_end_symbols(s, e, k)
     for pos, (kind, a) in enumerate(zip(spec.args, args if not spec.variadic else (args,))):
         if kind is ArgKind.REF:
             out += _ref_symbols(a, i)
@@ -466,6 +513,9 @@ def line_bits(op: str, args: tuple, i: int) -> float:
     """Exact additive cost of line i (0-based) in bits: sum of log2 of its symbols' radices."""
     spec = OPS_BY_CODE[_OP_INDEX_ALL[op]]
     total = _log2(len(INITIAL_OPS)) if i == 0 else _log2(len(ALL_OPS))
+    if op == "range_func_interval":
+        s, e, k = args
+        return total + NUM.bits(s) + STEP.bits(k) + _interval_end_bits(s, e, k)
     ref = _log2(i) if i > 1 else 0.0
     for pos, (kind, a) in enumerate(zip(spec.args, args if not spec.variadic else (args,))):
         if kind is ArgKind.REF:
@@ -555,6 +605,11 @@ def decode(data: bytes) -> Program:
         else:
             op = ALL_OPS[r.digit(len(ALL_OPS))]
         spec = OPS_BY_CODE[_OP_INDEX_ALL[op]]
+        if op == "range_func_interval":
+            s = NUM.read(r)
+            k = STEP.read(r)
+            lines.append(Line(op, (s, _read_interval_end(r, s, k), k)))
+            continue
         args = []
         for kind in spec.args:
             if kind is ArgKind.REF:
