@@ -67,7 +67,7 @@ PARSE_ERRORS = [
     (GOOD + "sequence_2 = reverse_list(sequence_3)\nsequence_3 = reverse_list(sequence_1)\n"
             "output = sequence_2", 2, "not defined on an earlier line"),
     (GOOD + "sequence_2 = set_list(5)\noutput = sequence_2", 2, "must be a list of integers"),
-    (GOOD + "sequence_2 = filter(is_big, sequence_1)\noutput = sequence_2", 2, "is_big is not defined"),
+    (GOOD + "sequence_2 = filter(is_big, sequence_1)\noutput = sequence_2", 2, "unknown predicate 'is_big'; choose one of is_even"),
     (GOOD + "sequence_2 = set_list([1, x])\noutput = sequence_2", 2, "integers only"),
     (GOOD + "sequence_2 = set_list([1, 2)\noutput = sequence_2", 2, "unbalanced"),
     (GOOD + "sequence_1 = range_func_up(1, 4)\noutput = sequence_1", 2, "assigned twice"),
