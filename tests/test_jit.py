@@ -205,16 +205,19 @@ def test_edge_cases(text):
     assert_same([Program.parse(text)], max_len=100)
 
 
-def test_arena_growth_and_long_outputs():
-    # 12 lines of 65536 elements overflow the initial arena; outputs overflow the output slot
+def test_arena_growth_and_full_output_regions(monkeypatch, samples):
+    # 12 lines of 65536 elements overflow the initial arena
     lines = [("repeat_num", (65536, 5))] + [("add_item_list", (Ref(i), 1)) for i in range(11)]
     progs = [Program.build(lines)] + [Program.build([("range_func_up", (0, n))]) for n in
                                       (0, 127, 128, 129, 5000)]
     assert_same(progs)
-    many = progs[1:] * 100 + progs[:1]             # the parallel kernel, growth in one chunk
-    serial = jit.run_flat(jit.lower(many), threads=1)
-    for x, y in zip(serial, jit.run_flat(jit.lower(many), threads=2)):
-        np.testing.assert_array_equal(x, y)
+    many = progs[1:] * 100 + progs[:1] + [s.program for s in samples[:500]]
+    want = jit.run_flat(jit.lower(many), threads=1)
+    # a 1-element budget per program fills every output region: chunks stop and resume
+    monkeypatch.setattr(jit, "EST_OUT", 1)
+    for threads in (1, 2):
+        for x, y in zip(want, jit.run_flat(jit.lower(many), threads=threads)):
+            np.testing.assert_array_equal(x, y)
 
 
 def test_malformed_arrays_are_refused():

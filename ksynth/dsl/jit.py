@@ -14,8 +14,9 @@ kernel rejects like any out-of-range literal.
 
 Each program runs in a per-thread arena: line i's value lives at arena[off[i]:off[i] + n[i]]. Every
 list is capped at max_len before it is written, so the arena grows at most to lines * max_len
-elements. Outputs go to caller-provided slots (out_ptr, out_cap); a longer output records its length and
-is re-run into an exact slot. With a target, a program stops as soon as its output line disagrees.
+elements. Outputs are appended to a preallocated buffer region per chunk of programs; a chunk that
+fills its region stops and resumes in a fresh one. With a target nothing is written, and a program
+stops as soon as its output line disagrees.
 """
 from __future__ import annotations
 
@@ -76,7 +77,7 @@ def _bad(v):
     return v <= -_LIM or v >= _LIM
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _copy(dst, d, src, s, n):
     """dst[d:d + n] = src[s:s + n]; callers guarantee the regions do not overlap."""
     du = _u(d)
@@ -85,7 +86,7 @@ def _copy(dst, d, src, s, n):
         dst[du + k] = src[su + k]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _initiator(body, a0, a1, a2, pool, max_len, arena, pos):
     """range_func_up, range_func_interval, repeat_num, set_list written at arena[pos:]."""
     if body == _SET_LIST:
@@ -246,7 +247,7 @@ def _unary(body, c, d, max_len, arena, pos, xs, xn):
     return n
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _binary(body, max_len, arena, pos, xs, xn, ys, yn):
     """add/subtract/modulo_two_lists (zipped to the shorter) and interleave."""
     m = min(xn, yn)
@@ -285,7 +286,7 @@ def _binary(body, max_len, arena, pos, xs, xn, ys, yn):
     return n
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _concat(start, count, i, pool, max_len, arena, pos, off, ln):
     """concatenate of the `count` line indices at pool[start:]."""
     if start < 0 or count < 1 or start + count > pool.shape[0]:
@@ -361,20 +362,23 @@ def _exec(lines, lo, n_lines, out_line, pool, code_map, max_len, target, mode, a
 
 @njit(cache=True)
 def _run_span(lines, starts, outputs, pool, code_map, max_len, which, lo, hi, target, mode,
-              out_ptr, out_cap, out_buf, status, out_len, max_lines):
-    """The serial kernel. For k in [lo, hi): run program which[k]; write its status, its output
-    length and the first out_cap[k] elements of its output at out_buf[out_ptr[k]:]."""
+              out_buf, w0, w_end, out_at, status, out_len, max_lines):
+    """The serial kernel. For k in [lo, hi): run program which[k], set status[k] and out_len[k];
+    without a target, append its output to out_buf[w0:w_end] at out_at[k]. Returns the k it
+    stopped at: hi, or the first program whose output no longer fits (not yet run)."""
     arena = np.empty(_ARENA0, np.int64)
     off = np.empty(max_lines, np.int64)
     ln = np.empty(max_lines, np.int64)
+    w = w0
     for k in range(lo, hi):
         p = which[k]
         first = starts[p]
         n_lines = starts[p + 1] - first
         out = outputs[p]
-        out_len[k] = 0
         if n_lines < 1 or out < 0 or out >= n_lines or n_lines > max_lines:
             status[k] = MALFORMED
+            out_len[k] = 0
+            out_at[k] = w
             continue
         st = _exec(lines, first, n_lines, out, pool, code_map, max_len, target, mode, arena,
                    off, ln)
@@ -382,21 +386,31 @@ def _run_span(lines, starts, outputs, pool, code_map, max_len, which, lo, hi, ta
             arena = np.empty(2 * arena.shape[0], np.int64)
             st = _exec(lines, first, n_lines, out, pool, code_map, max_len, target, mode, arena,
                        off, ln)
+        n = ln[out] if st == OK else 0
+        if mode == NO_TARGET:
+            if w + n > w_end:
+                return k
+            _copy(out_buf, w, arena, off[out], n)
         status[k] = st
-        if st == OK:
-            out_len[k] = ln[out]
-            _copy(out_buf, out_ptr[k], arena, off[out], min(out_cap[k], ln[out]))
+        out_len[k] = n
+        out_at[k] = w
+        w += n if mode == NO_TARGET else 0
+    return hi
 
 
 @njit(cache=True, parallel=True)
 def _run_parallel(lines, starts, outputs, pool, code_map, max_len, which, target, mode,
-                  out_ptr, out_cap, out_buf, status, out_len, max_lines, n_chunks):
-    """_run_span over n_chunks contiguous chunks of `which`, spread over numba's threads."""
+                  out_buf, region, out_at, status, out_len, max_lines, n_chunks):
+    """_run_span over n_chunks contiguous chunks of `which` spread over numba's threads; chunk c
+    writes into out_buf[c * region:(c + 1) * region]. Returns each chunk's stop index."""
     total = which.shape[0]
+    stops = np.empty(n_chunks, np.int64)
     for c in prange(n_chunks):
-        _run_span(lines, starts, outputs, pool, code_map, max_len, which, c * total // n_chunks,
-                  (c + 1) * total // n_chunks, target, mode, out_ptr, out_cap, out_buf, status,
-                  out_len, max_lines)
+        stops[c] = _run_span(lines, starts, outputs, pool, code_map, max_len, which,
+                             c * total // n_chunks, (c + 1) * total // n_chunks, target, mode,
+                             out_buf, c * region, (c + 1) * region, out_at, status, out_len,
+                             max_lines)
+    return stops
 
 
 # ---- lowering -----------------------------------------------------------------------------------
@@ -498,76 +512,81 @@ def unlower(batch: Batch) -> list[Program]:
 # ---- drivers ------------------------------------------------------------------------------------
 _EMPTY = np.empty(0, np.int64)
 PARALLEL_MIN = 512               # below this many programs the serial kernel wins (thread start-up)
-SLOT = 128                       # output elements reserved per program (longer ones are re-run)
-BLOCK = 8192                     # programs per kernel call in run_flat (bounds the slot buffer)
+EST_OUT = 96                     # output elements budgeted per program (KT samples average 76)
 
 
-def _launch(batch: Batch, max_len: int, which, target, mode, out_ptr, out_cap, out_buf, threads):
-    """Run programs `which`; returns (status, out_len), one entry per element of `which`."""
-    k = which.shape[0]
-    status = np.empty(k, np.int64)
-    out_len = np.empty(k, np.int64)
-    if k == 0:
-        return status, out_len
-    max_lines = max(int(np.diff(batch.starts).max()), 1)
-    args = (batch.lines, batch.starts, batch.outputs, batch.pool, CODE_MAP, int(max_len), which)
-    rest = (target, mode, out_ptr, out_cap, out_buf, status, out_len, max_lines)
-    n_threads = numba.get_num_threads() if threads is None else int(threads)
-    if n_threads <= 1 or (threads is None and k < PARALLEL_MIN):
-        _run_span(*args, 0, k, *rest)
-    else:
-        previous = numba.get_num_threads()
-        numba.set_num_threads(min(n_threads, numba.config.NUMBA_NUM_THREADS))
-        try:
-            # many small chunks balance programs of very different cost across threads
-            _run_parallel(*args, *rest, min(k, 64 * n_threads))
-        finally:
-            numba.set_num_threads(previous)
-    if (status == MALFORMED).any():
-        p = int(which[np.argmax(status == MALFORMED)])
+def _threads(threads: int | None, n: int) -> int:
+    if threads is None:
+        return numba.get_num_threads() if n >= PARALLEL_MIN else 1
+    return max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS))
+
+
+def _check(batch: Batch, status, which) -> None:
+    bad = status == MALFORMED
+    if bad.any():
+        p = int(which[np.argmax(bad)])
         raise ProgramError(f"malformed batch: program {p} has a bad op code, reference, output "
                            f"index or pool slice")
-    return status, out_len
+
+
+def _common(batch: Batch, max_len: int):
+    counts = np.diff(batch.starts)
+    max_lines = max(int(counts.max()) if counts.size else 1, 1)
+    return (batch.lines, batch.starts, batch.outputs, batch.pool, CODE_MAP, int(max_len)), max_lines
 
 
 def run_flat(batch: Batch, max_len: int = DEFAULT_MAX_LEN, *, threads: int | None = None):
-    """Run every program: (status, ptr, flat) with program p's output at flat[ptr[p]:ptr[p + 1]]
-    (empty unless status[p] == OK).
+    """Run every program: (status, ptr, flat), program p's output at flat[ptr[p]:ptr[p + 1]]
+    (empty unless status[p] == OK). threads: None = numba's threads for large batches.
 
-    Outputs land in preallocated SLOT-element slots, BLOCK programs per kernel call; the few
-    longer outputs are re-run straight into their exact place in `flat`.
+    Each chunk of programs appends its outputs to its own preallocated region; a chunk whose
+    region fills up stops, and the rest of it runs serially into fresh, doubling buffers.
     """
     n = len(batch)
+    args, max_lines = _common(batch, max_len)
+    which = np.arange(n, dtype=np.int64)
     status = np.empty(n, np.int64)
-    lengths = np.zeros(n, np.int64)
-    pieces = []
-    buf = np.empty(SLOT * min(BLOCK, max(n, 1)), np.int64)
-    cols = np.arange(SLOT)
-    for lo in range(0, n, BLOCK):
-        which = np.arange(lo, min(lo + BLOCK, n), dtype=np.int64)
-        k = which.shape[0]
-        st, ln = _launch(batch, max_len, which, _EMPTY, NO_TARGET,
-                         np.arange(k, dtype=np.int64) * SLOT, np.full(k, SLOT, np.int64), buf,
-                         threads)
-        status[lo:lo + k] = st
-        lengths[lo:lo + k] = ln
-        short = np.where(ln <= SLOT, ln, 0)
-        pieces.append(buf[:k * SLOT].reshape(k, SLOT)[cols[None, :] < short[:, None]])
-    ptr = np.zeros(n + 1, np.int64)
-    np.cumsum(lengths, out=ptr[1:])
-    long = np.flatnonzero(lengths > SLOT)
-    if long.size == 0:
-        flat = np.concatenate(pieces) if pieces else _EMPTY.copy()
-        return status, ptr, flat
-    flat = np.empty(int(ptr[-1]), np.int64)
-    short_ids = np.flatnonzero(lengths <= SLOT)
-    counts = lengths[short_ids]
-    packed = np.concatenate(pieces)
-    # element j of `packed` belongs to short program q at flat[ptr[q] + (j - its first j)]
-    shift = ptr[short_ids] - (np.cumsum(counts) - counts)
-    flat[np.repeat(shift, counts) + np.arange(packed.shape[0])] = packed
-    _launch(batch, max_len, long.astype(np.int64), _EMPTY, NO_TARGET, ptr[long], lengths[long],
-            flat, threads)
+    out_len = np.zeros(n, np.int64)
+    out_at = np.zeros(n, np.int64)
+    t = _threads(threads, n)
+    n_chunks = min(max(n, 1), 16 * t) if t > 1 else 1
+    region = EST_OUT * (n // n_chunks + 1)
+    buf = np.empty(region * n_chunks, np.int64)
+    if t > 1:
+        previous = numba.get_num_threads()
+        numba.set_num_threads(t)
+        try:
+            stops = _run_parallel(*args, which, _EMPTY, NO_TARGET, buf, region, out_at, status,
+                                  out_len, max_lines, n_chunks)
+        finally:
+            numba.set_num_threads(previous)
+    else:
+        stops = np.array([_run_span(*args, which, 0, n, _EMPTY, NO_TARGET, buf, 0, region,
+                                    out_at, status, out_len, max_lines)])
+    pieces, ptr_parts = [], []
+    done = 0                                             # elements placed in `flat` so far
+    for c in range(n_chunks):
+        lo, hi, k = c * n // n_chunks, (c + 1) * n // n_chunks, int(stops[c])
+        segments = [(lo, k, buf, c * region)]
+        size = region
+        while k < hi:                                     # the chunk's region filled up
+            size = max(2 * size, int(max_len))            # >= max_len: one output always fits
+            extra = np.empty(size, np.int64)
+            stop = _run_span(*args, which, k, hi, _EMPTY, NO_TARGET, extra, 0, size, out_at,
+                             status, out_len, max_lines)
+            segments.append((k, stop, extra, 0))
+            k = stop
+        for a, b, src, base in segments:
+            if b > a:
+                end = int(out_at[b - 1] + out_len[b - 1])
+                pieces.append(src[base:end])
+                ptr_parts.append(out_at[a:b] - base + done)
+                done += end - base
+    _check(batch, status, which)
+    ptr = np.empty(n + 1, np.int64)
+    ptr[:n] = np.concatenate(ptr_parts) if ptr_parts else _EMPTY
+    ptr[n] = done
+    flat = np.concatenate(pieces) if pieces else _EMPTY.copy()
     return status, ptr, flat
 
 
@@ -579,16 +598,32 @@ def match(batch: Batch, target, max_len: int = DEFAULT_MAX_LEN, *, prefix: bool 
     line disagrees."""
     target = np.ascontiguousarray(target, np.int64)
     n = len(batch)
+    args, max_lines = _common(batch, max_len)
     which = np.arange(n, dtype=np.int64)
-    zeros = np.zeros(n, np.int64)
-    st, _ = _launch(batch, max_len, which, target, PREFIX if prefix else EXACT, zeros, zeros,
-                    _EMPTY, threads)
-    return st
+    status = np.empty(n, np.int64)
+    scratch = np.empty(n, np.int64)
+    mode = PREFIX if prefix else EXACT
+    t = _threads(threads, n)
+    if t > 1:
+        previous = numba.get_num_threads()
+        numba.set_num_threads(t)
+        try:
+            _run_parallel(*args, which, target, mode, _EMPTY, 0, scratch, status, scratch,
+                          max_lines, min(n, 16 * t))
+        finally:
+            numba.set_num_threads(previous)
+    elif n:
+        _run_span(*args, which, 0, n, target, mode, _EMPTY, 0, 0, scratch, status, scratch,
+                  max_lines)
+    _check(batch, status, which)
+    return status
 
 
 def warm_up(parallel: bool = True) -> None:
     """Compile (or load from NUMBA_CACHE_DIR) the kernels now instead of on first use."""
-    batch = lower([Program.build([("range_func_up", (1, 3))])] * PARALLEL_MIN)
+    batch = lower([Program.build([("range_func_up", (1, 3))])] * 4)
     run_flat(batch, threads=1)
+    match(batch, [1, 2, 3], threads=1)
     if parallel and numba.config.NUMBA_NUM_THREADS > 1:
         run_flat(batch, threads=2)
+        match(batch, [1, 2, 3], threads=2)
