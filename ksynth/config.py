@@ -32,6 +32,9 @@ class Ablations:
     copies: bool = True                       # segment: reuse earlier stretches
     transformed_copies: bool = True           # segment: reverse / +-c / modulo / substitute reuse
     shared_lines: bool = True                 # decompose: one dictionary of built lines
+    fresh_transforms: bool = True             # segment: sawtooth / substituted / scanned runs, v +- run
+    interleave: bool = True                   # decompose: the interleave witness
+    split_pruning: bool = True                # decompose: solve only the best-estimated splits
 
 
 @dataclass(frozen=True)

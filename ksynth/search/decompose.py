@@ -72,7 +72,8 @@ class Decomposer:
         self.split_pruning = getattr(ablations, "split_pruning", True)
         self.deadline = deadline
         self.memo: dict = {}
-        self.calls = 0
+        self.calls = 0          # sub-target visits
+        self.solved = 0         # sub-targets solved (visits minus memo hits)
 
     @property
     def nodes(self) -> int:
@@ -112,6 +113,7 @@ class Decomposer:
         key = (t, pool_values)
         if self.memoise and key in self.memo:
             return self.memo[key]
+        self.solved += 1
         # an exact line already built costs nothing more
         if t in pool_values:
             hit = next(p for p in pool if p.value == t)
@@ -173,7 +175,9 @@ class Decomposer:
         chosen = splits if not self.split_pruning else splits[:top]
         # a half that copies the other is invisible to the estimate: always consider those splits
         if self.split_pruning:
-            chosen = chosen + [s for s in splits[top:] if self._copy_split(t, s[1], s[2])][:2]
+            extra = max(0, 2 - depth)
+            if extra:
+                chosen = chosen + [s for s in splits[top:] if self._copy_split(t, s[1], s[2])][:extra]
         for est, m, tail_to_y in chosen:
             if self._late():
                 break
@@ -190,14 +194,27 @@ class Decomposer:
 
     @staticmethod
     def _copy_split(t, m, tail_to_y) -> bool:
-        """True when one half of the split is (a repetition of) a stretch of the other."""
+        """True when one half of the split is a copy / reversal / jump / shift / repetition of a
+        stretch of the other: reuse the quick estimate cannot see (checked with bytes.find)."""
         xs, ys, tail = t[0:2 * m:2], t[1:2 * m:2], t[2 * m:]
         x, y = (xs, ys + tail) if tail_to_y else (xs + tail, ys)
         if len(x) < 3 or len(y) < 3 or min(t) < 0 or max(t) > 255:
             return False
-        bx, by = bytes(x), bytes(y)
-        return by in bx or bx in by or (by.startswith(bx[:3]) and by.count(bx[:3]) >= 2) or \
-            (bx.startswith(by[:3]) and bx.count(by[:3]) >= 2)
+        for big, small in ((x, y), (y, x)):
+            if len(small) > len(big) and big is x:
+                continue
+            bb, bs = bytes(big), bytes(small)
+            if bs in bb or bs[::-1] in bb or (len(small) >= 3 and bs in bytes(big[::2])) or \
+                    (len(small) >= 3 and bs in bytes(big[::3])):
+                return True
+            if bb.startswith(bs[:3]) and bs and bb.count(bs[:3]) >= 2:
+                return True
+            if len(small) >= 5:                                  # shifted copy: equal differences
+                db = bytes((b - a) & 255 for a, b in zip(big, big[1:]))
+                ds = bytes((b - a) & 255 for a, b in zip(small, small[1:]))
+                if len(set(ds)) > 1 and ds in db:
+                    return True
+        return False
 
     def _pair(self, x, y, pool, pool_values, depth) -> Node:
         """interleave(X, Y): the simpler half first, the other may reuse its lines; then the
@@ -208,7 +225,7 @@ class Decomposer:
         _, na = self._solve(a, pool, pool_values, depth + 1)
         pool_b, values_b = self._pool_for(pool, na)
         _, nb = self._solve(b, pool_b, values_b, depth + 1)
-        if self.shared and not self._late():
+        if self.shared and depth <= 1 and not self._late():
             # second pass: the first half may reuse what the second built
             pool_a, values_a = self._pool_for(pool, nb)
             _, na2 = self._solve(a, pool_a, values_a, depth + 1)
@@ -231,6 +248,6 @@ class DecomposeStrategy:
         t0 = time.monotonic()
         dec = Decomposer(config.objective, config.ablations, deadline)
         cost, node = dec.solve(target)
-        program = assemble(node)
+        program = assemble(node, share=config.ablations.copies and config.ablations.shared_lines)
         return SearchResult(program, float("nan"), float("nan"), False, time.monotonic() - t0,
                             dec.nodes, self.name, {"approx_bits": cost})

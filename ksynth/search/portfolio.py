@@ -29,9 +29,9 @@ _REGISTRY = {
     "enumerate": ("ksynth.search.enumerate", "EnumerateStrategy"),
     "solve": ("ksynth.search.solve", "SolveStrategy"),
 }
-# share of the remaining wall budget each strategy may use (renormalised over those configured);
-# a strategy that finishes early leaves its time to the next one
-_WEIGHT = {"decompose": 0.6, "segment": 0.1, "enumerate": 0.2, "solve": 0.1}
+# share of the wall budget each strategy may use at most (renormalised over those configured);
+# time a strategy leaves unused is NOT handed on, so easy targets finish early
+_WEIGHT = {"decompose": 0.7, "segment": 0.05, "enumerate": 0.15, "solve": 0.1}
 # order of execution: the strategies that find most programs cheaply come first
 _ORDER = ("decompose", "segment", "enumerate", "solve")
 
@@ -81,6 +81,7 @@ class Portfolio:
         nodes = 0
         per_strategy = {}
         todo = list(self._strategies)
+        total_weight = sum(_WEIGHT.get(s.name, 0.1) for s in todo) or 1.0
         while todo:
             strat = todo.pop(0)
             if cfg.budget.nodes is not None and nodes >= cfg.budget.nodes:
@@ -90,9 +91,9 @@ class Portfolio:
             if now >= end:
                 per_strategy[strat.name] = {"skipped": "time budget spent"}
                 continue
-            weights = [_WEIGHT.get(s.name, 0.1) for s in [strat] + todo]
-            share = (end - now) * weights[0] / sum(weights) if math.isfinite(end) else math.inf
-            deadline = now + share
+            share = budget * _WEIGHT.get(strat.name, 0.1) / total_weight if budget is not None \
+                else math.inf
+            deadline = min(end, now + share)
             s0 = time.monotonic()
             try:
                 res = strat.search(target, cfg, deadline)

@@ -67,19 +67,21 @@ class Node:
         return f"Node({self.op}, {len(self.value)} values)"
 
 
-def assemble(root: Node) -> Program:
-    """The Program for a node DAG: children first, one line per distinct value, dead lines pruned."""
+def assemble(root: Node, share: bool = True) -> Program:
+    """The Program for a node DAG: children first, dead lines pruned. `share`: one line per
+    distinct value (equal values built in different places merge); off: one line per node."""
     lines: list[Line] = []
-    index: dict[tuple, int] = {}
+    index: dict = {}
 
     def emit(n: Node) -> int:
-        hit = index.get(n.value)
+        key = n.value if share else id(n)
+        hit = index.get(key)
         if hit is not None:
             return hit
         args = tuple(Ref(emit(a)) if isinstance(a, Node) else a for a in n.args)
-        index[n.value] = len(lines)
+        index[key] = len(lines)
         lines.append(Line(n.op, args))
-        return index[n.value]
+        return index[key]
 
     out = emit(root)
     return Program.build(lines, out).pruned()
@@ -634,6 +636,6 @@ class SegmentStrategy:
         t0 = time.monotonic()
         seg = Segmenter(config.objective, config.ablations)
         cost, node = seg.solve(target, (), deadline)
-        program = assemble(node)
+        program = assemble(node, share=config.ablations.copies)
         return SearchResult(program, float("nan"), float("nan"), False, time.monotonic() - t0,
                             seg.nodes, self.name, {"approx_bits": cost})
