@@ -140,3 +140,13 @@ def test_without_pruning_empty_and_odd_values_are_handled():
     for target in ([0, 0, 0, 5], [3, 1], [200, 0, 200, 0, 200, 0]):
         res = EnumerateStrategy().search(target, cfg, time.monotonic() + 10)
         assert res is None or run(res.program) == target
+
+
+def test_long_target_respects_a_short_deadline():
+    import random
+
+    rng = random.Random(9)
+    target = [rng.randrange(256) for _ in range(20000)]
+    t0 = time.monotonic()
+    EnumerateStrategy().search(target, CFG, t0 + 0.2)
+    assert time.monotonic() - t0 < 5.0             # loose: a node costs O(n), the clock is read often

@@ -84,3 +84,9 @@ def test_bound_rejects_programs_that_are_not_cheaper():
     target = run(CASES["mod_ap"])
     res = SolveStrategy().search(target, CFG, time.monotonic() + 5)
     assert SolveStrategy().search(target, CFG, time.monotonic() + 5, bound=res.kt_bits) is None
+
+
+def test_long_sawtooth_is_one_modulo():
+    target = [v % 256 for v in range(5000)]
+    res = SolveStrategy().search(target, CFG, time.monotonic() + 5)
+    assert res is not None and [l.op for l in res.program.lines] == ["range_func_up", "modulo_item_list"]

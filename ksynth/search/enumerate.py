@@ -32,6 +32,7 @@ from __future__ import annotations
 import heapq
 import math
 import time
+from collections import Counter
 from itertools import accumulate
 
 from ksynth.dsl.interp import IMPL, VALUE_LIMIT, try_run
@@ -183,6 +184,8 @@ class _Search:
         if bound is not None:
             self.best_cost = min(self.best_cost, bound)
         self.stopped = False
+        # a node costs O(n): check the clock more often on long targets
+        self.check_every = max(1, CHECK_EVERY * 64 // max(64, self.tg.n))
         # the cheapest line any program can add (a one-reference op at line 1)
         self.min_line = line_cost("reverse_list", (Ref(0),), 1, config.objective)
 
@@ -191,7 +194,7 @@ class _Search:
         self.nodes += 1
         if self.node_limit is not None and self.nodes >= self.node_limit:
             self.stopped = True
-        elif self.nodes % CHECK_EVERY == 0 and time.monotonic() >= self.deadline:
+        elif self.nodes % self.check_every == 0 and time.monotonic() >= self.deadline:
             self.stopped = True
         return not self.stopped
 
@@ -258,7 +261,7 @@ class _Search:
                 for k in (1, 2, 3, 4, 5, -1, -2, -3, -4, -5):
                     for s in {view[0], view[min(1, m - 1)] - k, view[-1] - (m - 1) * k}:
                         self._range_leaf(s, k, m)
-                for c in {view[0], view[-1], max(set(view), key=view.count), 0}:
+                for c in {view[0], view[-1], Counter(view).most_common(1)[0][0], 0}:
                     self._leaf("repeat_num", (m, c))
             self._run_leaves()
             lo, hi = min(t), max(t)
@@ -519,6 +522,8 @@ class _Search:
     # ---- main loop -----------------------------------------------------------------------------------
     def run(self) -> None:
         self.leaves()
+        if time.monotonic() >= self.deadline:
+            return
         while self.heap and not self.stopped:
             cost, _, e = heapq.heappop(self.heap)
             if cost + self.min_line >= self.best_cost:

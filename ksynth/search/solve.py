@@ -48,14 +48,22 @@ def _ap_line(s: int, k: int, n: int) -> tuple:
     return ("range_func_interval", (s, s + (n - 1) * k + (1 if k > 0 else -1), k))
 
 
-def _diffs(v: list[int]) -> list[int]:
-    return [b - a for a, b in zip(v, v[1:])]
+def _second_diffs(v: list[int]):
+    """Lazily, so an early exit of _gcd_all skips the rest of a long target."""
+    return (v[i + 2] - 2 * v[i + 1] + v[i] for i in range(len(v) - 2))
 
 
-def _gcd_all(v: list[int]) -> int:
+def _third_diffs(v: list[int]):
+    return (v[i + 3] - 3 * v[i + 2] + 3 * v[i + 1] - v[i] for i in range(len(v) - 3))
+
+
+def _gcd_all(v: list[int], floor: int | None = None) -> int:
+    """gcd of v; with `floor`, stops early (returning it) once the gcd is in 1..floor."""
     g = 0
     for x in v:
         g = math.gcd(g, x)
+        if floor is not None and 0 < g <= floor:
+            return g
     return g
 
 
@@ -88,8 +96,8 @@ def mod_ap(t: list[int]):
     # offsets d > 0 cost one more line; try d = 0, then the smallest values of t as offsets
     for d in sorted({0, min(t)} | set(range(1, min(min(t), 8) + 1))):
         r = [x - d for x in t]
-        g = _gcd_all(_diffs(_diffs(r)))
-        if g == 0:
+        g = _gcd_all(_second_diffs(r), floor=max(r))
+        if g <= max(r):                        # 0: a progression; else no modulus above max(r)
             continue
         for c in _divisors_above(g, max(r)):
             k0 = (r[1] - r[0]) % c
@@ -104,8 +112,8 @@ def mod_quad(t: list[int]):
     n = len(t)
     if n < 4 or min(t) < 0:
         return
-    g = _gcd_all(_diffs(_diffs(_diffs(t))))
-    if g == 0:
+    g = _gcd_all(_third_diffs(t), floor=max(t))
+    if g <= max(t):
         return
     for c in _divisors_above(g, max(t)):
         q0 = (t[1] - 2 * t[0]) % c
@@ -117,7 +125,7 @@ def mod_quad(t: list[int]):
 def quad(t: list[int]):
     """Z3: holes s, k, d with t_i = d + (i + 1) s + k i (i + 1) / 2, smallest magnitudes first."""
     n = len(t)
-    if n < 4 or _gcd_all(_diffs(_diffs(_diffs(t)))) != 0 or _is_ap(t):
+    if n < 4 or any(_third_diffs(t)) or _is_ap(t):
         return
     import z3
 
@@ -158,7 +166,12 @@ def sub_ap(t: list[int]):
             if (s, k) in seen:
                 continue
             seen.add((s, k))
-            subs = [(s + p * k, t[p]) for p in range(n) if s + p * k != t[p]]
+            subs = []
+            for p in range(n):
+                if s + p * k != t[p]:
+                    subs.append((s + p * k, t[p]))
+                    if len(subs) > MAX_SUBSTITUTIONS:
+                        break
             if 0 < len(subs) <= MAX_SUBSTITUTIONS:
                 lines = [_ap_line(s, k, n)]
                 for a, b in subs:
