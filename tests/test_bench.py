@@ -221,6 +221,18 @@ def test_shipped_ablation_grids_are_valid(path):
     assert doc.get("description")
 
 
+def test_pruning_grid_has_every_off_switch():
+    import dataclasses
+
+    from ksynth.config import Ablations
+
+    configs = dict(grid_configs(read_config_file(str(REPO / "experiments/ablations/pruning.toml")), []))
+    assert configs["full"].ablations == Ablations()
+    for f in dataclasses.fields(Ablations):
+        off = [c for c in configs.values() if getattr(c.ablations, f.name) is False]
+        assert len(off) == 1, f"pruning.toml needs exactly one run with ablations.{f.name} = false"
+
+
 # ---- CLI --------------------------------------------------------------------------------------
 @pytest.mark.parametrize("args, message", [
     (["--modalities", "txt"], "unknown modality 'txt' (did you mean text?)"),
