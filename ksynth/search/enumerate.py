@@ -43,7 +43,7 @@ from ksynth.search.objective import line_cost, output_cost
 MAX_GROW_LINES = 4            # entries with this many lines are closed but not grown
 MAX_UNARY_LINES = 2           # with target pruning, one-input ops grow only entries of 1 line
 LONG_FACTOR = 6               # a longer value may be at most this many times the target's length
-MAX_STARTS = 48               # distinct range starts per step (aligned starts first)
+MAX_POOL = 24                 # constants per argument without target pruning (nearest t[0] first)
 CHECK_EVERY = 64              # nodes between deadline checks
 
 
@@ -86,7 +86,6 @@ class _Target:
         self.halves = (self.t[0::2], self.t[1::2])
         self.key = self._key(self.t)
         self.half_keys = tuple(self._key(h) for h in self.halves)
-        self.tset = set(self.t)
         # filter(p, x) == t needs every element of t to satisfy p
         self.preds = tuple(p for p in ("is_even", "is_odd", "is_not_zero")
                            if all(_PRED_TEST[p](x) for x in self.t))
@@ -254,7 +253,6 @@ class _Search:
     # ---- leaves ----------------------------------------------------------------------------------
     def leaves(self) -> None:
         t, n = self.tg.t, self.tg.n
-        pool = self._pool()
         if self.prune:
             for view in self._views():
                 m = len(view)
@@ -270,7 +268,7 @@ class _Search:
                     if b - a + 1 <= self.cap:
                         self._leaf("range_func_up", (a, b))
         else:
-            small = sorted({v for v in pool if -16 <= v <= 300} | {n, n - 1})
+            small = sorted(set(self._pool()[:MAX_POOL]) | {n, n - 1})
             for s in small:
                 for e in small:
                     if s <= e:
@@ -293,21 +291,6 @@ class _Search:
         vals = set(t) | {0, 1, 2, n, n - 1, n + 1, t[0] - 1, t[0] + 1, t[-1] - 1, t[-1] + 1}
         vals |= {b - a for a, b in zip(t[:4], t[1:5])}
         return sorted(vals, key=lambda v: (abs(v - t[0]), v))
-
-    def _starts(self, k: int, pool: list[int]) -> list[int]:
-        """Starts of step-k progressions: aligned with the first/last target values, then the pool."""
-        t, n = self.tg.t, self.tg.n
-        out = [t[i] - i * k for i in range(min(n, 4))] + [t[-1] - (n - 1) * k]
-        for h in self.tg.halves:
-            if h:
-                out += [h[0], h[-1] - (len(h) - 1) * k]
-        out += pool
-        seen, starts = set(), []
-        for s in out:
-            if s not in seen:
-                seen.add(s)
-                starts.append(s)
-        return starts[:MAX_STARTS]
 
     def _range_leaf(self, s: int, k: int, m: int) -> None:
         if m <= 0:
