@@ -12,8 +12,11 @@ are settled in cost order. Popping an entry does three things:
   grow   - children with one more line (unary ops with a few constants, binary ops with settled
            entries), pushed when their value is new and relevant;
   record - an entry equal to the target is a solution.
-The search stops when the cheapest open entry costs as much as the best solution (the literal
-program is the first bound), at the deadline, or after config.budget.nodes built values.
+Growth is shallow by design: entries have at most MAX_GROW_LINES lines; with target pruning, unary
+ops grow only one-line entries, and two-list ops appear only as the last line (found by close).
+The search stops when the cheapest open entry plus the cheapest possible line costs as much as the
+best solution (the literal program, or the caller's `bound`, is the first one), at the deadline, or
+after config.budget.nodes built values.
 
 Switches (config.ablations):
   observational_equivalence  keep one entry per value (the cheapest); off: every derivation is
