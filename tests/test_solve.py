@@ -90,3 +90,12 @@ def test_long_sawtooth_is_one_modulo():
     target = [v % 256 for v in range(5000)]
     res = SolveStrategy().search(target, CFG, time.monotonic() + 5)
     assert res is not None and [l.op for l in res.program.lines] == ["range_func_up", "modulo_item_list"]
+
+
+def test_best_sketch_works_on_a_piece():
+    from ksynth.search.solve import best_sketch
+
+    cost, program, family, tried = best_sketch(run(CASES["mod_quad"]), "kt")
+    assert family == "mod_quad" and run(program) == run(CASES["mod_quad"]) and tried >= 1
+    assert cost == pytest.approx(kt_bits(program))
+    assert best_sketch([1, 2], "kt")[1] is None

@@ -203,6 +203,35 @@ def _cost(lines, objective: str) -> float:
         line_cost(op, args, i, objective) for i, (op, args) in enumerate(lines))
 
 
+def best_sketch(target, objective: str = "kt", deadline: float = math.inf,
+                bound: float | None = None, node_limit: int | None = None,
+                max_len: int | None = None):
+    """(cost, program, family, candidates tried) of the cheapest verified sketch program cheaper
+    than both the literal program and `bound`, or (None, None, None, tried). Usable on any
+    sub-target, e.g. a piece another strategy is covering."""
+    t = list(target)
+    tried = 0
+    if len(t) < 3:
+        return None, None, None, tried
+    best_cost = _cost([("set_list", (tuple(t),))], objective)
+    if bound is not None:
+        best_cost = min(best_cost, bound)
+    best = best_family = None
+    run_args = () if max_len is None else (max_len,)
+    for family in FAMILIES:
+        if time.monotonic() >= deadline or (node_limit is not None and tried >= node_limit):
+            break
+        for name, lines in family(t):
+            tried += 1
+            cost = _cost(lines, objective)
+            if cost >= best_cost:
+                continue
+            program = Program.build(lines)
+            if try_run(program, *run_args) == t:
+                best, best_cost, best_family = program, cost, name
+    return (best_cost if best is not None else None), best, best_family, tried
+
+
 class SolveStrategy:
     """Sketches with integer holes, filled in closed form, by brute force or by Z3."""
 
@@ -213,32 +242,13 @@ class SolveStrategy:
         """The cheapest verified sketch program, or None. `bound` (optional, bits under
         config.objective): only programs cheaper than it are wanted."""
         t0 = time.monotonic()
-        t = list(target)
-        if len(t) < 3:
-            return None
-        objective = config.objective
-        best_cost = _cost([("set_list", (tuple(t),))], objective)
-        if bound is not None:
-            best_cost = min(best_cost, bound)
-        best, best_family, nodes = None, None, 0
-        for family in FAMILIES:
-            if time.monotonic() >= deadline:
-                break
-            if config.budget.nodes is not None and nodes >= config.budget.nodes:
-                break
-            for name, lines in family(t):
-                nodes += 1
-                cost = _cost(lines, objective)
-                if cost >= best_cost:
-                    continue
-                program = Program.build(lines)
-                if try_run(program, config.max_len) == t:
-                    best, best_cost, best_family = program, cost, name
+        _, best, family, tried = best_sketch(target, config.objective, deadline, bound,
+                                             config.budget.nodes, config.max_len)
         if best is None:
             return None
         from ksynth.dsl.encode import bits
         from ksynth.dsl.score import kt_bits
 
         return SearchResult(program=best, bits=bits(best), kt_bits=kt_bits(best), verified=True,
-                            seconds=time.monotonic() - t0, nodes=nodes, strategy=self.name,
-                            stats={"family": best_family})
+                            seconds=time.monotonic() - t0, nodes=tried, strategy=self.name,
+                            stats={"family": family})
