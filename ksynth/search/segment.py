@@ -28,7 +28,7 @@ from itertools import accumulate
 from ksynth.dsl.program import Line, Program, Ref
 from ksynth.search.objective import APPROX_INDEX, line_cost, output_cost
 
-BEAM = 3                 # entries kept per position
+BEAM = 2                 # entries kept per position
 MAX_SOURCES = 16         # most recent path pieces considered as copy sources
 MAX_PAIR_SOURCES = 8     # sources combined pairwise by two-list ops
 LONG_RUN = 48            # runs longer than this offer only a few end points (keeps the DP linear)
