@@ -32,6 +32,7 @@ BEAM = 2                 # entries kept per position
 MAX_SOURCES = 16         # most recent path pieces considered as copy sources
 MAX_PAIR_SOURCES = 8     # sources combined pairwise by two-list ops
 LONG_RUN = 48            # runs longer than this offer only a few end points (keeps the DP linear)
+LITERALS_KEPT = 2        # open-literal entries kept per position beyond the beam (cut variants)
 MIN_FAMILY_LEN = 3       # fresh transformed runs / slices shorter than this never pay off
 
 
@@ -295,7 +296,7 @@ class _Entry:
 
 
 def _item_key(item):
-    return item[0], item[1]
+    return item[0], item[1], item[3]      # ties: fewer pieces, then the piece that started first
 
 
 class Segmenter:
@@ -482,6 +483,7 @@ class Segmenter:
                     seen.add(p.value)
                     pool_src.append((id(p), p.value, p))
         lit = ("lit",)
+        hints = split_hints(t) if self.copies and self.transformed else ()
         # bucket items: (cost, pieces, prev entry, start, desc); entries are made when kept
         buckets: list[list] = [[] for _ in range(n + 1)]
         root = _Entry(0.0, None, 0, 0, None)
@@ -506,6 +508,8 @@ class Segmenter:
                 # literal element: extends an open literal, else opens one
                 if e.desc is lit:
                     nxt.append((ec + c.lit_elem, ep, e.prev, e.a, lit))
+                    if a in hints:       # a reused stretch starts here: let a new literal start too
+                        nxt.append((ec + c.lit_line + c.lit_elem, ep + 1, e, a, lit))
                 else:
                     nxt.append((ec + c.lit_line + c.lit_elem, ep + 1, e, a, lit))
                 cands = fixed + pool_cands
@@ -537,10 +541,10 @@ class Segmenter:
         if not keep_all and len(items) > self.beam:
             items.sort(key=_item_key)
             keep = items[:self.beam]
-            if not any(it[4][0] == "lit" for it in keep):
-                lit = next((it for it in items if it[4][0] == "lit"), None)
-                if lit is not None:
-                    keep.append(lit)
+            kept_lits = sum(it[4][0] == "lit" for it in keep)
+            if kept_lits < LITERALS_KEPT:
+                extra = [it for it in items[self.beam:] if it[4][0] == "lit"]
+                keep += extra[:LITERALS_KEPT - kept_lits]
             items = keep
         out = []
         for cost, pieces, prev, a, desc in items:
@@ -615,6 +619,43 @@ class Segmenter:
             s1 = t[a + 1] + src.value[1]   # t = run - v
             return two_node("subtract_two_lists", run_node(s0, s1 - s0, m), src)
         raise ValueError(kind)
+
+
+def split_hints(t: tuple, gram: int = 4, max_hits: int = 8) -> set[int]:
+    """Positions where a literal may usefully be cut: the ends of stretches that reappear later
+    shifted by a constant (equal differences; exact copies included) or reversed. Adjacent literal
+    elements otherwise merge into one line and hide the source of the later copy."""
+    n = len(t)
+    hints: set[int] = set()
+    if n < 2 * gram:
+        return hints
+    diffs = [t[i + 1] - t[i] for i in range(n - 1)]
+    seen: dict = {}
+    for a in range(n - gram + 1):
+        key = tuple(diffs[a:a + gram - 1])
+        if len(set(key)) > 1:                  # constant differences are runs, not copies
+            for i in seen.get(key, ())[:max_hits]:
+                if i + gram > a:
+                    continue
+                L = gram
+                while a + L < n and i + L < a and t[a + L] - t[i + L] == t[a] - t[i]:
+                    L += 1
+                hints.update((i, i + L, a, a + L))
+            seen.setdefault(key, []).append(a)
+    values: dict = {}
+    for a in range(n - gram + 1):
+        w = t[a:a + gram]
+        for i in values.get(w[::-1], ())[:max_hits]:
+            end = i + gram                       # source t[end-L:end] reversed equals t[a:a+L]
+            if end > a:
+                continue
+            L = gram
+            while a + L < n and end - L - 1 >= 0 and t[a + L] == t[end - L - 1]:
+                L += 1
+            hints.update((end - L, end, a, a + L))
+        if len(set(w)) > 1:
+            values.setdefault(w, []).append(a)
+    return hints
 
 
 @lru_cache(maxsize=4096)
