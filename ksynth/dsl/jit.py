@@ -20,6 +20,7 @@ stops as soon as its output line disagrees.
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import numba
@@ -529,12 +530,27 @@ def unlower(batch: Batch) -> list[Program]:
 _EMPTY = np.empty(0, np.int64)
 PARALLEL_MIN = 512               # below this many programs the serial kernel wins (thread start-up)
 EST_OUT = 96                     # output elements budgeted per program (KT samples average 76)
+CHUNKS_PER_THREAD = 32           # prange iterations per thread, handed out dynamically
 
 
 def _threads(threads: int | None, n: int) -> int:
     if threads is None:
         return numba.get_num_threads() if n >= PARALLEL_MIN else 1
     return max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS))
+
+
+@contextlib.contextmanager
+def _parallel(threads: int):
+    """numba's thread count for one call, with chunks handed out one at a time (dynamic
+    scheduling): on a shared machine a thread that loses its core just takes fewer chunks."""
+    previous = numba.get_num_threads()
+    numba.set_num_threads(threads)
+    chunk = numba.set_parallel_chunksize(1)
+    try:
+        yield
+    finally:
+        numba.set_parallel_chunksize(chunk)
+        numba.set_num_threads(previous)
 
 
 def _check(batch: Batch, status, which) -> None:
@@ -565,17 +581,13 @@ def run_flat(batch: Batch, max_len: int = DEFAULT_MAX_LEN, *, threads: int | Non
     out_len = np.zeros(n, np.int64)
     out_at = np.zeros(n, np.int64)
     t = _threads(threads, n)
-    n_chunks = min(max(n, 1), 16 * t) if t > 1 else 1
+    n_chunks = min(max(n, 1), CHUNKS_PER_THREAD * t) if t > 1 else 1
     region = EST_OUT * (n // n_chunks + 1)
     buf = np.empty(region * n_chunks, np.int64)
     if t > 1:
-        previous = numba.get_num_threads()
-        numba.set_num_threads(t)
-        try:
+        with _parallel(t):
             stops = _run_parallel(*args, which, _EMPTY, NO_TARGET, buf, region, out_at, status,
                                   out_len, max_lines, n_chunks)
-        finally:
-            numba.set_num_threads(previous)
     else:
         stops = np.array([_run_span(*args, which, 0, n, _EMPTY, NO_TARGET, buf, 0, region,
                                     out_at, status, out_len, max_lines)])
@@ -624,13 +636,9 @@ def match(batch: Batch, target, max_len: int = DEFAULT_MAX_LEN, *, prefix: bool 
     mode = PREFIX if prefix else EXACT
     t = _threads(threads, n)
     if t > 1:
-        previous = numba.get_num_threads()
-        numba.set_num_threads(t)
-        try:
+        with _parallel(t):
             _run_parallel(*args, which, target, mode, _EMPTY, 0, scratch, status, scratch,
-                          max_lines, min(n, 16 * t))
-        finally:
-            numba.set_num_threads(previous)
+                          max_lines, min(n, CHUNKS_PER_THREAD * t))
     elif n:
         _run_span(*args, which, 0, n, target, mode, _EMPTY, 0, 0, scratch, status, scratch,
                   max_lines)
