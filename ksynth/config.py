@@ -18,7 +18,7 @@ STRATEGIES = ("segment", "decompose", "enumerate", "solve")
 class Budget:
     """Per-sequence search budget: wall seconds and/or expanded nodes (None = unlimited)."""
 
-    seconds: float | None = 1.5
+    seconds: float | None = 1.8
     nodes: int | None = None
 
 
