@@ -274,7 +274,8 @@ def run(spec: BenchSpec, out: str | os.PathLike, workers: int = 1, address: str 
                 f.write(json.dumps({"modality": it.modality, "split": spec.split, "index": it.index,
                                     "data": it.data.hex(), "program": it.program}) + "\n")
 
-    extra = {"command": command or " ".join(shlex.quote(a) for a in sys.argv), "commit": git_commit()}
+    argv = [Path(sys.argv[0]).name] + sys.argv[1:]          # "ksynth bench ...", not the script's path
+    extra = {"command": command or " ".join(shlex.quote(a) for a in argv), "commit": git_commit()}
     backend = "ray" if (address or workers > 1) else "serial"
     from tqdm import tqdm
 
