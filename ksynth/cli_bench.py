@@ -82,7 +82,11 @@ def grid_configs(doc: dict, base_overrides: list[str]):
             raise UsageError(f"[runs.{name}] must be a table of overrides")
         entries.append((name, [_override_text(k, v) for k, v in table.items()]))
     if not entries:
-        entries = [("default", [])]
+        # Without a grid, run both objectives: `kt` for the official (KT prior) rate and `bits` for
+        # the real decodable rate, since each objective's programs are poor under the other's cost.
+        chosen = any(o.split("=", 1)[0].strip() == "objective" for o in base_overrides) or \
+            "objective" in doc.get("base", {})
+        entries = [("default", [])] if chosen else [("kt", ["objective=kt"]), ("bits", ["objective=bits"])]
     return tuple((label, apply_overrides(base, ov)) for label, ov in entries)
 
 

@@ -213,6 +213,13 @@ def test_grid_configs_from_toml(tmp_path):
     assert configs["bits"].objective == "bits" and configs["bits"].budget.seconds == SearchConfig().budget.seconds
 
 
+def test_default_run_searches_under_both_objectives():
+    configs = dict(grid_configs({}, []))
+    assert {label: c.objective for label, c in configs.items()} == {"kt": "kt", "bits": "bits"}
+    chosen = grid_configs({}, ["objective=bits", "budget.seconds=0.3"])
+    assert [(label, c.objective, c.budget.seconds) for label, c in chosen] == [("default", "bits", 0.3)]
+
+
 @pytest.mark.parametrize("path", sorted((REPO / "experiments" / "ablations").glob("*.toml")), ids=lambda p: p.name)
 def test_shipped_ablation_grids_are_valid(path):
     doc = read_config_file(str(path))
