@@ -10,18 +10,9 @@ import click
 from ksynth.dsl.interp import DEFAULT_MAX_LEN, run as run_program
 from ksynth.dsl.program import Program
 from ksynth.errors import DataError, ProgramError, UsageError
+from ksynth.rows import read_sequence_rows, read_text
 
 PROGRESS_MIN = 1000          # show a progress bar (stderr, TTY only) from this many samples
-
-
-def _read_text(path: str) -> str:
-    if path == "-":
-        return sys.stdin.read()
-    try:
-        with open(path, encoding="utf-8") as f:
-            return f.read()
-    except OSError as e:
-        raise UsageError(f"cannot read {path}: {e.strerror}") from None
 
 
 @click.command("run")
@@ -30,7 +21,7 @@ def _read_text(path: str) -> str:
               help="Reject programs whose lists grow past this many elements.")
 def run_cmd(program_file, max_len):
     """Execute a KT program (a file, or - for stdin) and print its output as a JSON list."""
-    program = Program.parse(_read_text(program_file))
+    program = Program.parse(read_text(program_file))
     click.echo(json.dumps(run_program(program, max_len)))
 
 
@@ -70,28 +61,12 @@ def sample_cmd(n, seed, output):
 
 def _read_rows(path: str):
     """(jsonl line number, sequence, program text or None) per non-blank line."""
-    text = _read_text(path)
     rows = []
-    for k, raw in enumerate(text.splitlines(), 1):
-        if not raw.strip():
-            continue
-        try:
-            row = json.loads(raw)
-        except json.JSONDecodeError as e:
-            raise DataError(f"{path} line {k}: not valid JSON ({e.msg} at column {e.colno})") from None
-        if not isinstance(row, dict):
-            raise DataError(f"{path} line {k}: expected a JSON object, got {type(row).__name__}")
-        seq = row.get("sequence")
-        if not isinstance(seq, list):
-            raise DataError(f"{path} line {k}: 'sequence' must be a list of integers 0..255")
-        for pos, v in enumerate(seq):
-            if type(v) is not int or not 0 <= v <= 255:
-                raise DataError(f"{path} line {k}: sequence value {json.dumps(v)} at position {pos} "
-                                f"is not a byte (0..255)")
+    for k, row in read_sequence_rows(path):
         program = row.get("program")
         if program is not None and not isinstance(program, str):
             raise DataError(f"{path} line {k}: 'program' must be KT program text or null")
-        rows.append((k, seq, program))
+        rows.append((k, row["sequence"], program))
     if not rows:
         raise DataError(f"{path}: no rows to score")
     return rows

@@ -13,34 +13,13 @@ import os
 import click
 
 from ksynth.config import STRATEGIES, Budget, SearchConfig
-from ksynth.errors import DataError, UsageError
+from ksynth.errors import UsageError
+from ksynth.rows import read_sequence_rows
 
 
 def read_rows(path: str) -> list[dict]:
     """Validate every row before any search starts: one clear error naming the line."""
-    try:
-        f = open(path, encoding="utf-8")
-    except OSError as e:
-        raise UsageError(f"cannot read {path}: {e.strerror}") from None
-    rows = []
-    with f:
-        for lineno, text in enumerate(f, 1):
-            if not text.strip():
-                continue
-            try:
-                row = json.loads(text)
-            except json.JSONDecodeError as e:
-                raise DataError(f"{path} line {lineno}: not valid JSON ({e.msg})") from None
-            if not isinstance(row, dict) or "sequence" not in row:
-                raise DataError(f"{path} line {lineno}: expected an object with a \"sequence\" key")
-            seq = row["sequence"]
-            if not isinstance(seq, list) or not all(type(v) is int for v in seq):
-                raise DataError(f"{path} line {lineno}: \"sequence\" must be a list of integers")
-            bad = next((v for v in seq if not 0 <= v <= 255), None)
-            if bad is not None:
-                raise DataError(f"{path} line {lineno}: value {bad} is outside 0..255")
-            rows.append(row)
-    return rows
+    return [row for _, row in read_sequence_rows(path)]
 
 
 def done_indices(path: str) -> set[int]:
