@@ -35,6 +35,7 @@ class Ablations:
     fresh_transforms: bool = True             # segment: sawtooth / substituted / scanned runs, v +- run
     interleave: bool = True                   # decompose: the interleave witness
     split_pruning: bool = True                # decompose: solve only the best-estimated splits
+    transformed_splits: bool = True           # decompose: also solve splits whose halves are a modulo/substitute of each other
 
 
 @dataclass(frozen=True)

@@ -247,6 +247,29 @@ def test_ablation_split_pruning():
     assert run(full) == target and no_prune.calls > pruned.calls
 
 
+def test_item_transform_len_sees_modulo_and_substitute_reuse():
+    from ksynth.search.decompose import _item_transform_len
+
+    big = (1, 2, 3) + LIT_A + LIT_B
+    assert _item_transform_len(tuple(v % 7 for v in LIT_A), big) == len(LIT_A)
+    swapped = tuple(300 if v == LIT_A[2] else v for v in LIT_A)
+    assert _item_transform_len(swapped, big) >= 6
+    assert _item_transform_len((5,) * 8, (7,) * 9) == 0          # a run needs no source
+    assert _item_transform_len(LIT_B[::-1] + LIT_B, big) == 0
+
+
+def test_ablation_transformed_splits():
+    # interleave(concatenate(run, L), substitute(L, v, w)): the estimate cannot see that the
+    # literal-looking half reuses L, so only the transformed-split probe solves that split (the
+    # split then finds a cheaper program, here by slicing L out of the interleaved halves)
+    lit = [108, 192, 163, 61, 106, 75, 139, 233, 22, 202, 92, 146, 7, 124, 148, 126, 215, 48, 60, 237]
+    target = interleave(list(range(67, 116, 4)) + lit, [171 if v == 61 else v for v in lit])
+    on, _ = dec_program(target)
+    off, _ = dec_program(target, transformed_splits=False)
+    assert run(on) == target and run(off) == target
+    assert kt_bits(on) < kt_bits(off)
+
+
 # ---- CLI --------------------------------------------------------------------------------------------
 def _write_rows(path, seqs):
     path.write_text("".join(json.dumps({"sequence": s, "id": i}) + "\n" for i, s in enumerate(seqs)))

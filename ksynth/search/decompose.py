@@ -59,6 +59,53 @@ def quick_cost(seq, c) -> float:
     return prefix_costs(seq, c)[-1] if seq else 0.0
 
 
+TRANSFORM_PROBE = 6      # leading elements of a half matched against windows of the other
+
+
+def _item_transform_len(small, big, k: int = TRANSFORM_PROBE) -> int:
+    """How many leading elements of `small` are an item-wise modulo (v % c, c = the gcd of the
+    differences, above every output value) or a one-value substitute of a window of `big` (0: none,
+    or a prefix shorter than k). These are the transforms of a stretch that an interleave may
+    separate from it and that the run/literal estimate cannot see."""
+    from math import gcd
+
+    if len(small) < k or len(big) < k:
+        return 0
+    p = tuple(small[:k])
+    if len({b - a for a, b in zip(p, p[1:])}) == 1:
+        return 0                               # an arithmetic run is cheap on its own
+    top, low = max(p), min(p)
+    best = 0
+    for i in range(len(big) - k + 1):
+        w = big[i:i + k]
+        if w == p:
+            continue                           # a plain copy: _copy_split's business
+        if low >= 0 and min(w) >= 0:
+            g = 0
+            for a, b in zip(w, p):
+                if a < b:
+                    g = -1
+                    break
+                g = gcd(g, a - b)
+            if g > top:
+                m = k
+                while m < len(small) and i + m < len(big) and big[i + m] >= 0 and \
+                        big[i + m] % g == small[m] and small[m] < g:
+                    m += 1
+                best = max(best, m)
+                continue
+        mism = {(a, b) for a, b in zip(w, p) if a != b}
+        if len(mism) == 1:
+            (a0, b0), = mism
+            if a0 not in p:
+                m = k
+                while m < len(small) and i + m < len(big) and \
+                        (b0 if big[i + m] == a0 else big[i + m]) == small[m] and small[m] != a0:
+                    m += 1
+                best = max(best, m)
+    return best
+
+
 class Decomposer:
     """Solve one target by recursion over witnesses; `solve(t)` returns (approx bits, Node)."""
 
@@ -70,6 +117,7 @@ class Decomposer:
         self.shared = getattr(ablations, "shared_lines", True)
         self.interleave_on = getattr(ablations, "interleave", True)
         self.split_pruning = getattr(ablations, "split_pruning", True)
+        self.transformed_splits = getattr(ablations, "transformed_splits", True)
         self.deadline = deadline
         self.memo: dict = {}
         self.calls = 0          # sub-target visits
@@ -177,20 +225,31 @@ class Decomposer:
         if self.split_pruning:
             extra = max(0, 2 - depth)
             if extra:
-                chosen = chosen + [s for s in splits[top:] if self._copy_split(t, s[1], s[2])][:extra]
+                chosen = chosen + [s for s in splits[top:] if self._reuse_split(t, s[1], s[2])][:extra]
         for est, m, tail_to_y in chosen:
             if self._late():
                 break
             xs, ys, tail = t[0:2 * m:2], t[1:2 * m:2], t[2 * m:]
             x, y = (xs, ys + tail) if tail_to_y else (xs + tail, ys)
             if self.split_pruning and est > best[0] + 2 * c.interval and \
-                    not self._copy_split(t, m, tail_to_y):
+                    not self._reuse_split(t, m, tail_to_y):
                 continue
             node = self._pair(x, y, pool, pool_values, depth)
             cost = self.dag_cost(node, pool_values)
             if cost < best[0]:
                 best = (cost, node)
         return best
+
+    def _reuse_split(self, t, m, tail_to_y) -> bool:
+        """True when one half of the split reuses a stretch of the other, plainly or (when the
+        switch is on) through an item-wise modulo / substitute: reuse the estimate cannot see."""
+        if self._copy_split(t, m, tail_to_y):
+            return True
+        if not self.transformed_splits:
+            return False
+        xs, ys, tail = t[0:2 * m:2], t[1:2 * m:2], t[2 * m:]
+        x, y = (xs, ys + tail) if tail_to_y else (xs + tail, ys)
+        return _item_transform_len(y, x) > 0 or _item_transform_len(x, y) > 0
 
     @staticmethod
     def _copy_split(t, m, tail_to_y) -> bool:
