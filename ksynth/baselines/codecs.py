@@ -68,6 +68,14 @@ class Codec:
         return f"<baseline {self.name}>"
 
 
+def _one_stream(decoder, blob: bytes, what: str) -> bytes:
+    """Decode with a streaming `decoder`, demanding exactly one complete stream and nothing after it."""
+    out = decoder.decompress(blob)
+    if not decoder.eof or decoder.unused_data:
+        raise EOFError(f"incomplete or trailing {what}")
+    return out
+
+
 class Gzip(Codec):
     name = "gzip"
     errors = (zlib.error,)
@@ -76,11 +84,7 @@ class Gzip(Codec):
         return gzip.compress(data, compresslevel=9, mtime=0)
 
     def _decompress(self, blob):
-        d = zlib.decompressobj(wbits=31)      # exactly one gzip member, nothing after it
-        out = d.decompress(blob)
-        if not d.eof or d.unused_data:
-            raise EOFError("incomplete or trailing gzip member")
-        return out
+        return _one_stream(zlib.decompressobj(wbits=31), blob, "gzip member")   # wbits=31: gzip framing
 
 
 class Zlib(Codec):
@@ -91,11 +95,7 @@ class Zlib(Codec):
         return zlib.compress(data, 9)
 
     def _decompress(self, blob):
-        d = zlib.decompressobj()
-        out = d.decompress(blob)
-        if not d.eof or d.unused_data:
-            raise EOFError("incomplete or trailing zlib stream")
-        return out
+        return _one_stream(zlib.decompressobj(), blob, "zlib stream")
 
 
 class Bz2(Codec):
@@ -106,11 +106,7 @@ class Bz2(Codec):
         return bz2.compress(data, 9)
 
     def _decompress(self, blob):
-        d = bz2.BZ2Decompressor()
-        out = d.decompress(blob)
-        if not d.eof or d.unused_data:
-            raise EOFError("incomplete or trailing bz2 stream")
-        return out
+        return _one_stream(bz2.BZ2Decompressor(), blob, "bz2 stream")
 
 
 class Xz(Codec):
@@ -132,11 +128,8 @@ class XzRaw(Codec):
         return lzma.compress(data, format=lzma.FORMAT_RAW, filters=xz_filters(len(data)))
 
     def _decompress(self, blob):
-        d = lzma.LZMADecompressor(format=lzma.FORMAT_RAW, filters=_XZ_DECODE_FILTERS)
-        out = d.decompress(blob)
-        if not d.eof or d.unused_data:
-            raise EOFError("incomplete or trailing LZMA2 stream")
-        return out
+        decoder = lzma.LZMADecompressor(format=lzma.FORMAT_RAW, filters=_XZ_DECODE_FILTERS)
+        return _one_stream(decoder, blob, "LZMA2 stream")
 
 
 class Zstd(Codec):
@@ -153,11 +146,7 @@ class Zstd(Codec):
 
     def _decompress(self, blob):
         import zstandard
-        d = zstandard.ZstdDecompressor().decompressobj()
-        out = d.decompress(blob)
-        if not d.eof or d.unused_data:
-            raise EOFError("incomplete or trailing zstd frame")
-        return out
+        return _one_stream(zstandard.ZstdDecompressor().decompressobj(), blob, "zstd frame")
 
 
 class Brotli(Codec):
