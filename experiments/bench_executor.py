@@ -3,17 +3,20 @@
     python experiments/bench_executor.py            # 100,000 programs
     python experiments/bench_executor.py --n 20000  # quicker
 
-Prints programs/s for: the reference interpreter, the numba kernel on one thread and on all of
-numba's threads (outputs into preallocated buffers, lowering excluded and timed separately), the
-early-exit target check, and the end-to-end run_batch (lower + run + Python lists). Cold compile
-and warm start (kernels loaded from NUMBA_CACHE_DIR) are timed in fresh subprocesses. Timings are
-the best of --repeats runs; the machine's load average is printed before and after because the
-box may be shared. The last line is `speedup_vs_reference: <ratio>` for the single-thread kernel,
-computed from CPU seconds (robust to other users' load; the wall-clock ratio is printed above it).
+Prints programs/s for: the reference interpreter; `jit.run` on one thread and on all of numba's
+threads, outputs written into preallocated buffers (a reused jit.Workspace; lowering excluded and
+timed separately); `run_flat` with fresh arrays and compaction; the early-exit target check; and
+the end-to-end run_batch (lower + run + Python lists). Cold compile and warm start (kernels loaded
+from NUMBA_CACHE_DIR) are timed in fresh interpreters, as the seconds from launch until the kernels
+are ready. The 1-thread and all-thread variants run in alternation, --repeats rounds, so a change
+in the machine's load hits both alike; scaling is reported best-to-best and median-to-median.
+The last line is `speedup_vs_reference: <ratio>` for the single-thread kernel, computed from CPU
+seconds (robust to other users' load; the wall-clock ratio is printed above it).
 """
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import resource
 import subprocess
@@ -26,7 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 os.environ.setdefault("NUMBA_CACHE_DIR", str(REPO / ".numba_cache"))   # before numba loads
 
 WARM = ("import time; t = time.perf_counter(); from ksynth.dsl import jit; jit.warm_up(); "
-        "print(time.perf_counter() - t)")
+        "print(time.perf_counter() - t, time.time())")
 
 
 def best_of(repeats: int, fn):
@@ -41,17 +44,36 @@ def best_of(repeats: int, fn):
     return wall, cpu, out
 
 
-def fresh_process(cache_dir: str) -> tuple[float, float, float]:
-    """(whole process wall s, its CPU s, in-process import + warm_up wall s), new interpreter."""
+def fresh_process(cache_dir: str) -> tuple[float, float, float, float]:
+    """A new interpreter that imports the executor and loads its kernels: (seconds from launch
+    until the kernels are ready, whole process wall s incl. interpreter exit, its CPU s, in-process
+    import + warm_up s)."""
     env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    t = time.perf_counter()
+    launched, t = time.time(), time.perf_counter()
     done = subprocess.run([sys.executable, "-c", WARM], env=env, cwd=REPO, check=True,
                           capture_output=True, text=True)
     wall = time.perf_counter() - t
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
-    return wall, cpu, float(done.stdout.strip().splitlines()[-1])
+    inside, ready_at = (float(v) for v in done.stdout.split())
+    return ready_at - launched, wall, cpu, inside
+
+
+def alternate(repeats: int, fns: dict) -> dict:
+    """{name: sorted wall seconds}: the functions run in turn, `repeats` rounds, so that a change
+    in the machine's load hits every variant alike."""
+    times = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            t = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t)
+    return {name: sorted(v) for name, v in times.items()}
+
+
+def median(v: list) -> float:
+    return v[len(v) // 2]
 
 
 def rate(n: int, seconds: float) -> str:
@@ -75,14 +97,16 @@ def main() -> None:
 
     # compile cost, in fresh interpreters: cold (empty cache) then warm (cache filled)
     with tempfile.TemporaryDirectory() as cold_dir:
-        cold_wall, cold_cpu, cold_in = fresh_process(cold_dir)
+        cold = fresh_process(cold_dir)
     fresh_process(os.environ["NUMBA_CACHE_DIR"])          # make sure the real cache is filled
-    warm_wall, warm_cpu, warm_in = min(fresh_process(os.environ["NUMBA_CACHE_DIR"])
-                                       for _ in range(3))
-    print(f"cold compile (empty cache, fresh process): {cold_wall:.2f} s wall, {cold_cpu:.2f} s "
-          f"cpu; {cold_in:.2f} s of it in import + warm_up")
-    print(f"warm start (cached kernels, fresh process): {warm_wall:.2f} s wall, {warm_cpu:.2f} s "
-          f"cpu; {warm_in:.2f} s of it in import + warm_up")
+    warm = min(fresh_process(os.environ["NUMBA_CACHE_DIR"]) for _ in range(3))
+    print(f"cold compile (empty cache, fresh process): ready {cold[0]:.2f} s after launch, "
+          f"{cold[2]:.2f} s cpu")
+    print(f"warm start (cached kernels, fresh process): ready {warm[0]:.2f} s after launch "
+          f"({warm[3]:.2f} s of it import + warm_up; the process, exit included, took {warm[1]:.2f} s)")
+    if importlib.util.find_spec("scipy") is not None:
+        print("  note: scipy is installed; numba imports it (~0.6 s) when it loads its first "
+              "kernel. ksynth does not need it.")
 
     import numpy as np
 
@@ -108,37 +132,57 @@ def main() -> None:
           f"({ref_cpu * 1e6 / len(ref_progs):.1f} us/program)")
 
     n = len(batch)
-    one_wall, one_cpu, (status, ptr, flat) = best_of(args.repeats,
-                                                     lambda: jit.run_flat(batch, threads=1))
-    wrong = sum(flat[ptr[i]:ptr[i + 1]].tolist() != s.sequence for i, s in enumerate(samples))
-    assert wrong == 0 and ref_out == [s.sequence for s in samples[:len(ref_progs)]]
-    print(f"numba 1 thread: {rate(n, one_wall)}, cpu {one_cpu:.3f} s; outputs equal the "
-          f"reference for all {n:,}")
-
     threads = numba.config.NUMBA_NUM_THREADS
+    one, many = jit.Workspace(), jit.Workspace()        # preallocated output buffers, reused
+    for th, work in ((1, one), (threads, many)):
+        out = jit.run(batch, threads=th, work=work)
+        assert all(out[i].tolist() == s.sequence for i, s in enumerate(samples))
+    assert ref_out == [s.sequence for s in samples[:len(ref_progs)]]
+    print(f"numba outputs equal the reference for all {n:,} programs (1 and {threads} threads)")
+
+    one_wall, one_cpu, _ = best_of(args.repeats, lambda: jit.run(batch, threads=1, work=one))
     usage = resource.getrusage(resource.RUSAGE_SELF)
     t = time.perf_counter()
-    all_wall, _, _ = best_of(args.repeats, lambda: jit.run_flat(batch, threads=threads))
+    runs = alternate(args.repeats, {
+        "1": lambda: jit.run(batch, threads=1, work=one),
+        "all": lambda: jit.run(batch, threads=threads, work=many)})
     wall = time.perf_counter() - t
     after = resource.getrusage(resource.RUSAGE_SELF)
     cores = (after.ru_utime + after.ru_stime - usage.ru_utime - usage.ru_stime) / wall
-    print(f"numba {threads} threads: {rate(n, all_wall)}; scaling {one_wall / all_wall:.2f}x over "
-          f"1 thread; the process got {cores:.2f} cores of CPU while it ran")
+    best_scaling = runs["1"][0] / runs["all"][0]
+    median_scaling = median(runs["1"]) / median(runs["all"])
+    print(f"numba 1 thread (outputs into preallocated buffers): {rate(n, runs['1'][0])}, "
+          f"median {median(runs['1']) * 1e3:.1f} ms")
+    print(f"numba {threads} threads (same): {rate(n, runs['all'][0])}, median "
+          f"{median(runs['all']) * 1e3:.1f} ms; scaling {best_scaling:.2f}x best-to-best, "
+          f"{median_scaling:.2f}x median-to-median; the process got {cores:.2f} cores of CPU")
+
+    flat = alternate(args.repeats, {
+        "1": lambda: jit.run_flat(batch, threads=1),
+        "all": lambda: jit.run_flat(batch, threads=threads)})
+    print(f"run_flat (fresh arrays each call, outputs compacted into one array): 1 thread "
+          f"{rate(n, flat['1'][0])}; {threads} threads {rate(n, flat['all'][0])} "
+          f"({flat['1'][0] / flat['all'][0]:.2f}x)")
 
     target = samples[0].sequence
-    m1, _, hits = best_of(args.repeats, lambda: jit.match(batch, target, threads=1))
-    mall, _, _ = best_of(args.repeats, lambda: jit.match(batch, target, threads=threads))
-    print(f"target check (early exit), 1 thread: {rate(n, m1)}; {threads} threads: "
-          f"{rate(n, mall)}; {int((hits == jit.OK).sum())} match")
+    checks = alternate(args.repeats, {
+        "1": lambda: jit.match(batch, target, threads=1),
+        "all": lambda: jit.match(batch, target, threads=threads)})
+    hits = jit.match(batch, target, threads=1)
+    print(f"target check (early exit), 1 thread: {rate(n, checks['1'][0])}; {threads} threads: "
+          f"{rate(n, checks['all'][0])} ({checks['1'][0] / checks['all'][0]:.2f}x); "
+          f"{int((hits == jit.OK).sum())} match")
 
     e2e, _, _ = best_of(1, lambda: executor.run_batch(programs, threads=1))
     print(f"end to end run_batch (lower + run + lists), 1 thread: {rate(n, e2e)}")
 
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024    # Linux: KiB
-    print(f"peak memory (maxrss): {peak_mib:.0f} MiB; load average {os.getloadavg()}")
+    print(f"peak memory (maxrss): {peak_mib:.0f} MiB; workspaces {one.nbytes / 2**20:.0f} + "
+          f"{many.nbytes / 2**20:.0f} MiB; load average {os.getloadavg()}")
     ref_cpu_per = ref_cpu / len(ref_progs)
-    print(f"speedup_vs_reference_wall: {(n / one_wall) / ref_rate:.1f}")
-    print(f"all_cores_scaling: {one_wall / all_wall:.2f}")
+    print(f"warm_start_seconds: {warm[0]:.2f}")
+    print(f"all_cores_scaling: {median_scaling:.2f}")
+    print(f"speedup_vs_reference_wall: {(n / runs['1'][0]) / ref_rate:.1f}")
     # CPU time: on a shared machine each phase gets a different share of a core; CPU seconds
     # measure the work itself (both paths are single-threaded here)
     print(f"speedup_vs_reference: {ref_cpu_per / (one_cpu / n):.1f}")

@@ -218,6 +218,28 @@ def test_arena_growth_and_full_output_regions(monkeypatch, samples):
     for threads in (1, 2):
         for x, y in zip(want, jit.run_flat(jit.lower(many), threads=threads)):
             np.testing.assert_array_equal(x, y)
+        out = jit.run(jit.lower(many), threads=threads)          # spilled outputs, in place
+        status, ptr, flat = want
+        for p in range(len(many)):
+            np.testing.assert_array_equal(out[p], flat[ptr[p]:ptr[p + 1]])
+
+
+def test_outputs_in_place_and_reused_workspace(samples):
+    progs = [s.program for s in samples[:2000]]
+    batch = jit.lower(progs)
+    work = jit.Workspace()
+    for threads in (1, 2, 1, 2):                     # the same memory serves every call
+        out = jit.run(batch, threads=threads, work=work)
+        assert len(out) == len(progs)
+        assert all(out[i].tolist() == s.sequence for i, s in enumerate(samples[:2000]))
+        status, ptr, flat = jit.run_flat(batch, threads=threads, work=work)
+        assert (status == jit.OK).all()
+        assert flat[ptr[7]:ptr[8]].tolist() == samples[7].sequence
+    size = work.nbytes
+    jit.run(jit.lower(progs[:100]), threads=2, work=work)
+    assert work.nbytes == size                       # smaller batches do not allocate again
+    with_gaps = jit.run(batch, threads=2)
+    assert with_gaps.values.shape[0] > int(with_gaps.length.sum())   # chunk regions, uncompacted
 
 
 def test_malformed_arrays_are_refused():

@@ -14,9 +14,10 @@ kernel rejects like any out-of-range literal.
 
 Each program runs in its chunk's arena: line i's value lives at arena[off[i]:off[i] + n[i]]. Every
 list is capped at max_len before it is written, so the arena grows at most to lines * max_len
-elements. Outputs are appended to a preallocated buffer region per chunk of programs; a chunk that
-fills its region stops and resumes in a fresh one. With a target nothing is written, and a program
-stops as soon as its output line disagrees.
+elements. Outputs are appended to a buffer region per chunk of programs (`run` returns them in
+place, `run_flat` compacts them); a chunk that fills its region stops and resumes in a fresh one.
+A `Workspace` keeps those buffers between calls. With a target (`match`) nothing is written, and a
+program stops as soon as its output line disagrees.
 """
 from __future__ import annotations
 
@@ -417,6 +418,16 @@ def _run_parallel(lines, starts, outputs, pool, code_map, max_len, which, target
     return stops
 
 
+@njit(cache=True, parallel=True)
+def _gather(src, at, length, ptr, flat, n_chunks):
+    """flat[ptr[k]:ptr[k] + length[k]] = src[at[k]:at[k] + length[k]] for every k, in n_chunks
+    contiguous chunks spread over numba's threads (compaction of the per-chunk output regions)."""
+    n = at.shape[0]
+    for c in prange(n_chunks):
+        for k in range(c * n // n_chunks, (c + 1) * n // n_chunks):
+            _copy(flat, ptr[k], src, at[k], length[k])
+
+
 # ---- lowering -----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Batch:
@@ -527,6 +538,35 @@ def unlower(batch: Batch) -> list[Program]:
 
 
 # ---- drivers ------------------------------------------------------------------------------------
+class Workspace:
+    """Output memory reused across `run_flat` calls.
+
+    A batch of P programs writes about EST_OUT * P int64 values. Fresh arrays cost a page fault
+    per 4 KiB on first touch, and faults in one process serialise in the kernel: with fresh buffers
+    every call, two threads were barely faster than one. A caller that runs batch after batch
+    passes one Workspace; the arrays `run_flat` then returns are views into it, valid until the
+    workspace's next use (copy what must outlive it). Not shareable between concurrent calls."""
+
+    def __init__(self):
+        self._arrays: dict[str, np.ndarray] = {}
+
+    def take(self, name: str, size: int) -> np.ndarray:
+        """An int64 array of `size` elements (contents undefined), grown by >= 25% when short."""
+        have = self._arrays.get(name)
+        if have is None or have.shape[0] < size:
+            grown = max(size, int(1.25 * have.shape[0])) if have is not None else size
+            have = self._arrays[name] = np.empty(grown, np.int64)
+        return have[:size]
+
+    @property
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in self._arrays.values())
+
+
+def _fresh(name: str, size: int) -> np.ndarray:
+    return np.empty(size, np.int64)
+
+
 _EMPTY = np.empty(0, np.int64)
 PARALLEL_MIN = 512               # below this many programs the serial kernel wins (thread start-up)
 EST_OUT = 96                     # output elements budgeted per program (KT samples average 76)
@@ -567,23 +607,46 @@ def _common(batch: Batch, max_len: int):
     return (batch.lines, batch.starts, batch.outputs, batch.pool, CODE_MAP, int(max_len)), max_lines
 
 
-def run_flat(batch: Batch, max_len: int = DEFAULT_MAX_LEN, *, threads: int | None = None):
-    """Run every program: (status, ptr, flat), program p's output at flat[ptr[p]:ptr[p + 1]]
-    (empty unless status[p] == OK). threads: None = numba's threads for large batches.
+@dataclass(frozen=True)
+class Outputs:
+    """What `run` returns: program p's output is values[at[p]:at[p] + length[p]] (empty unless
+    status[p] == OK). Outputs sit where the kernel wrote them, one region per chunk of programs,
+    so `values` may have gaps between chunks; `run_flat` compacts them when that is needed."""
 
-    Each chunk of programs appends its outputs to its own preallocated region; a chunk whose
-    region fills up stops, and the rest of it runs serially into fresh, doubling buffers.
+    status: np.ndarray
+    at: np.ndarray
+    length: np.ndarray
+    values: np.ndarray
+
+    def __len__(self) -> int:
+        return self.status.shape[0]
+
+    def __getitem__(self, p: int) -> np.ndarray:
+        a = int(self.at[p])
+        return self.values[a:a + int(self.length[p])]
+
+
+def run(batch: Batch, max_len: int = DEFAULT_MAX_LEN, *, threads: int | None = None,
+        work: Workspace | None = None) -> Outputs:
+    """Run every program of the batch, outputs written in place (see Outputs). threads: None =
+    numba's threads for large batches. work: reuse its memory (the results are then views into it,
+    valid until its next use).
+
+    Each chunk of programs appends its outputs to its own region of one buffer; a chunk whose
+    region fills up stops, and the rest of it runs serially into fresh, doubling buffers that are
+    appended to `values` afterwards (rare: regions budget EST_OUT values per program).
     """
     n = len(batch)
+    take = work.take if work is not None else _fresh
     args, max_lines = _common(batch, max_len)
     which = np.arange(n, dtype=np.int64)
-    status = np.empty(n, np.int64)
-    out_len = np.zeros(n, np.int64)
-    out_at = np.zeros(n, np.int64)
+    status = take("status", n)
+    out_len = take("out_len", n)
+    out_at = take("out_at", n)
     t = _threads(threads, n)
     n_chunks = min(max(n, 1), CHUNKS_PER_THREAD * t) if t > 1 else 1
     region = EST_OUT * (n // n_chunks + 1)
-    buf = np.empty(region * n_chunks, np.int64)
+    buf = take("buf", region * n_chunks)
     if t > 1:
         with _parallel(t):
             stops = _run_parallel(*args, which, _EMPTY, NO_TARGET, buf, region, out_at, status,
@@ -591,34 +654,44 @@ def run_flat(batch: Batch, max_len: int = DEFAULT_MAX_LEN, *, threads: int | Non
     else:
         stops = np.array([_run_span(*args, which, 0, n, _EMPTY, NO_TARGET, buf, 0, region,
                                     out_at, status, out_len, max_lines)])
-    pieces, ptr_parts = [], []
-    done = 0                                             # elements placed in `flat` so far
+    pieces, end = [buf], buf.shape[0]
     for c in range(n_chunks):
-        lo, hi, k = c * n // n_chunks, (c + 1) * n // n_chunks, int(stops[c])
-        segments = [(lo, k, buf, c * region)]
+        k, hi = int(stops[c]), (c + 1) * n // n_chunks
         size = region
-        while k < hi:                                     # the chunk's region filled up
-            size = max(2 * size, int(max_len))            # >= max_len: one output always fits
+        while k < hi:                         # the chunk's region filled up
+            size = max(2 * size, int(max_len))    # >= max_len: one output always fits
             extra = np.empty(size, np.int64)
             stop = _run_span(*args, which, k, hi, _EMPTY, NO_TARGET, extra, 0, size, out_at,
                              status, out_len, max_lines)
-            segments.append((k, stop, extra, 0))
+            used = int(out_at[stop - 1] + out_len[stop - 1]) if stop > k else 0
+            out_at[k:stop] += end
+            pieces.append(extra[:used])
+            end += used
             k = stop
-        for a, b, src, base in segments:
-            if b > a:
-                end = int(out_at[b - 1] + out_len[b - 1])
-                pieces.append(src[base:end])
-                ptr_parts.append(out_at[a:b] - base + done)
-                done += end - base
     _check(batch, status, which)
-    ptr = np.empty(n + 1, np.int64)
-    ptr[:n] = np.concatenate(ptr_parts) if ptr_parts else _EMPTY
-    ptr[n] = done
-    if len(pieces) == 1:
-        flat = pieces[0]                                  # the common serial case: no copy
-    else:
-        flat = np.concatenate(pieces) if pieces else _EMPTY.copy()
-    return status, ptr, flat
+    values = buf if len(pieces) == 1 else np.concatenate(pieces)
+    return Outputs(status, out_at, out_len, values)
+
+
+def run_flat(batch: Batch, max_len: int = DEFAULT_MAX_LEN, *, threads: int | None = None,
+             work: Workspace | None = None):
+    """`run`, then the outputs made contiguous: (status, ptr, flat), program p's output at
+    flat[ptr[p]:ptr[p + 1]]. A serial run is contiguous already (no copy); otherwise the chunk
+    regions are compacted in parallel."""
+    out = run(batch, max_len, threads=threads, work=work)
+    n = len(out)
+    take = work.take if work is not None else _fresh
+    ptr = take("ptr", n + 1)
+    ptr[0] = 0
+    np.cumsum(out.length, out=ptr[1:])
+    total = int(ptr[n])
+    if np.array_equal(out.at, ptr[:n]):
+        return out.status, ptr, out.values[:total]
+    flat = take("flat", total)
+    t = _threads(threads, n)
+    with _parallel(t):
+        _gather(out.values, out.at, out.length, ptr, flat, min(max(n, 1), CHUNKS_PER_THREAD * t))
+    return out.status, ptr, flat
 
 
 def match(batch: Batch, target, max_len: int = DEFAULT_MAX_LEN, *, prefix: bool = False,
@@ -652,5 +725,5 @@ def warm_up(parallel: bool = True) -> None:
     run_flat(batch, threads=1)
     match(batch, [1, 2, 3], threads=1)
     if parallel and numba.config.NUMBA_NUM_THREADS > 1:
-        run_flat(batch, threads=2)
+        run_flat(batch, threads=2)                  # also loads _gather
         match(batch, [1, 2, 3], threads=2)
