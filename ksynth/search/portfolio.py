@@ -6,7 +6,9 @@
 Strategies are imported lazily by name, so a missing optional module (or its heavy dependency)
 never breaks the others: it is skipped and recorded in `stats["skipped"]`, and it is an error only
 when the user named the strategy explicitly. Every candidate is re-run by the reference
-interpreter, pruned of dead lines and priced exactly (objective.program_cost); the literal program
+interpreter, pruned of dead lines, polished (ksynth.search.polish: line order, flattened concatenates,
+merged literals; off with Ablations.polish; the winner's literal lines are also re-covered with its
+other lines as sources, Ablations.polish_resegment) and priced exactly (objective.program_cost); the literal program
 (one set_list line) is always a candidate, so every target gets a verified program.
 """
 from __future__ import annotations
@@ -112,6 +114,14 @@ class Portfolio:
                     if cost < best_cost - 1e-9:
                         best_prog, best_cost, best_name = prog, cost, strat.name
             per_strategy[strat.name] = info
+        if cfg.ablations.polish and cfg.ablations.polish_resegment and best_name != "literal":
+            from ksynth.search.polish import polish
+
+            # the best program's literal lines re-covered with its other lines as sources
+            deep = polish(best_prog, target, cfg.objective, cfg.max_len, resegment=True,
+                          deadline=end if budget is not None else None)
+            if deep is not best_prog:
+                best_prog = deep
         bits, kt = both_costs(best_prog)
         stats = {"strategies": per_strategy, "objective": cfg.objective}
         if self.skipped:
@@ -125,6 +135,10 @@ class Portfolio:
         program = program.pruned()
         if try_run(program, self.config.max_len) != target:
             return None, math.inf
+        if self.config.ablations.polish:
+            from ksynth.search.polish import polish
+
+            program = polish(program, target, self.config.objective, self.config.max_len)
         try:
             return program, program_cost(program, self.config.objective)
         except UsageError:                 # e.g. a non-KT op under the kt objective
