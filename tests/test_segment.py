@@ -142,8 +142,8 @@ def _interleave(x, y):
 @pytest.mark.parametrize("x,y,side", [(F, A, 1), (A, F, 0), (F[:4], A, 1), (A, F[:3], 0),
                                       (F + (1, 2), A, 1)])
 def test_interleave_with_pool_line(x, y, side):
-    target = _interleave(x, y) + (9, 8, 7, 6, 5)
-    seg = Segmenter("kt")
+    target = (9, 8, 7, 6, 5) + _interleave(x, y) + (9, 8, 7, 6, 5)
+    seg = Segmenter("kt", interleave_pieces=True)
     pool = [literal_node(A)]
     _, node = seg.solve(target, pool)
     prog = assemble(node)
@@ -155,14 +155,16 @@ def test_interleave_with_pool_line(x, y, side):
     args = [prog.lines[r.index].args for r in il.refs()]
     assert (A,) in args
     # without the piece family the pool line cannot be used
-    seg_off = Segmenter("kt", type("Abl", (), {"interleaved_copies": False})())
+    seg_off = Segmenter("kt", type("Abl", (), {"interleaved_copies": False})(), interleave_pieces=True)
+    # the search's segmenter does not try the family (only the polish asks for it)
+    assert "interleave" not in [l.op for l in assemble(Segmenter("kt").solve(target, pool)[1]).lines]
     _, node_off = seg_off.solve(target, pool)
     assert "interleave" not in [l.op for l in assemble(node_off).lines]
 
 
 def test_interleave_of_two_sources_is_one_line():
     target = _interleave(F, A) + (9, 8, 7, 6, 5)
-    _, node = Segmenter("kt").solve(target, [literal_node(A), literal_node(F)])
+    _, node = Segmenter("kt", interleave_pieces=True).solve(target, [literal_node(A), literal_node(F)])
     prog = assemble(node)
     assert tuple(run(prog)) == target
     assert sorted(l.args for l in prog.lines if l.op == "set_list") == sorted([(A,), (F,)])
@@ -171,7 +173,7 @@ def test_interleave_of_two_sources_is_one_line():
 
 def test_interleave_with_a_reversed_pool_line():
     target = _interleave(F, A[::-1]) + (9, 8, 7, 6, 5)
-    _, node = Segmenter("kt").solve(target, [literal_node(A)])
+    _, node = Segmenter("kt", interleave_pieces=True).solve(target, [literal_node(A)])
     prog = assemble(node)
     assert tuple(run(prog)) == target
     ops = [l.op for l in prog.lines]

@@ -471,14 +471,14 @@ def _dedupe(dag: _Dag):
     return d
 
 
-def _resegment(dag: _Dag, objective: str, deadline: float | None):
+def _resegment(dag: _Dag, objective: str, deadline: float | None, ablations=None):
     """Candidates (lazily): a literal line re-covered by the segmenter with every line that does not depend
     on it as a copy source (reuse the search missed, e.g. a transform of a line built elsewhere,
     hidden inside a merged literal)."""
     from ksynth.search.segment import Node, Segmenter
 
     users = dag.users()
-    seg = Segmenter(objective)
+    seg = Segmenter(objective, ablations, interleave_pieces=True)
     for k, (op, args) in list(dag.lines.items()):
         if op not in RESEGMENT_OPS or len(dag.values[k]) < RESEGMENT_MIN_LEN:
             continue
@@ -537,7 +537,7 @@ def _ancestors(dag: _Dag, k) -> set:
 
 # ---- driver -----------------------------------------------------------------------------------------
 def polish(program: Program, target, objective: str = "kt", max_len: int = 1 << 16,
-           resegment: bool = False, deadline: float | None = None) -> Program:
+           resegment: bool = False, deadline: float | None = None, ablations=None) -> Program:
     """The cheapest rewrite of `program` found (or `program` itself); always verified.
     `resegment`: also re-cover literal lines with the program's other lines as sources (slower)."""
     try:
@@ -562,7 +562,7 @@ def polish(program: Program, target, objective: str = "kt", max_len: int = 1 << 
                         dag, cur, improved = cand, c, True
             rules = [_unroll, _literalise]
             if resegment:
-                rules.append(lambda g: _resegment(g, objective, deadline))
+                rules.append(lambda g: _resegment(g, objective, deadline, ablations))
             for rule in rules:
                 for cand in rule(dag):
                     c, _ = _cost(cand, objective)

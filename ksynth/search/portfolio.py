@@ -119,7 +119,7 @@ class Portfolio:
 
             # the best program's literal lines re-covered with its other lines as sources
             deep = polish(best_prog, target, cfg.objective, cfg.max_len, resegment=True,
-                          deadline=end if budget is not None else None)
+                          deadline=end if budget is not None else None, ablations=cfg.ablations)
             if deep is not best_prog:
                 best_prog = deep
         bits, kt = both_costs(best_prog)
