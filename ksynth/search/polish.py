@@ -198,7 +198,7 @@ def best_order(dag: _Dag, objective: str, search: bool = True) -> list[int]:
     return order
 
 
-def _exact_order(order, table, dag, max_states: int = 20000):
+def _exact_order(order, table, dag, max_states: int = 1500):
     """The optimal order by a DP over downward-closed line sets (None when there are too many)."""
     n = len(order)
     bit = {k: 1 << i for i, k in enumerate(order)}
@@ -553,6 +553,8 @@ def polish(program: Program, target, objective: str = "kt", max_len: int = 1 << 
         dag.prune()
         cur, _ = _cost(dag, objective)
         for _ in range(MAX_ROUNDS):
+            if deadline is not None and time.monotonic() > deadline:
+                break
             improved = False
             for rule in (_dedupe, _flatten, _unwrap, _forms, _merge):
                 cand = rule(dag) if rule in (_dedupe, _flatten, _unwrap) else rule(dag, objective)

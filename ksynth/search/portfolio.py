@@ -36,6 +36,7 @@ _REGISTRY = {
 _WEIGHT = {"decompose": 0.7, "segment": 0.05, "enumerate": 0.15, "solve": 0.1}
 # order of execution: the strategies that find most programs cheaply come first
 _ORDER = ("decompose", "segment", "enumerate", "solve")
+POLISH_RESERVE = 0.1     # share of the wall budget kept for the final polish (re-cover)
 
 
 def load_strategy(name: str):
@@ -77,6 +78,11 @@ class Portfolio:
         t0 = time.monotonic()
         budget = cfg.budget.seconds
         end = t0 + budget if budget is not None else math.inf
+        # the strategies stop POLISH_RESERVE of the budget early: the winner's re-cover needs it
+        # most on the long targets that hit the deadline with big literal lines left
+        final = end
+        if cfg.ablations.polish and cfg.ablations.polish_resegment and budget is not None:
+            end = t0 + budget * (1 - POLISH_RESERVE)
         best_prog = literal_program(target)
         best_cost = program_cost(best_prog, cfg.objective)
         best_name = "literal"
@@ -119,7 +125,7 @@ class Portfolio:
 
             # the best program's literal lines re-covered with its other lines as sources
             deep = polish(best_prog, target, cfg.objective, cfg.max_len, resegment=True,
-                          deadline=end if budget is not None else None, ablations=cfg.ablations)
+                          deadline=final if budget is not None else None, ablations=cfg.ablations)
             if deep is not best_prog:
                 best_prog = deep
         bits, kt = both_costs(best_prog)
