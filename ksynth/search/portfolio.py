@@ -124,10 +124,12 @@ class Portfolio:
             from ksynth.search.polish import polish
 
             # the best program's literal lines re-covered with its other lines as sources
+            p0 = time.monotonic()
             deep = polish(best_prog, target, cfg.objective, cfg.max_len, resegment=True,
                           deadline=final if budget is not None else None, ablations=cfg.ablations)
-            if deep is not best_prog:
-                best_prog = deep
+            per_strategy["polish"] = {"seconds": round(time.monotonic() - p0, 4),
+                                      "improved": deep is not best_prog}
+            best_prog = deep
         bits, kt = both_costs(best_prog)
         stats = {"strategies": per_strategy, "objective": cfg.objective}
         if self.skipped:
