@@ -36,6 +36,7 @@ _REGISTRY = {
 _WEIGHT = {"decompose": 0.7, "segment": 0.05, "enumerate": 0.15, "solve": 0.1}
 # order of execution: the strategies that find most programs cheaply come first
 _ORDER = ("decompose", "segment", "enumerate", "solve")
+RESEGMENT_TOP = 2         # verified programs (cheapest first) whose literal lines are re-covered
 POLISH_RESERVE = 0.1     # share of the wall budget kept for the final polish (re-cover)
 
 
@@ -89,6 +90,7 @@ class Portfolio:
         nodes = 0
         per_strategy = {}
         todo = list(self._strategies)
+        candidates = []                    # (cost, strategy, program) of every verified result
         total_weight = sum(_WEIGHT.get(s.name, 0.1) for s in todo) or 1.0
         while todo:
             strat = todo.pop(0)
@@ -117,19 +119,29 @@ class Portfolio:
                 info["verified"] = prog is not None
                 if prog is not None:
                     info["cost"] = cost
+                    candidates.append((cost, strat.name, prog))
                     if cost < best_cost - 1e-9:
                         best_prog, best_cost, best_name = prog, cost, strat.name
             per_strategy[strat.name] = info
-        if cfg.ablations.polish and cfg.ablations.polish_resegment and best_name != "literal":
+        if cfg.ablations.polish and cfg.ablations.polish_resegment and candidates:
             from ksynth.search.polish import polish
 
-            # the best program's literal lines re-covered with its other lines as sources
+            # the RESEGMENT_TOP best programs' literal lines re-covered with their other lines as
+            # sources (a runner-up may win after its re-cover)
             p0 = time.monotonic()
-            deep = polish(best_prog, target, cfg.objective, cfg.max_len, resegment=True,
-                          deadline=final if budget is not None else None, ablations=cfg.ablations)
-            per_strategy["polish"] = {"seconds": round(time.monotonic() - p0, 4),
-                                      "improved": deep is not best_prog}
-            best_prog = deep
+            improved = False
+            seen = set()
+            for _, name, prog in sorted(candidates, key=lambda c: c[0])[:RESEGMENT_TOP]:
+                if prog in seen:
+                    continue
+                seen.add(prog)
+                deep = polish(prog, target, cfg.objective, cfg.max_len, resegment=True,
+                              deadline=final if budget is not None else None,
+                              ablations=cfg.ablations)
+                cost = program_cost(deep, cfg.objective)
+                if cost < best_cost - 1e-9:
+                    best_prog, best_cost, best_name, improved = deep, cost, name, True
+            per_strategy["polish"] = {"seconds": round(time.monotonic() - p0, 4), "improved": improved}
         bits, kt = both_costs(best_prog)
         stats = {"strategies": per_strategy, "objective": cfg.objective}
         if self.skipped:
