@@ -36,6 +36,9 @@ class Ablations:
     interleave: bool = True                   # decompose: the interleave witness
     split_pruning: bool = True                # decompose: solve only the best-estimated splits
     transformed_splits: bool = True           # decompose: also solve splits whose halves are a modulo/substitute of each other
+    interleaved_copies: bool = True           # polish re-cover: pieces interleaving a source with a fresh run / literal
+    polish: bool = True                       # portfolio: reorder / flatten / merge lines of each verified program, priced exactly
+    polish_resegment: bool = True             # portfolio: re-cover the winner's literal lines with its other lines as sources
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,9 @@
 Strategies are imported lazily by name, so a missing optional module (or its heavy dependency)
 never breaks the others: it is skipped and recorded in `stats["skipped"]`, and it is an error only
 when the user named the strategy explicitly. Every candidate is re-run by the reference
-interpreter, pruned of dead lines and priced exactly (objective.program_cost); the literal program
+interpreter, pruned of dead lines, polished (ksynth.search.polish: line order, flattened concatenates,
+merged literals; off with Ablations.polish; the winner's literal lines are also re-covered with its
+other lines as sources, Ablations.polish_resegment) and priced exactly (objective.program_cost); the literal program
 (one set_list line) is always a candidate, so every target gets a verified program.
 """
 from __future__ import annotations
@@ -34,6 +36,8 @@ _REGISTRY = {
 _WEIGHT = {"decompose": 0.7, "segment": 0.05, "enumerate": 0.15, "solve": 0.1}
 # order of execution: the strategies that find most programs cheaply come first
 _ORDER = ("decompose", "segment", "enumerate", "solve")
+RESEGMENT_TOP = 2         # verified programs (cheapest first) whose literal lines are re-covered
+POLISH_RESERVE = 0.1     # share of the wall budget kept for the final polish (re-cover)
 
 
 def load_strategy(name: str):
@@ -75,12 +79,18 @@ class Portfolio:
         t0 = time.monotonic()
         budget = cfg.budget.seconds
         end = t0 + budget if budget is not None else math.inf
+        # the strategies stop POLISH_RESERVE of the budget early: the winner's re-cover needs it
+        # most on the long targets that hit the deadline with big literal lines left
+        final = end
+        if cfg.ablations.polish and cfg.ablations.polish_resegment and budget is not None:
+            end = t0 + budget * (1 - POLISH_RESERVE)
         best_prog = literal_program(target)
         best_cost = program_cost(best_prog, cfg.objective)
         best_name = "literal"
         nodes = 0
         per_strategy = {}
         todo = list(self._strategies)
+        candidates = []                    # (cost, strategy, program) of every verified result
         total_weight = sum(_WEIGHT.get(s.name, 0.1) for s in todo) or 1.0
         while todo:
             strat = todo.pop(0)
@@ -109,9 +119,29 @@ class Portfolio:
                 info["verified"] = prog is not None
                 if prog is not None:
                     info["cost"] = cost
+                    candidates.append((cost, strat.name, prog))
                     if cost < best_cost - 1e-9:
                         best_prog, best_cost, best_name = prog, cost, strat.name
             per_strategy[strat.name] = info
+        if cfg.ablations.polish and cfg.ablations.polish_resegment and candidates:
+            from ksynth.search.polish import polish
+
+            # the RESEGMENT_TOP best programs' literal lines re-covered with their other lines as
+            # sources (a runner-up may win after its re-cover)
+            p0 = time.monotonic()
+            improved = False
+            seen = set()
+            for _, name, prog in sorted(candidates, key=lambda c: c[0])[:RESEGMENT_TOP]:
+                if prog in seen:
+                    continue
+                seen.add(prog)
+                deep = polish(prog, target, cfg.objective, cfg.max_len, resegment=True,
+                              deadline=final if budget is not None else None,
+                              ablations=cfg.ablations)
+                cost = program_cost(deep, cfg.objective)
+                if cost < best_cost - 1e-9:
+                    best_prog, best_cost, best_name, improved = deep, cost, name, True
+            per_strategy["polish"] = {"seconds": round(time.monotonic() - p0, 4), "improved": improved}
         bits, kt = both_costs(best_prog)
         stats = {"strategies": per_strategy, "objective": cfg.objective}
         if self.skipped:
@@ -125,6 +155,10 @@ class Portfolio:
         program = program.pruned()
         if try_run(program, self.config.max_len) != target:
             return None, math.inf
+        if self.config.ablations.polish:
+            from ksynth.search.polish import polish
+
+            program = polish(program, target, self.config.objective, self.config.max_len)
         try:
             return program, program_cost(program, self.config.objective)
         except UsageError:                 # e.g. a non-KT op under the kt objective

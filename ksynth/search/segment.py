@@ -302,11 +302,15 @@ def _item_key(item):
 class Segmenter:
     """Segment one target. `pool`: nodes already built elsewhere that pieces may copy/transform."""
 
-    def __init__(self, objective: str = "kt", ablations=None, beam: int = BEAM):
+    def __init__(self, objective: str = "kt", ablations=None, beam: int = BEAM,
+                 interleave_pieces: bool = False):
         self.c = costs_for(objective)
         self.copies = getattr(ablations, "copies", True)
         self.transformed = getattr(ablations, "transformed_copies", True)
         self.fresh_families = getattr(ablations, "fresh_transforms", True)
+        # interleave(fresh, source) pieces: slow and no gain inside the search (measured: median
+        # time +30%, same bits), so only the polish's re-cover of a finished program asks for them
+        self.interleaved = interleave_pieces and getattr(ablations, "interleaved_copies", True)
         self.beam = beam
         self.nodes = 0
 
@@ -371,6 +375,12 @@ class Segmenter:
             k = len(w)
             if a + k <= n and t[a:a + k] == w:
                 out.append((a + k, c.copy if op == "copy" else c.unary(op), op, params))
+        if self.interleaved and L >= MIN_FAMILY_LEN and a + 2 < n:
+            derived = _derived(v, self.transformed)
+            for side in (0, 1):
+                for op, params, w in derived.get(t[a + side], ()):
+                    if len(w) >= MIN_FAMILY_LEN:
+                        self._interleaved(t, a, w, side, (op, params), out)
         if not self.transformed or L < 2:
             return out
         if a + L <= n:
@@ -408,6 +418,49 @@ class Segmenter:
                     out.append((a + m, c.two + c.run(sm[1] - sm[0]), "tworun-", (m,)))
         return out
 
+    def _interleaved(self, t: tuple, a: int, v: tuple, side: int, how: tuple, out: list) -> None:
+        """Pieces interleave(F, v) / interleave(v, F) with F fresh: v (the source itself or a
+        parameter-free transform of it, `how` = (op, params)) at every other position from a + 1
+        (side 1) or a (side 0), the longer list's tail after the alternation. op "ilv", params
+        (side, F, how); F is priced as a run or a literal here (as a copy by the caller)."""
+        n, L = len(t), len(v)
+        extra = 0.0 if how[0] == "copy" else self.c.unary(how[0])
+        p = a + side
+        k = 1                                        # v[:k] found at stride 2 from p
+        while k < L and p + 2 * k < n and t[p + 2 * k] == v[k]:
+            k += 1
+        if k >= 2:
+            q = a + 1 - side                         # F's alternating positions
+            # F at least as long as v: all of v alternates, F's tail follows (len(F) in L, L+1 and
+            # the longest arithmetic F)
+            if k == L and q + 2 * (L - 1) < n:
+                head = t[q:q + 2 * L:2]
+                start = a + 2 * L                    # F's tail starts here
+                ends = {L, L + 1}
+                fresh = head + t[start:n]
+                m = _arith_len(fresh, 0, len(fresh))
+                if m > L:
+                    ends.add(m)
+                for f in sorted(ends):
+                    if f == L or start + (f - L) <= n:
+                        F = head + t[start:start + f - L]
+                        if len(F) == f:
+                            out.append((a + L + f, extra + self._fresh_cost(F), "ilv", (side, F, how)))
+            # F shorter than v: v[f:] follows the alternation
+            for f in range(2, min(k, L - 1) + 1):
+                e = a + 2 * f
+                if e + L - f <= n and t[e:e + L - f] == v[f:] and q + 2 * (f - 1) < n:
+                    F = t[q:q + 2 * f:2]
+                    out.append((a + L + f, extra + self._fresh_cost(F), "ilv", (side, F, how)))
+
+    def _fresh_cost(self, F: tuple) -> float:
+        """Bits of a fresh interleave argument plus the interleave line."""
+        c = self.c
+        lit = c.lit_line + c.lit_elem * len(F)
+        if len(F) >= 2 and _arith_len(F, 0, len(F)) == len(F):
+            lit = min(lit, c.run(F[1] - F[0]))
+        return c.interleave + lit
+
     def _pair_candidates(self, t: tuple, a: int, u: tuple, v: tuple) -> list:
         """[(b, cost, op, swap)] for two-list ops of two equal-length sources."""
         n, out = len(t), []
@@ -442,6 +495,7 @@ class Segmenter:
     def _candidates_for(self, t, a, sources, cache, pair_cache) -> list:
         """[(b, cost, desc)] from sources [(value, handle)], with per-position caches by value."""
         out = []
+        values = None
         for key, v, h in sources:
             cands = cache.get(key)
             if cands is None:
@@ -449,6 +503,14 @@ class Segmenter:
             for b, cost, op, params in cands:
                 if op[0] == "t" and op.startswith("tworun"):
                     out.append((b, cost, ("tworun", "add" if op == "tworun+" else "sub", h, params[0])))
+                elif op == "ilv":
+                    side, F, how = params
+                    if values is None:
+                        values = {u: hu for _, u, hu in sources}
+                    hf = values.get(F)
+                    if hf is not None:             # both arguments already built: one line
+                        cost -= self._fresh_cost(F) - self.c.interleave
+                    out.append((b, cost, ("ilv", side, h, F, hf, how)))
                 else:
                     out.append((b, cost, ("src", op, h, params)))
         if self.transformed and len(sources) >= 2:
@@ -608,6 +670,13 @@ class Segmenter:
         if kind == "pair":
             _, op, hx, hy = e.desc
             return two_node(op, self._handle(hx, built), self._handle(hy, built))
+        if kind == "ilv":
+            _, side, h, F, hf, (op, params) = e.desc
+            src = self._handle(h, built)
+            if op != "copy":
+                src = unary_node(op, src, params)
+            fresh = self._handle(hf, built) if hf is not None else _fresh_node(F)
+            return interleave_node(fresh, src) if side == 1 else interleave_node(src, fresh)
         if kind == "tworun":
             _, which, h, m = e.desc
             src = self._handle(h, built)
@@ -619,6 +688,15 @@ class Segmenter:
             s1 = t[a + 1] + src.value[1]   # t = run - v
             return two_node("subtract_two_lists", run_node(s0, s1 - s0, m), src)
         raise ValueError(kind)
+
+
+def _fresh_node(F: tuple) -> Node:
+    """A fresh interleave argument: a run when arithmetic, else a literal."""
+    if len(F) >= 2 and _arith_len(F, 0, len(F)) == len(F):
+        run = run_node(F[0], F[1] - F[0], len(F))
+        if len(F) > 2 or F[1] - F[0] in (0, 1):
+            return run
+    return literal_node(F)
 
 
 def split_hints(t: tuple, gram: int = 4, max_hits: int = 8) -> set[int]:
@@ -635,8 +713,8 @@ def split_hints(t: tuple, gram: int = 4, max_hits: int = 8) -> set[int]:
         key = tuple(diffs[a:a + gram - 1])
         if len(set(key)) > 1:                  # constant differences are runs, not copies
             for i in seen.get(key, ())[:max_hits]:
-                if i + gram > a:
-                    continue
+                if i + gram > a or (i > 0 and t[a - 1] - t[i - 1] == t[a] - t[i]):
+                    continue                     # overlapping, or inside a longer match
                 L = gram
                 while a + L < n and i + L < a and t[a + L] - t[i + L] == t[a] - t[i]:
                     L += 1
@@ -647,8 +725,8 @@ def split_hints(t: tuple, gram: int = 4, max_hits: int = 8) -> set[int]:
         w = t[a:a + gram]
         for i in values.get(w[::-1], ())[:max_hits]:
             end = i + gram                       # source t[end-L:end] reversed equals t[a:a+L]
-            if end > a:
-                continue
+            if end > a or (end < a - 1 and t[a - 1] == t[end]):
+                continue                         # overlapping, or inside a longer match
             L = gram
             while a + L < n and end - L - 1 >= 0 and t[a + L] == t[end - L - 1]:
                 L += 1
