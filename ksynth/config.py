@@ -33,6 +33,7 @@ class Ablations:
     transformed_copies: bool = True           # segment: reverse / +-c / modulo / substitute reuse
     shared_lines: bool = True                 # decompose: one dictionary of built lines
     fresh_transforms: bool = True             # segment: sawtooth / substituted / scanned runs, v +- run
+    segment_degrade: bool = True              # segment: behind its deadline, go on with beam 1 and plain copies (not a literal tail)
     interleave: bool = True                   # decompose: the interleave witness
     split_pruning: bool = True                # decompose: solve only the best-estimated splits
     transformed_splits: bool = True           # decompose: also solve splits whose halves are a modulo/substitute of each other

@@ -26,6 +26,7 @@ from ksynth.search.objective import line_cost, APPROX_INDEX
 MAX_DEPTH = 4            # nested interleaves explored
 TOP_SPLITS = 3           # interleave splits solved in full at the top level (fewer deeper down)
 MIN_INTERLEAVE = 4       # shortest target worth splitting
+REUSE_SCAN = 256         # splits beyond the top ones tested for reuse between their halves
 
 
 COPY_EST_BITS = 4.0      # estimated bits of reusing an earlier stretch (a reference, maybe a slice)
@@ -225,7 +226,7 @@ class Decomposer:
         if self.split_pruning:
             extra = max(0, 2 - depth)
             if extra:
-                chosen = chosen + [s for s in splits[top:] if self._reuse_split(t, s[1], s[2])][:extra]
+                chosen = chosen + self._reuse_extras(t, splits[top:], extra)
         for est, m, tail_to_y in chosen:
             if self._late():
                 break
@@ -239,6 +240,17 @@ class Decomposer:
             if cost < best[0]:
                 best = (cost, node)
         return best
+
+    def _reuse_extras(self, t, splits, extra: int) -> list:
+        """The first `extra` of `splits` (in estimate order) whose halves reuse each other. Each
+        test is O(len(t)), so at most REUSE_SCAN splits are tested, and none after the deadline."""
+        out = []
+        for i, s in enumerate(splits[:REUSE_SCAN]):
+            if len(out) >= extra or ((i & 15) == 15 and self._late()):
+                break
+            if self._reuse_split(t, s[1], s[2]):
+                out.append(s)
+        return out
 
     def _reuse_split(self, t, m, tail_to_y) -> bool:
         """True when one half of the split reuses a stretch of the other, plainly or (when the

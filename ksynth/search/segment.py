@@ -31,6 +31,7 @@ from ksynth.search.objective import APPROX_INDEX, line_cost, output_cost
 BEAM = 2                 # entries kept per position
 MAX_SOURCES = 16         # most recent path pieces considered as copy sources
 MAX_PAIR_SOURCES = 8     # sources combined pairwise by two-list ops
+FAST_SOURCES = 4         # path sources per entry once a long target falls behind its deadline
 LONG_RUN = 48            # runs longer than this offer only a few end points (keeps the DP linear)
 LITERALS_KEPT = 2        # open-literal entries kept per position beyond the beam (cut variants)
 MIN_FAMILY_LEN = 3       # fresh transformed runs / slices shorter than this never pay off
@@ -312,6 +313,8 @@ class Segmenter:
         # time +30%, same bits), so only the polish's re-cover of a finished program asks for them
         self.interleaved = interleave_pieces and getattr(ablations, "interleaved_copies", True)
         self.beam = beam
+        self.degrade = getattr(ablations, "segment_degrade", True)
+        self.max_sources = MAX_SOURCES
         self.nodes = 0
 
     # -- candidates that do not depend on the path: runs and fresh transformed runs --------------
@@ -544,18 +547,37 @@ class Segmenter:
                 if p.value and p.value not in seen:
                     seen.add(p.value)
                     pool_src.append((id(p), p.value, p))
-        lit = ("lit",)
         hints = split_hints(t) if self.copies and self.transformed else ()
         # bucket items: (cost, pieces, prev entry, start, desc); entries are made when kept
         buckets: list[list] = [[] for _ in range(n + 1)]
         root = _Entry(0.0, None, 0, 0, None)
         root.srcs = ()
+        saved = (self.beam, self.transformed, self.max_sources)
+        started = time.monotonic()
+        try:
+            return self._dp(t, n, pool_src, hints, buckets, root, deadline, started)
+        finally:
+            self.beam, self.transformed, self.max_sources = saved
+
+    def _dp(self, t, n, pool_src, hints, buckets, root, deadline, started):
+        c = self.c
+        lit = ("lit",)
         entries = [root]
+        fast = False
         for a in range(n):
             if a > 0:
-                if deadline is not None and (a & 15) == 0 and time.monotonic() > deadline:
-                    self._finish_literal(buckets, a, n)
-                    break
+                if deadline is not None and (a & 15) == 0:
+                    now = time.monotonic()
+                    if now > deadline:
+                        self._finish_literal(buckets, a, n)
+                        break
+                    if self.degrade and not fast and (now - started) * (n - a) > a * (deadline - now):
+                        # at this pace the DP would end in a literal tail (8 bits per element):
+                        # go on with one entry per position, the newest sources and plain copies
+                        # (~10x faster on long periodic targets, much cheaper than a literal)
+                        fast = True
+                        self.beam, self.transformed = 1, False
+                        self.max_sources = FAST_SOURCES
                 entries = self._prune(buckets[a], a)
                 buckets[a] = None
                 if not entries:
@@ -576,7 +598,8 @@ class Segmenter:
                     nxt.append((ec + c.lit_line + c.lit_elem, ep + 1, e, a, lit))
                 cands = fixed + pool_cands
                 if self.copies and e.desc is not None:
-                    cands += self._candidates_for(t, a, self._path_sources(e, t), cache, pair_cache)
+                    sources = self._path_sources(e, t)[:self.max_sources]
+                    cands += self._candidates_for(t, a, sources, cache, pair_cache)
                 ep1 = ep + 1
                 for b, cost, desc in cands:
                     buckets[b].append((ec + cost, ep1, e, a, desc))
