@@ -36,6 +36,7 @@ class Ablations:
     interleave: bool = True                   # decompose: the interleave witness
     split_pruning: bool = True                # decompose: solve only the best-estimated splits
     transformed_splits: bool = True           # decompose: also solve splits whose halves are a modulo/substitute of each other
+    reuse_estimate: bool = True               # decompose: rank interleave splits by an LZ cover that sees copies within / between halves
 
 
 @dataclass(frozen=True)
