@@ -40,6 +40,7 @@ class Ablations:
     interleaved_copies: bool = True           # polish re-cover: pieces interleaving a source with a fresh run / literal
     polish: bool = True                       # portfolio: reorder / flatten / merge lines of each verified program, priced exactly
     polish_resegment: bool = True             # portfolio: re-cover the winner's literal lines with its other lines as sources
+    reuse_estimate: bool = True               # decompose: rank interleave splits by an LZ cover that sees copies within / between halves
 
 
 @dataclass(frozen=True)

@@ -107,6 +107,118 @@ def _item_transform_len(small, big, k: int = TRANSFORM_PROBE) -> int:
     return best
 
 
+# ---- reuse-aware split estimate -----------------------------------------------------------------
+# The run/literal estimate cannot tell the right interleave split from its neighbours when the
+# halves are random literals: every split then costs ~8 bits per element. What singles out the
+# right split is reuse: KT folds the SAME sequences in again (copied, reversed, repeated, strided),
+# and only the right split leaves those stretches contiguous. `reuse_cover` is a greedy LZ-style
+# cover that sees such copies, within a half (its own prefix) and from the other half.
+REUSE_STRIDES = (2, 3, 4, 5)     # get_subsequence_with_jumps steps seen by the estimate
+REUSE_COPY_BITS = COPY_EST_BITS + 3.0   # a reused stretch: a reference plus maybe a one-ref line
+REUSE_DEPTH = 1                  # deepest level whose splits get the reuse estimate
+REUSE_TOP = 1                    # splits added by it per level
+REUSE_MAX_M = 32                 # longest interleaved piece scored with it (KT pieces: 5..25)
+REUSE_WORK = 4000               # elements covered per target at most (keeps long targets linear)
+_SEP = "\u0100"                  # separates stretches in a source text (values are < 256 there)
+
+
+def _first_prefix(grams: list, span: int) -> dict:
+    """gram -> the shortest prefix length that contains it (grams listed by start, each `span` long)."""
+    return dict(zip(reversed(grams), range(len(grams) - 1 + span, span - 1, -1)))
+
+
+class ReuseHalf:
+    """One half of a split as a copy source: its 3-grams (plain, reversed, strided by 2..5) with
+    the shortest prefix holding each, and lazily its text for longest-match extension."""
+
+    __slots__ = ("v", "plain", "firsts", "other", "all", "s", "r", "strided", "_text")
+
+    def __init__(self, v: tuple):
+        self.v = v
+        plain = list(zip(v, v[1:], v[2:]))
+        firsts = [_first_prefix(plain, 3), _first_prefix([g[::-1] for g in plain], 3)]
+        for j in REUSE_STRIDES:
+            firsts.append(_first_prefix(list(zip(v, v[j:], v[2 * j:])), 2 * j + 1))
+        self.plain, self.firsts = firsts[0], firsts
+        self.other = set().union(*firsts[1:])        # grams of the non-plain stretches
+        self.all = self.other.union(self.plain)
+        self.s = None
+        self._text = None
+
+    def strings(self) -> str:
+        if self.s is None:
+            s = "".join(map(chr, self.v))
+            self.s, self.r = s, s[::-1]
+            self.strided = [(j, r, s[r::j]) for j in REUSE_STRIDES for r in range(j) if r < len(s)]
+        return self.s
+
+    def text(self) -> str:
+        """Every stretch the other half may copy: plain, reversed, strided residues."""
+        if self._text is None:
+            self.strings()
+            self._text = _SEP.join([self.s, self.r] + [p for _, _, p in self.strided])
+        return self._text
+
+    def in_prefix(self, w: str, i: int) -> bool:
+        """w occurs in a plain / reversed / strided stretch of v[:i]."""
+        n = len(self.v)
+        return self.s.find(w, 0, i) >= 0 or self.r.find(w, n - i) >= 0 or \
+            any(s.find(w, 0, (i - r + j - 1) // j) >= 0 for j, r, s in self.strided if i > r)
+
+
+def reuse_cover(h: ReuseHalf, c, ext: ReuseHalf | None = None) -> float:
+    """Estimated bits of h.v by a greedy left-to-right cover: arithmetic runs (>= 3), copies
+    (>= 3 elements, REUSE_COPY_BITS) of a plain / reversed / strided stretch of its own prefix or
+    of `ext` (anywhere), else merged literals."""
+    a = h.v
+    n = len(a)
+    firsts, plain, other = h.firsts, h.plain, h.other
+    ext_all = ext.all if ext is not None else ()
+    lit_elem, lit_line = c.lit_elem, c.lit_line
+    i, cost, open_lit = 0, 0.0, False
+    while i < n:
+        run, d = 1, 0
+        if i + 1 < n:
+            d = a[i + 1] - a[i]
+            run = 2
+            while i + run < n and a[i + run] - a[i + run - 1] == d:
+                run += 1
+        best = 0
+        if run < 3 and i + 3 <= n:
+            g = (a[i], a[i + 1], a[i + 2])
+            in_ext = g in ext_all
+            if in_ext or plain[g] <= i or (g in other and any(f.get(g, n) <= i for f in firsts)):
+                sa = h.strings()
+                et = ext.text() if in_ext else ""
+                k = 3
+                while i + k < n:
+                    w = sa[i:i + k + 1]
+                    if (in_ext and w in et) or h.in_prefix(w, i):
+                        k += 1
+                    else:
+                        break
+                best = k
+        if run >= 3:
+            cost += c.run(d)
+            i += run
+            open_lit = False
+        elif best:
+            cost += REUSE_COPY_BITS
+            i += best
+            open_lit = False
+        else:
+            cost += lit_elem if open_lit else lit_elem + lit_line
+            open_lit = True
+            i += 1
+    return cost
+
+
+def reuse_split_cost(x: tuple, y: tuple, c) -> float:
+    """Estimated bits of the two halves, solved in the better order (the second may copy the first)."""
+    hx, hy = ReuseHalf(x), ReuseHalf(y)
+    return min(reuse_cover(hx, c) + reuse_cover(hy, c, hx), reuse_cover(hy, c) + reuse_cover(hx, c, hy))
+
+
 class Decomposer:
     """Solve one target by recursion over witnesses; `solve(t)` returns (approx bits, Node)."""
 
@@ -119,8 +231,10 @@ class Decomposer:
         self.interleave_on = getattr(ablations, "interleave", True)
         self.split_pruning = getattr(ablations, "split_pruning", True)
         self.transformed_splits = getattr(ablations, "transformed_splits", True)
+        self.reuse_estimate = getattr(ablations, "reuse_estimate", True)
         self.deadline = deadline
         self.memo: dict = {}
+        self.split_memo: dict = {}    # (target, depth) -> ranked splits (they do not depend on the pool)
         self.calls = 0          # sub-target visits
         self.solved = 0         # sub-targets solved (visits minus memo hits)
 
@@ -206,27 +320,29 @@ class Decomposer:
         return (cost, node) if cost < best[0] else best
 
     def _interleave(self, t, pool, pool_values, depth, best):
-        n = len(t)
         c = self.c
-        # estimates of every split from three O(n) passes: prefix costs of the even and odd
-        # positions, suffix costs of the target (the tail after 2m)
-        pre_even = prefix_costs(t[0::2], c)
-        pre_odd = prefix_costs(t[1::2], c)
-        suf = prefix_costs(t[::-1], c)[::-1]
-        splits = []
-        for m in range(1, n // 2 + 1):
-            est = pre_even[m] + pre_odd[m] + suf[2 * m] + c.interleave
-            splits.append((est, m, False))
-            if 2 * m < n:
-                splits.append((est, m, True))
-        splits.sort(key=lambda s: s[0])
+        ranked = self.split_memo.get((t, depth))
+        if ranked is None:
+            ranked = self.split_memo[(t, depth)] = self._rank_splits(t, depth)
+        splits, by_reuse = ranked
         top = TOP_SPLITS if depth == 0 else max(1, TOP_SPLITS - depth)
         chosen = splits if not self.split_pruning else splits[:top]
-        # a half that copies the other is invisible to the estimate: always consider those splits
+        more = []
         if self.split_pruning:
+            # the best splits by the reuse-aware cover, when the flat estimate ranked them lower;
+            # taken in turns with the flat ones, so a deadline cuts both lists alike
+            have = {(m, ty) for _, m, ty in chosen}
+            more = [s for s in by_reuse if (s[1], s[2]) not in have][:REUSE_TOP]
+            mixed = []
+            for i in range(max(len(chosen), len(more))):
+                mixed += chosen[i:i + 1] + more[i:i + 1]
+            chosen = mixed
+            # a half that copies the other is invisible to the estimate: always consider those splits
             extra = max(0, 2 - depth)
             if extra:
-                chosen = chosen + self._reuse_extras(t, splits[top:], extra)
+                have = {(m, ty) for _, m, ty in chosen}
+                chosen = chosen + self._reuse_extras(
+                    t, [s for s in splits[top:] if (s[1], s[2]) not in have], extra)
         for est, m, tail_to_y in chosen:
             if self._late():
                 break
@@ -235,6 +351,8 @@ class Decomposer:
             if self.split_pruning and est > best[0] + 2 * c.interval and \
                     not self._reuse_split(t, m, tail_to_y):
                 continue
+            if (est, m, tail_to_y) in more and est > best[0]:
+                continue                       # the reuse estimate sees copies: no slack needed
             node = self._pair(x, y, pool, pool_values, depth)
             cost = self.dag_cost(node, pool_values)
             if cost < best[0]:
@@ -251,6 +369,32 @@ class Decomposer:
             if self._reuse_split(t, s[1], s[2]):
                 out.append(s)
         return out
+
+    def _rank_splits(self, t, depth) -> tuple[list, list]:
+        """Every interleave split (est, m, tail_to_y) by the flat estimate, cheapest first; and,
+        near the top, the short splits by the reuse-aware estimate, cheapest first."""
+        n = len(t)
+        c = self.c
+        # flat estimates of every split from three O(n) passes: prefix costs of the even and odd
+        # positions, suffix costs of the target (the tail after 2m)
+        pre_even = prefix_costs(t[0::2], c)
+        pre_odd = prefix_costs(t[1::2], c)
+        suf = prefix_costs(t[::-1], c)[::-1]
+        splits, by_reuse = [], []
+        reuse = self.reuse_estimate and depth <= REUSE_DEPTH
+        work = 0
+        for m in range(1, n // 2 + 1):
+            est = pre_even[m] + pre_odd[m] + suf[2 * m] + c.interleave
+            for tail_to_y in ((False, True) if 2 * m < n else (False,)):
+                splits.append((est, m, tail_to_y))
+            # the fold's last interleave takes a short piece: Y = t[1:2m:2], the tail goes to X
+            if reuse and m <= REUSE_MAX_M and work < REUSE_WORK:
+                x, y = t[0:2 * m:2] + t[2 * m:], t[1:2 * m:2]
+                by_reuse.append((reuse_split_cost(x, y, c) + c.interleave, m, False))
+                work += n
+        splits.sort(key=lambda s: s[0])
+        by_reuse.sort(key=lambda s: s[0])
+        return splits, by_reuse
 
     def _reuse_split(self, t, m, tail_to_y) -> bool:
         """True when one half of the split reuses a stretch of the other, plainly or (when the
