@@ -38,6 +38,7 @@ class Ablations:
     split_pruning: bool = True                # decompose: solve only the best-estimated splits
     transformed_splits: bool = True           # decompose: also solve splits whose halves are a modulo/substitute of each other
     interleaved_copies: bool = True           # polish re-cover: pieces interleaving a source with a fresh run / literal
+    incumbent_bound: bool = True              # portfolio: enumerate / solve only look for programs cheaper than the best so far
     polish: bool = True                       # portfolio: reorder / flatten / merge lines of each verified program, priced exactly
     polish_resegment: bool = True             # portfolio: re-cover the winner's literal lines with its other lines as sources
     reuse_estimate: bool = True               # decompose: rank interleave splits by an LZ cover that sees copies within / between halves

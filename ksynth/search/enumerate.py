@@ -545,6 +545,7 @@ class EnumerateStrategy:
     """Bottom-up, cost-ordered enumeration with observational equivalence and target pruning."""
 
     name = "enumerate"
+    takes_bound = True           # search(..., bound=bits): the portfolio passes its best so far
 
     def search(self, target: list[int], config, deadline: float,
                bound: float | None = None) -> SearchResult | None:

@@ -33,7 +33,7 @@ _REGISTRY = {
 }
 # share of the wall budget each strategy may use at most (renormalised over those configured);
 # time a strategy leaves unused is NOT handed on, so easy targets finish early
-_WEIGHT = {"decompose": 0.7, "segment": 0.05, "enumerate": 0.15, "solve": 0.1}
+_WEIGHT = {"decompose": 0.7, "segment": 0.05, "enumerate": 0.05, "solve": 0.1}
 # order of execution: the strategies that find most programs cheaply come first
 _ORDER = ("decompose", "segment", "enumerate", "solve")
 RESEGMENT_TOP = 2         # verified programs (cheapest first) whose literal lines are re-covered
@@ -106,7 +106,12 @@ class Portfolio:
             deadline = min(end, now + share)
             s0 = time.monotonic()
             try:
-                res = strat.search(target, cfg, deadline)
+                if getattr(strat, "takes_bound", False) and cfg.ablations.incumbent_bound:
+                    # only programs cheaper than the best so far are wanted: a tight bound
+                    # shrinks enumerate's / solve's search spaces to almost nothing
+                    res = strat.search(target, cfg, deadline, bound=best_cost)
+                else:
+                    res = strat.search(target, cfg, deadline)
             except KsynthError:
                 raise
             except RecursionError:

@@ -236,6 +236,7 @@ class SolveStrategy:
     """Sketches with integer holes, filled in closed form, by brute force or by Z3."""
 
     name = "solve"
+    takes_bound = True           # search(..., bound=bits): the portfolio passes its best so far
 
     def search(self, target: list[int], config, deadline: float,
                bound: float | None = None) -> SearchResult | None:
