@@ -81,3 +81,13 @@ def test_reuse_estimate_finds_jumps_of_a_piece():
     off = dec_program(target, reuse_estimate=False)
     assert run(on) == list(target) and run(off) == list(target)
     assert kt_bits(on) < kt_bits(off)
+
+
+def test_values_outside_bytes_skip_the_reuse_estimate():
+    # sub-targets (differences for scan_add) and user sequences may leave 0..255: the reuse
+    # cover maps values to characters and must not be asked about them (this target, a list
+    # interleaved with its reversal, made it look for copies)
+    a = (-5, 9, -7, 3, 11, -2, 8, -9, 4)
+    t = tuple(v for pair in zip(a, a[::-1]) for v in pair)
+    cost, node = Decomposer("kt").solve(t)
+    assert node.value == t and cost > 0

@@ -381,7 +381,8 @@ class Decomposer:
         pre_odd = prefix_costs(t[1::2], c)
         suf = prefix_costs(t[::-1], c)[::-1]
         splits, by_reuse = [], []
-        reuse = self.reuse_estimate and depth <= REUSE_DEPTH
+        # the cover's texts map values to characters below _SEP: byte values only
+        reuse = self.reuse_estimate and depth <= REUSE_DEPTH and 0 <= min(t) and max(t) < 256
         work = 0
         for m in range(1, n // 2 + 1):
             est = pre_even[m] + pre_odd[m] + suf[2 * m] + c.interleave
