@@ -14,6 +14,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("NUMBA_CACHE_DIR", str(REPO / ".numba_cache"))
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+os.environ.setdefault("KSYNTH_STRICT", "1")          # a failing strategy raises, not warns
 
 import pytest  # noqa: E402
 from hypothesis import HealthCheck, settings  # noqa: E402

@@ -168,6 +168,25 @@ def test_portfolio_rejects_unverified_and_falls_back_to_literal(monkeypatch):
     assert run(res.program) == list(LIT_A) and [l.op for l in res.program.lines] == ["set_list"]
 
 
+class _Broken:
+    name = "segment"
+
+    def search(self, target, config, deadline):
+        raise ValueError("a bug inside a strategy")
+
+
+def test_portfolio_survives_a_failing_strategy_unless_strict(monkeypatch):
+    monkeypatch.setattr(portfolio_mod, "load_strategy", lambda name: _Broken())
+    monkeypatch.setenv("KSYNTH_STRICT", "0")
+    with pytest.warns(RuntimeWarning, match="a bug inside a strategy"):
+        res = Portfolio(cfg(strategies=("segment",))).search(list(LIT_A))
+    assert res.verified and run(res.program) == list(LIT_A)
+    assert "ValueError" in res.stats["strategies"]["segment"]["error"]
+    monkeypatch.setenv("KSYNTH_STRICT", "1")
+    with pytest.raises(ValueError):
+        Portfolio(cfg(strategies=("segment",))).search(list(LIT_A))
+
+
 def test_portfolio_tiny_budget_still_returns_a_verified_program():
     rng = random.Random(1)
     target = [rng.randrange(256) for _ in range(3000)]
