@@ -485,13 +485,7 @@ def _resegment(dag: _Dag, objective: str, deadline: float | None, ablations=None
         if deadline is not None and time.monotonic() > deadline:
             break
         # lines that (transitively) use k may not become its sources
-        above, stack = set(), [k]
-        while stack:
-            x = stack.pop()
-            if x in above:
-                continue
-            above.add(x)
-            stack.extend(u for u, _ in users[x])
+        above = _reach(k, lambda x: (u for u, _ in users[x]))
         nodes: dict = {}
 
         def node(x):
@@ -524,15 +518,20 @@ def _resegment(dag: _Dag, objective: str, deadline: float | None, ablations=None
         yield d
 
 
-def _ancestors(dag: _Dag, k) -> set:
+def _reach(k, step) -> set:
+    """k and every line reachable from it through `step(line) -> lines`."""
     seen, stack = set(), [k]
     while stack:
         x = stack.pop()
         if x in seen:
             continue
         seen.add(x)
-        stack.extend(dag.refs(x))
+        stack.extend(step(x))
     return seen
+
+
+def _ancestors(dag: _Dag, k) -> set:
+    return _reach(k, dag.refs)
 
 
 # ---- driver -----------------------------------------------------------------------------------------
