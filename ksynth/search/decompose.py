@@ -129,7 +129,8 @@ def _first_prefix(grams: list, span: int) -> dict:
 
 class ReuseHalf:
     """One half of a split as a copy source: its 3-grams (plain, reversed, strided by 2..5) with
-    the shortest prefix holding each, and lazily its text for longest-match extension."""
+    the shortest prefix holding each, and lazily its text for longest-match extension. Byte values
+    only (0..255: the text maps values to characters below _SEP); Decomposer checks before use."""
 
     __slots__ = ("v", "plain", "firsts", "other", "all", "s", "r", "strided", "_text")
 

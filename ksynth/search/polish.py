@@ -75,13 +75,7 @@ class _Dag:
         return out
 
     def prune(self) -> None:
-        live, stack = set(), [self.out]
-        while stack:
-            k = stack.pop()
-            if k in live:
-                continue
-            live.add(k)
-            stack.extend(a.index for a in self.lines[k][1] if isinstance(a, Ref))
+        live = _reach(self.out, self.refs)
         for k in [k for k in self.lines if k not in live]:
             del self.lines[k]
             del self.values[k]
@@ -108,15 +102,8 @@ def _ratio_order(dag: _Dag) -> list[int]:
     done: set = set()
     order: list[int] = []
 
-    def closure(k):
-        seen, stack = set(), [k]
-        while stack:
-            x = stack.pop()
-            if x in seen or x in done:
-                continue
-            seen.add(x)
-            stack.extend(preds[x])
-        return seen
+    def closure(k):                    # k and its unscheduled ancestors (k itself is unscheduled)
+        return _reach(k, lambda x: [p for p in preds[x] if p not in done])
 
     while len(order) < len(dag.lines):
         best, best_key = None, None
