@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from ksynth.bench import datasets, harness, report
 from ksynth.cli import main
-from ksynth.cli_bench import grid_configs, read_config_file
+from ksynth.cli.bench import grid_configs, read_config_file
 from ksynth.config import SearchConfig
 from ksynth.errors import DataError, UsageError
 

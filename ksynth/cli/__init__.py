@@ -1,15 +1,20 @@
 """The `ksynth` command: a thin layer from flags to the API. User mistakes become one line, exit 2.
 
-Commands live beside their surface (cli_dsl.py, ...) so each stays a short page; this file only
-assembles the group and owns the error convention.
+One module per command group (dsl.py: run/sample/score, solve.py, bench.py, demo.py), each with
+its input parsing beside it (rows.py reads JSONL rows); this file owns the group, the error
+convention and the one registration list below.
 """
 from __future__ import annotations
 
+import importlib
 import sys
 
 import click
 
 from ksynth.errors import KsynthError
+
+# command-group modules, each exporting COMMANDS; the order is the order of `ksynth --help`
+COMMAND_MODULES = ("dsl", "solve", "bench", "demo")
 
 
 class _Group(click.Group):
@@ -22,6 +27,9 @@ class _Group(click.Group):
         except BrokenPipeError:
             sys.exit(1)
 
+    def list_commands(self, ctx):
+        return list(self.commands)          # registration order, not alphabetical
+
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="ksynth")
@@ -29,20 +37,6 @@ def main():
     """ksynth: find the shortest KT-DSL program that reproduces a byte sequence."""
 
 
-def _register():
-    from ksynth import cli_dsl
-
-    for cmd in cli_dsl.COMMANDS:
-        main.add_command(cmd)
-    from ksynth import cli_bench
-    for cmd in cli_bench.COMMANDS:
-        main.add_command(cmd)
-    from ksynth import cli_search
-    for cmd in cli_search.COMMANDS:
-        main.add_command(cmd)
-    from ksynth import cli_demo
-    for cmd in cli_demo.COMMANDS:
-        main.add_command(cmd)
-
-
-_register()
+for _name in COMMAND_MODULES:
+    for _cmd in importlib.import_module(f"ksynth.cli.{_name}").COMMANDS:
+        main.add_command(_cmd)

@@ -10,7 +10,7 @@ import click
 from ksynth.dsl.interp import DEFAULT_MAX_LEN, run as run_program
 from ksynth.dsl.program import Program
 from ksynth.errors import DataError, ProgramError, UsageError
-from ksynth.rows import read_sequence_rows, read_text
+from ksynth.cli.rows import read_sequence_rows, read_text
 
 PROGRESS_MIN = 1000          # show a progress bar (stderr, TTY only) from this many samples
 

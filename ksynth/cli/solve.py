@@ -14,7 +14,7 @@ import click
 
 from ksynth.config import STRATEGIES, Budget, SearchConfig
 from ksynth.errors import UsageError
-from ksynth.rows import read_sequence_rows
+from ksynth.cli.rows import read_sequence_rows
 
 
 def read_rows(path: str) -> list[dict]:
