@@ -1,4 +1,4 @@
-"""Why enumerate computes values with interp.IMPL instead of batching through the executor.
+"""Why enumerate computes values with the op table's bodies (OpSpec.body) instead of batching through the executor.
 
     python experiments/grow_step_executor.py
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 
-from ksynth.dsl.interp import IMPL
+from ksynth.dsl.ops import OPS
 from ksynth.dsl.program import Program, Ref
 from ksynth.dsl import jit
 from ksynth.dsl.sample import sample
@@ -31,7 +31,7 @@ for v in vals:
     lv = list(v)
     for op, args in children(v):
         a = [lv if isinstance(x, Ref) else x for x in args]
-        try: tuple(IMPL[op](*a)); n += 1
+        try: tuple(OPS[op].body(*a)); n += 1
         except ZeroDivisionError: pass
 ti = time.perf_counter() - t
 # batched: per entry, one Batch of 2-line programs lowered with jit.lower, run, values back as tuples
@@ -47,4 +47,4 @@ progs = [Program.build([("set_list", (v,)), (op, args)]) for v in vals for op, a
 out = jit.run(jit.lower(progs), threads=1)
 vs = [tuple(out[i].tolist()) for i in range(len(progs))]
 ta = time.perf_counter() - t
-print(f"IMPL {ti/n*1e6:.1f} us/child; jit per entry {tb/m*1e6:.1f} us/child; jit one batch {ta/len(progs)*1e6:.1f} us/child")
+print(f"OpSpec.body {ti/n*1e6:.1f} us/child; jit per entry {tb/m*1e6:.1f} us/child; jit one batch {ta/len(progs)*1e6:.1f} us/child")

@@ -103,7 +103,7 @@ BAD = [
      ["line 2", "program line 1", "not defined on an earlier line"]),
     (json.dumps({"sequence": [1], "program": _prog("sequence_1 = range_func_up(1, 2)",
                                                    "sequence_2 = modulo_item_list(sequence_1, 0)")}),
-     ["line 2", "program line 2", "modulo by 0"]),
+     ["line 2", "program line 2", "modulus must not be 0"]),
     (json.dumps({"sequence": [1], "program": _prog("sequence_1 = repeat_num(100, 1)")}),
      ["line 2", "program line 1", "cap of 50"]),
     ('{"sequence": [1, 2', ["line 2", "not valid JSON"]),

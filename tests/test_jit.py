@@ -268,7 +268,7 @@ def test_executor_backends_agree(monkeypatch, backend, samples):
                                   [w is not None and w == target[:len(w)] for w in want])
     assert not executor.matches(progs, target + [2**70]).any()
     bad = Program.parse("a = range_func_up(1, 5)\nb = modulo_item_list(a, 0)\noutput = a")
-    with pytest.raises(ExecError, match="line 2: modulo_item_list: modulo by 0"):
+    with pytest.raises(ExecError, match="line 2: modulo_item_list: modulus must not be 0"):
         executor.run(bad)
     assert executor.run(samples[1].program) == samples[1].sequence
 

@@ -99,7 +99,7 @@ def test_exec_error_names_the_line():
     p = Program.parse(text)
     with pytest.raises(ExecError) as info:
         run(p)
-    assert info.value.line == 2 and "modulo by 0" in str(info.value)
+    assert info.value.line == 2 and "modulus must not be 0" in str(info.value)
     assert isinstance(info.value, ProgramError)     # one except clause covers both
 
 

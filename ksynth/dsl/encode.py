@@ -18,13 +18,15 @@ Symbol alphabets, in stream order (i is the 0-based line index, n the number of 
               line; 1 = another line, followed by a digit of radix n - 1 (index, if n > 2).
   each line   op: line 0 uniform over the initiators, ops that take no list (radix 4); later lines
               uniform over all ops (radix 21), digit = the op's position in that list (ops.py order).
-              Then the arguments in op-table order:
+              Then the arguments, in the row's `encode_order` (default: op-table order), each
+              with the coder its `Arg.code` names (CODERS below; the rows of ops.py choose):
     REF       an earlier line, radix i, digit = its index.
     REFS      arity with the ARITY code, then one REF per argument.
-    NUM       radix 257: 0..255 is the value itself; 256 = escape, then in the GAMMA code the rank
-              of the value in the order 256, -1, 257, -2, 258, ... (outward from the window's edges).
-              Except three NUMs that are lengths, written with the SPAN code: range_func_up's e as
-              e - s + 1, get_subsequence_between_indices's b as b - a, max_n / min_n's n as is.
+    byte      (NUM) radix 257: 0..255 is the value itself; 256 = escape, then in the GAMMA code the
+              rank of the value in the order 256, -1, 257, -2, 258, ... (outward from the window's edges).
+    span      a NUM that is a length, SPAN-coded, as value - args[base] + offset when the row names
+              a base: range_func_up's e as e - s + 1, get_subsequence_between_indices's b as b - a,
+              max_n / min_n's n as is.
     INTS      the list length L with the LENGTH code; when ENUM_MIN_LEN <= L <= ENUM_MAX_LEN a binary
               digit follows: 0 = PLAIN, 1 = ENUMERATIVE (shorter lists are always PLAIN).
               PLAIN: each element as a NUM. ENUMERATIVE (all elements in 0..255; an order-0 code that
@@ -215,31 +217,6 @@ NUM = _Byte()
 SPAN = _Span()
 assert NUM.radix == NUM_RADIX
 
-# NUM arguments that are lengths in disguise, SPAN-coded: (op, position) -> the position of the
-# argument they are relative to (None: coded as is)
-_SPAN_ARGS = {("range_func_up", 1): 0,                    # e - s + 1: the length
-              ("get_subsequence_between_indices", 2): 1,  # b - a: the slice length
-              ("max_n", 1): None, ("min_n", 1): None}     # n itself
-
-
-def _to_span(op: str, pos: int, args) -> int | None:
-    """The SPAN-coded value of NUM argument `pos`, or None when it is a plain NUM."""
-    key = (op, pos)
-    if key not in _SPAN_ARGS:
-        return None
-    base = _SPAN_ARGS[key]
-    if base is None:
-        return args[pos]
-    return args[pos] - args[base] + (1 if op == "range_func_up" else 0)
-
-
-def _from_span(op: str, pos: int, args, v: int) -> int:
-    base = _SPAN_ARGS[(op, pos)]
-    if base is None:
-        return v
-    return v + args[base] - (1 if op == "range_func_up" else 0)
-
-
 # ---- literal lists ------------------------------------------------------------------------------------
 ENUM_MIN_LEN = 32             # shorter literals are always PLAIN (no choice digit): KT lists are <= 25
 ENUM_MAX_LEN = 4096           # longer ones too: ranking is quadratic in the length
@@ -394,15 +371,6 @@ def _read_literal(reader: "_Reader") -> tuple:
     return values
 
 
-def _small_code(op: str) -> _Windowed:
-    """The code of a STEP-kind argument depends on its op."""
-    if op == "get_subsequence_with_jumps":
-        return JUMP
-    if op == "repeat_list":
-        return TIMES
-    return STEP
-
-
 # ---- range_func_interval's end -------------------------------------------------------------------------
 def _interval_end(s: int, e: int, k: int) -> tuple[int, int]:
     """(q, r) for the end e of range(s, e, k): q = the length when the range is not empty."""
@@ -443,6 +411,114 @@ def _read_interval_end(reader: "_Reader", s: int, k: int) -> int:
     return s + d if k > 0 else s - d
 
 
+# ---- the coder table: one entry per `Arg.code` the op table names ----------------------------------------
+class _Coder:
+    """symbols / bits / read of one argument; `args` are the line's arguments in op-table order
+    (while decoding, the ones read so far, as a dict position -> value)."""
+
+    def symbols(self, v, args, arg, i: int) -> list[tuple[int, int]]:
+        raise NotImplementedError
+
+    def bits(self, v, args, arg, i: int) -> float:
+        raise NotImplementedError
+
+    def read(self, reader: "_Reader", args, arg, i: int):
+        raise NotImplementedError
+
+
+class _WindowedArg(_Coder):
+    """A windowed code of the value, or of value - args[base] + offset (a length in disguise)."""
+
+    def __init__(self, code: _Windowed):
+        self.code = code
+
+    def symbols(self, v, args, arg, i):
+        return self.code.symbols(v if arg.base is None else v - args[arg.base] + arg.offset)
+
+    def bits(self, v, args, arg, i):
+        return self.code.bits(v if arg.base is None else v - args[arg.base] + arg.offset)
+
+    def read(self, reader, args, arg, i):
+        v = self.code.read(reader)
+        return v if arg.base is None else v + args[arg.base] - arg.offset
+
+
+class _RefArg(_Coder):
+    """An earlier line, radix i (nothing to write at lines 0 and 1)."""
+
+    def symbols(self, r, args, arg, i):
+        return [(r.index, i)] if i > 1 else []
+
+    def bits(self, r, args, arg, i):
+        return _log2(i) if i > 1 else 0.0
+
+    def read(self, reader, args, arg, i):
+        return Ref(reader.digit(i))
+
+
+class _RefsArg(_Coder):
+    """Variadic references: the arity (ARITY code), then one reference each; `v` is all of them."""
+
+    def symbols(self, refs, args, arg, i):
+        out = ARITY.symbols(len(refs))
+        if i > 1:
+            out += [(r.index, i) for r in refs]
+        return out
+
+    def bits(self, refs, args, arg, i):
+        return ARITY.bits(len(refs)) + (_log2(i) if i > 1 else 0.0) * len(refs)
+
+    def read(self, reader, args, arg, i):
+        return tuple(Ref(reader.digit(i)) for _ in range(ARITY.read(reader)))
+
+
+class _LiteralArg(_Coder):
+    def symbols(self, v, args, arg, i):
+        return _literal_symbols(v)
+
+    def bits(self, v, args, arg, i):
+        return _literal_bits(v)
+
+    def read(self, reader, args, arg, i):
+        return _read_literal(reader)
+
+
+class _PredArg(_Coder):
+    def symbols(self, v, args, arg, i):
+        return [(_PRED_INDEX[v], len(PREDICATES))]
+
+    def bits(self, v, args, arg, i):
+        return _log2(len(PREDICATES))
+
+    def read(self, reader, args, arg, i):
+        return PREDICATES[reader.digit(len(PREDICATES))]
+
+
+class _IntervalEndArg(_Coder):
+    """range(s, e, k)'s end, relative to s = args[base] and the line's STEP argument k."""
+
+    @staticmethod
+    def _step(args, arg):
+        return args[2]        # range_func_interval(s, e, k); encode_order puts k before e
+
+    def symbols(self, e, args, arg, i):
+        return _interval_end_symbols(args[arg.base], e, self._step(args, arg))
+
+    def bits(self, e, args, arg, i):
+        return _interval_end_bits(args[arg.base], e, self._step(args, arg))
+
+    def read(self, reader, args, arg, i):
+        return _read_interval_end(reader, args[arg.base], self._step(args, arg))
+
+
+CODERS: dict[str, _Coder] = {
+    "byte": _WindowedArg(NUM), "span": _WindowedArg(SPAN), "step": _WindowedArg(STEP),
+    "jump": _WindowedArg(JUMP), "times": _WindowedArg(TIMES), "count": _WindowedArg(COUNT),
+    "literal": _LiteralArg(), "pred": _PredArg(), "ref": _RefArg(), "refs": _RefsArg(),
+    "interval_end": _IntervalEndArg(),
+}
+
+
 # ---- symbols of a program ------------------------------------------------------------------------
 def _op_symbol(op: str, i: int) -> list[tuple[int, int]]:
     if i == 0:
@@ -452,35 +528,19 @@ def _op_symbol(op: str, i: int) -> list[tuple[int, int]]:
     return [(_OP_INDEX_ALL[op], len(ALL_OPS))]
 
 
-def _ref_symbols(r: Ref, i: int) -> list[tuple[int, int]]:
-    return [(r.index, i)] if i > 1 else []
+def _coded_args(spec, args: tuple):
+    """(position, Arg, value) in stream order; a variadic op's one REFS argument holds them all."""
+    values = (args,) if spec.variadic else args
+    order = spec.encode_order or range(len(spec.params))
+    return [(k, spec.params[k], values[k]) for k in order]
 
 
 def line_symbols(op: str, args: tuple, i: int) -> list[tuple[int, int]]:
     """(digit, radix) pairs of line i, in stream order."""
     spec = OPS_BY_CODE[_OP_INDEX_ALL[op]]
     out = _op_symbol(op, i)
-    if op == "range_func_interval":
-        s, e, k = args
-        return out + NUM.symbols(s) + STEP.symbols(k) + _interval_end_symbols(s, e, k)
-    for pos, (kind, a) in enumerate(zip(spec.args, args if not spec.variadic else (args,))):
-        if kind is ArgKind.REF:
-            out += _ref_symbols(a, i)
-        elif kind is ArgKind.REFS:
-            out += ARITY.symbols(len(a))
-            for r in a:
-                out += _ref_symbols(r, i)
-        elif kind is ArgKind.NUM:
-            span = _to_span(op, pos, args)
-            out += NUM.symbols(a) if span is None else SPAN.symbols(span)
-        elif kind is ArgKind.INTS:
-            out += _literal_symbols(a)
-        elif kind is ArgKind.COUNT:
-            out += COUNT.symbols(a)
-        elif kind is ArgKind.STEP:
-            out += _small_code(op).symbols(a)
-        elif kind is ArgKind.PRED:
-            out.append((_PRED_INDEX[a], len(PREDICATES)))
+    for _, arg, v in _coded_args(spec, args):
+        out += CODERS[arg.code].symbols(v, args, arg, i)
     return out
 
 
@@ -513,26 +573,8 @@ def line_bits(op: str, args: tuple, i: int) -> float:
     """Exact additive cost of line i (0-based) in bits: sum of log2 of its symbols' radices."""
     spec = OPS_BY_CODE[_OP_INDEX_ALL[op]]
     total = _log2(len(INITIAL_OPS)) if i == 0 else _log2(len(ALL_OPS))
-    if op == "range_func_interval":
-        s, e, k = args
-        return total + NUM.bits(s) + STEP.bits(k) + _interval_end_bits(s, e, k)
-    ref = _log2(i) if i > 1 else 0.0
-    for pos, (kind, a) in enumerate(zip(spec.args, args if not spec.variadic else (args,))):
-        if kind is ArgKind.REF:
-            total += ref
-        elif kind is ArgKind.REFS:
-            total += ARITY.bits(len(a)) + ref * len(a)
-        elif kind is ArgKind.NUM:
-            span = _to_span(op, pos, args)
-            total += NUM.bits(a) if span is None else SPAN.bits(span)
-        elif kind is ArgKind.INTS:
-            total += _literal_bits(a)
-        elif kind is ArgKind.COUNT:
-            total += COUNT.bits(a)
-        elif kind is ArgKind.STEP:
-            total += _small_code(op).bits(a)
-        elif kind is ArgKind.PRED:
-            total += _log2(len(PREDICATES))
+    for _, arg, v in _coded_args(spec, args):
+        total += CODERS[arg.code].bits(v, args, arg, i)
     return total
 
 
@@ -605,32 +647,11 @@ def decode(data: bytes) -> Program:
         else:
             op = ALL_OPS[r.digit(len(ALL_OPS))]
         spec = OPS_BY_CODE[_OP_INDEX_ALL[op]]
-        if op == "range_func_interval":
-            s = NUM.read(r)
-            k = STEP.read(r)
-            lines.append(Line(op, (s, _read_interval_end(r, s, k), k)))
-            continue
-        args = []
-        for kind in spec.args:
-            if kind is ArgKind.REF:
-                args.append(Ref(r.digit(i)))
-            elif kind is ArgKind.REFS:
-                arity = ARITY.read(r)
-                args += [Ref(r.digit(i)) for _ in range(arity)]
-            elif kind is ArgKind.NUM:
-                pos = len(args)
-                if (op, pos) in _SPAN_ARGS:
-                    args.append(_from_span(op, pos, args, SPAN.read(r)))
-                else:
-                    args.append(NUM.read(r))
-            elif kind is ArgKind.INTS:
-                args.append(_read_literal(r))
-            elif kind is ArgKind.COUNT:
-                args.append(COUNT.read(r))
-            elif kind is ArgKind.STEP:
-                args.append(_small_code(op).read(r))
-            elif kind is ArgKind.PRED:
-                args.append(PREDICATES[r.digit(len(PREDICATES))])
+        read: dict[int, object] = {}
+        for k in spec.encode_order or range(len(spec.params)):
+            arg = spec.params[k]
+            read[k] = CODERS[arg.code].read(r, read, arg, i)
+        args = read[0] if spec.variadic else [read[k] for k in range(len(spec.params))]
         lines.append(Line(op, tuple(args)))
     if r.n != 0:
         raise CorruptInput("program stream is corrupt: data left over after the last line")

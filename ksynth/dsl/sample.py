@@ -31,7 +31,8 @@ import random
 from dataclasses import dataclass
 from typing import Callable
 
-from ksynth.dsl.interp import DEFAULT_MAX_LEN, IMPL
+from ksynth.dsl.interp import DEFAULT_MAX_LEN
+from ksynth.dsl.ops import OPS
 from ksynth.dsl.program import Program, Ref
 from ksynth.dsl.score import kt_bits as _kt_bits
 
@@ -90,7 +91,7 @@ class _Draw:
 
     def add(self, op: str, args: tuple, origin: str | None = None) -> int:
         resolved = [self.values[a.index] if isinstance(a, Ref) else a for a in args]
-        out = IMPL[op](*resolved)
+        out = OPS[op].body(*resolved)
         if len(out) > DEFAULT_MAX_LEN:
             raise _TooLong
         self.lines.append((op, args))
@@ -189,7 +190,7 @@ def _filter_pass(d: _Draw) -> None:
     if rng.random() < P_FILTER_PASS:
         pred = rng.choice(PREDICATES)
         last = len(d) - 1
-        kept = IMPL["filter"](pred, d.values[last])
+        kept = OPS["filter"].body(pred, d.values[last])
         if kept != d.values[last] and len(kept) > 2 and rng.random() < P_FILTER:
             d.add("filter", (pred, Ref(last)))
 
@@ -208,7 +209,7 @@ def _two_list_pass(d: _Draw) -> None:
                 continue
             if len(d.values[i]) != len(d.values[j]):
                 continue
-            out = IMPL[op](d.values[i], d.values[j])
+            out = OPS[op].body(d.values[i], d.values[j])
             if all(0 <= v <= VMAX for v in out) and len(set(out)) > 2:
                 d.add(op, (Ref(i), Ref(j)))
 

@@ -26,7 +26,7 @@ Switches (config.ablations):
                              shorter and a substring of the target or of its even/odd halves or an
                              interleave component; longer (<= 6 n) and containing the target as a
                              subsequence. Off: generic leaves over a constant pool, any value kept.
-Values are computed incrementally with the interpreter's op bodies (interp.IMPL, the spec), once per
+Values are computed incrementally with the op table's bodies (OpSpec.body, the spec), once per
 entry, so batching whole programs through the executor would only repeat that work (measured by
 experiments/grow_step_executor.py: ~10 us per child with the op bodies, ~60-110 us through
 Program objects and jit.run); every returned program is re-run by interp.run before it is reported.
@@ -39,7 +39,8 @@ import time
 from collections import Counter
 from itertools import accumulate
 
-from ksynth.dsl.interp import IMPL, VALUE_LIMIT, try_run
+from ksynth.dsl.interp import VALUE_LIMIT, try_run
+from ksynth.dsl.ops import OPS
 from ksynth.dsl.program import Program, Ref
 from ksynth.search.base import SearchResult
 from ksynth.search.objective import line_cost, output_cost
@@ -212,7 +213,7 @@ class _Search:
         if not self._tick():
             return
         try:
-            value = tuple(IMPL[op](*args))
+            value = tuple(OPS[op].body(*args))
         except ZeroDivisionError:
             return
         if not value or len(value) > self.cap or not _ok(value):
@@ -348,7 +349,7 @@ class _Search:
                 self.close_with(e, "scan_add")
         if m >= n:
             for p in self.tg.preds:
-                if tuple(IMPL["filter"](p, list(v))) == t:
+                if tuple(OPS["filter"].body(p, v)) == t:
                     self.close_with(e, "filter", args_before=(p,))
             if m > n:
                 if tuple(sorted(v, reverse=True)[:n]) == t:
