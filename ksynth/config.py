@@ -10,8 +10,10 @@ from typing import Any
 
 from ksynth.errors import UsageError
 
+from ksynth.search import DEFAULT_STRATEGIES, REGISTRY
+
 OBJECTIVES = ("kt", "bits")
-STRATEGIES = ("segment", "decompose", "enumerate", "solve")
+STRATEGIES = DEFAULT_STRATEGIES              # the default portfolio, from the strategy registry
 
 
 @dataclass(frozen=True)
@@ -56,13 +58,13 @@ class SearchConfig:
     def __post_init__(self):
         if self.objective not in OBJECTIVES:
             raise UsageError(f"unknown objective {self.objective!r}; choose one of {', '.join(OBJECTIVES)}")
-        bad = [s for s in self.strategies if s not in STRATEGIES]
+        bad = [s for s in self.strategies if s not in REGISTRY]
         if bad:
             import difflib
 
-            near = difflib.get_close_matches(bad[0], STRATEGIES, n=1)
+            near = difflib.get_close_matches(bad[0], list(REGISTRY), n=1)
             hint = f" (did you mean {near[0]}?)" if near else ""
-            raise UsageError(f"unknown strategy {bad[0]!r}{hint}; choose from {', '.join(STRATEGIES)}")
+            raise UsageError(f"unknown strategy {bad[0]!r}{hint}; choose from {', '.join(REGISTRY)}")
         if not self.strategies:
             raise UsageError("at least one strategy is needed")
 

@@ -169,18 +169,32 @@ def test_random_bytes_decode_or_raise_corrupt(data):
     assert encode(p) == data                     # anything that decodes is canonical
 
 
-def test_all_ff_bytes_do_not_hang():
-    for n in (1, 8, 64, 512):
-        try:
-            decode(b"\xff" * n)
-        except CorruptInput:
-            pass
+DECODE_SECONDS_LIMIT = 10.0     # generous: these 204 decodes take milliseconds; a hang blows it
+
+
+def _decode_outcome(data: bytes) -> str:
+    """"program" (and then it re-encodes to the same bytes) or "corrupt"; anything else fails."""
+    try:
+        p = decode(data)
+    except CorruptInput:
+        return "corrupt"
+    assert encode(p) == data                     # what decodes is canonical
+    return "program"
+
+
+def test_all_ff_bytes_and_random_streams_end_with_a_program_or_corrupt_input():
+    import time
+
+    t0 = time.monotonic()
+    # all-ones streams read as the longest runs of continuation digits: each must stop cleanly
+    outcomes = [_decode_outcome(b"\xff" * n) for n in (1, 8, 64, 512)]
+    assert outcomes[-1] == "corrupt"             # 512 bytes of 1s cannot be a canonical program
     rng = random.Random(3)
-    for _ in range(200):
-        try:
-            decode(bytes(rng.randrange(256) for _ in range(rng.randrange(1, 40))))
-        except CorruptInput:
-            pass
+    streams = [bytes(rng.randrange(256) for _ in range(rng.randrange(1, 40))) for _ in range(200)]
+    outcomes += [_decode_outcome(s) for s in streams]
+    assert set(outcomes) <= {"program", "corrupt"}
+    assert "corrupt" in outcomes
+    assert time.monotonic() - t0 < DECODE_SECONDS_LIMIT
 
 
 # ---- literal lists: PLAIN vs ENUMERATIVE --------------------------------------------------------------

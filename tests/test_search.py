@@ -203,7 +203,10 @@ def test_portfolio_node_budget_stops_later_strategies():
 
 
 def test_missing_strategy_module(monkeypatch):
-    monkeypatch.setitem(portfolio_mod._REGISTRY, "solve", ("ksynth.search.no_such_module", "X"))
+    import ksynth.search
+
+    monkeypatch.setitem(ksynth.search.REGISTRY, "solve", dataclasses.replace(
+        ksynth.search.REGISTRY["solve"], module="ksynth.search.no_such_module"))
     p = Portfolio(SearchConfig(budget=Budget(seconds=0.5)))       # default list: skipped quietly
     assert "solve" in p.skipped and p.search([1, 2, 3]).verified
     with pytest.raises(UsageError, match="solve"):

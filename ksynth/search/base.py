@@ -22,12 +22,16 @@ class SearchResult:
 
 
 class Strategy(Protocol):
-    """search(target, config, deadline) -> the best program it found, or None.
+    """search(target, config, deadline[, bound]) -> the best program it found, or None.
 
     `deadline` is an absolute time.monotonic() value; strategies check it and return early.
-    The returned result need not be verified: the portfolio verifies with the interpreter.
+    `bound` (bits under config.objective) is passed only to strategies whose registry row says
+    takes_bound (ksynth.search.REGISTRY): only programs cheaper than it are wanted, and None may
+    be returned when there are none. The returned result need not be verified: the portfolio
+    verifies every proposal through ksynth.dsl.executor.
     """
 
     name: str
 
-    def search(self, target: list[int], config, deadline: float) -> SearchResult | None: ...
+    def search(self, target: list[int], config, deadline: float,
+               bound: float | None = None) -> SearchResult | None: ...

@@ -1,15 +1,19 @@
-"""Run the configured strategies under one budget; keep the cheapest program the interpreter verifies.
+"""Run the configured strategies under one budget; keep the cheapest program the executor verifies.
 
-    result = Portfolio(config).search(target)        # SearchResult, always verified
+    result = Portfolio(config).search(target)        # SearchResult, verified
     result = solve(target)                            # the same with the default config
 
-Strategies are imported lazily by name, so a missing optional module (or its heavy dependency)
-never breaks the others: it is skipped and recorded in `stats["skipped"]`, and it is an error only
-when the user named the strategy explicitly. Every candidate is re-run by the reference
-interpreter, pruned of dead lines, polished (ksynth.search.polish: line order, flattened concatenates,
+Strategies come from the registry (ksynth.search.REGISTRY: module, budget share, order, bound)
+and are imported lazily by name, so a missing optional module (or its heavy dependency) never
+breaks the others: it is skipped and recorded in `stats["skipped"]`, and it is an error only
+when the user named the strategy explicitly. Every candidate is checked against the target
+through ksynth.dsl.executor (KSYNTH_EXECUTOR=reference|numba; `stats["executor"]` says which)
+under config.max_len, the limit a user runs it with; it is pruned of dead lines, polished (ksynth.search.polish: line order, flattened concatenates,
 merged literals; off with Ablations.polish; the winner's literal lines are also re-covered with its
 other lines as sources, Ablations.polish_resegment) and priced exactly (objective.program_cost); the literal program
-(one set_list line) is always a candidate, so every target gets a verified program.
+(one set_list line) is always a candidate, so every target that fits in config.max_len gets a
+verified program; a longer target is refused with a UsageError before any search. The returned
+program is checked once more at the end: `verified` is that check's result, never assumed.
 """
 from __future__ import annotations
 
@@ -20,35 +24,23 @@ import time
 import warnings
 
 from ksynth.config import STRATEGIES, SearchConfig
-from ksynth.dsl.interp import try_run
+from ksynth.dsl import executor
 from ksynth.dsl.program import Program
 from ksynth.errors import KsynthError, UsageError
+from ksynth.search import REGISTRY
 from ksynth.search.base import SearchResult
 from ksynth.search.objective import both_costs, program_cost
 
-# module and class of each strategy (imported on first use)
-_REGISTRY = {
-    "segment": ("ksynth.search.segment", "SegmentStrategy"),
-    "decompose": ("ksynth.search.decompose", "DecomposeStrategy"),
-    "enumerate": ("ksynth.search.enumerate", "EnumerateStrategy"),
-    "solve": ("ksynth.search.solve", "SolveStrategy"),
-}
-# share of the wall budget each strategy may use at most (renormalised over those configured);
-# time a strategy leaves unused is NOT handed on, so easy targets finish early
-_WEIGHT = {"decompose": 0.7, "segment": 0.05, "enumerate": 0.05, "solve": 0.1}
-# order of execution: the strategies that find most programs cheaply come first
-_ORDER = ("decompose", "segment", "enumerate", "solve")
 RESEGMENT_TOP = 2         # verified programs (cheapest first) whose literal lines are re-covered
 POLISH_RESERVE = 0.1     # share of the wall budget kept for the final polish (re-cover)
 
 
 def load_strategy(name: str):
     """The strategy object for `name`, or raise ImportError / UsageError."""
-    if name not in _REGISTRY:
-        raise UsageError(f"unknown strategy {name!r}; choose from {', '.join(STRATEGIES)}")
-    module, cls = _REGISTRY[name]
-    mod = importlib.import_module(module)
-    return getattr(mod, cls)()
+    if name not in REGISTRY:
+        raise UsageError(f"unknown strategy {name!r}; choose from {', '.join(REGISTRY)}")
+    spec = REGISTRY[name]
+    return getattr(importlib.import_module(spec.module), spec.cls)()
 
 
 def literal_program(target) -> Program:
@@ -67,7 +59,7 @@ class Portfolio:
         self.strict = (tuple(self.config.strategies) != STRATEGIES) if strict is None else strict
         self._strategies: list = []
         self.skipped: dict[str, str] = {}
-        for name in sorted(self.config.strategies, key=_ORDER.index):
+        for name in sorted(self.config.strategies, key=lambda n: REGISTRY[n].order):
             try:
                 self._strategies.append(load_strategy(name))
             except ImportError as e:
@@ -78,6 +70,9 @@ class Portfolio:
     def search(self, target) -> SearchResult:
         target = [int(v) for v in target]
         cfg = self.config
+        if len(target) > cfg.max_len:
+            raise UsageError(f"a target of {len(target)} values is longer than max_len={cfg.max_len}: "
+                             f"no program may build it; split it or raise max_len")
         t0 = time.monotonic()
         budget = cfg.budget.seconds
         end = t0 + budget if budget is not None else math.inf
@@ -93,7 +88,7 @@ class Portfolio:
         per_strategy = {}
         todo = list(self._strategies)
         candidates = []                    # (cost, strategy, program) of every verified result
-        total_weight = sum(_WEIGHT.get(s.name, 0.1) for s in todo) or 1.0
+        total_weight = sum(REGISTRY[s.name].weight for s in todo) or 1.0
         while todo:
             strat = todo.pop(0)
             if cfg.budget.nodes is not None and nodes >= cfg.budget.nodes:
@@ -103,12 +98,12 @@ class Portfolio:
             if now >= end:
                 per_strategy[strat.name] = {"skipped": "time budget spent"}
                 continue
-            share = budget * _WEIGHT.get(strat.name, 0.1) / total_weight if budget is not None \
+            share = budget * REGISTRY[strat.name].weight / total_weight if budget is not None \
                 else math.inf
             deadline = min(end, now + share)
             s0 = time.monotonic()
             try:
-                if getattr(strat, "takes_bound", False) and cfg.ablations.incumbent_bound:
+                if REGISTRY[strat.name].takes_bound and cfg.ablations.incumbent_bound:
                     # only programs cheaper than the best so far are wanted: a tight bound
                     # shrinks enumerate's / solve's search spaces to almost nothing
                     res = strat.search(target, cfg, deadline, bound=best_cost)
@@ -159,18 +154,28 @@ class Portfolio:
                 if cost < best_cost - 1e-9:
                     best_prog, best_cost, best_name, improved = deep, cost, name, True
             per_strategy["polish"] = {"seconds": round(time.monotonic() - p0, 4), "improved": improved}
+        verified = bool(executor.matches([best_prog], target, cfg.max_len)[0])
+        if not verified and best_name != "literal":
+            # a rewrite broke the winner (a bug): the user still gets a correct program
+            warnings.warn(f"the {best_name!r} program failed its final check; literal kept",
+                          RuntimeWarning, stacklevel=2)
+            if os.environ.get("KSYNTH_STRICT") == "1":
+                raise RuntimeError(f"final check failed for:\n{best_prog}")
+            best_prog, best_name = literal_program(target), "literal"
+            verified = bool(executor.matches([best_prog], target, cfg.max_len)[0])
         bits, kt = both_costs(best_prog)
-        stats = {"strategies": per_strategy, "objective": cfg.objective}
+        stats = {"strategies": per_strategy, "objective": cfg.objective, "executor": executor.backend}
         if self.skipped:
             stats["skipped"] = dict(self.skipped)
-        return SearchResult(best_prog, bits, kt, True, time.monotonic() - t0, nodes, best_name, stats)
+        return SearchResult(best_prog, bits, kt, verified, time.monotonic() - t0, nodes, best_name,
+                            stats)
 
     def _check(self, program: Program, target: list[int]):
-        """(pruned program, exact cost) when the interpreter reproduces the target, else (None, inf)."""
+        """(pruned program, exact cost) when the executor reproduces the target, else (None, inf)."""
         if program is None:
             return None, math.inf
         program = program.pruned()
-        if try_run(program, self.config.max_len) != target:
+        if not executor.matches([program], target, self.config.max_len)[0]:
             return None, math.inf
         if self.config.ablations.polish:
             from ksynth.search.polish import polish
