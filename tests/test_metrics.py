@@ -5,10 +5,12 @@ import gzip
 import math
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
-from ksynth.bench.metrics import (correct_flags, fallback_bits, fallback_shares, fallback_stream,
+from ksynth.bench.metrics import (choose_submission, correct_flags, fallback_bits, fallback_stream,
                                   gzip_bits, score)
 from ksynth.dsl.program import Program
+from ksynth.dsl.score import kt_bits
 from ksynth.errors import DataError
 
 F = math.log2(25)
@@ -64,16 +66,39 @@ def test_scores_by_hand():
     assert r.gzip_rate_raw == 8 * gz(b"\n".join(bytes(s) for s in (S1, S2, S3, S4))) / INPUT_BITS
 
 
-def test_choice_uses_a_program_only_below_its_share():
-    # a share is the sequence's own stream bytes (+ separator) deflated alone, minus 18 bytes of
-    # gzip header and trailer
-    shares = fallback_shares([S1, S2, S3, S4])
-    assert shares == [8 * (gz(bytes(S1) + b"\n") - 18), 8 * (gz(b"\xc3\x88\xc3\x89\x07\n") - 18),
-                      8 * (gz(bytes(S3) + b"\n") - 18), 8 * (gz(bytes(S4) + b"\n") - 18)]
-    assert KT1 < shares[0] and KT4 > shares[3]          # so P1 is used, P4 is not
+def test_choice_uses_a_program_only_below_its_marginal_gzip_cost():
     r = score(PAIRS)
-    rest = b"\xc3\x88\xc3\x89\x07" + b"\n" + bytes(S3) + b"\n" + bytes(S4)
-    assert r.compression_rate_choice == math.ceil(KT1 + 8 * gz(rest) + 4) / INPUT_BITS
+    chosen = choose_submission([S1, S2, S3, S4], {0: KT1, 3: KT4})
+    rest = [s for k, s in enumerate([S1, S2, S3, S4]) if k not in chosen]
+    spent = sum({0: KT1, 3: KT4}[k] for k in chosen)
+    assert r.compression_rate_choice == math.ceil(spent + fallback_bits(rest) + 4) / INPUT_BITS
+    assert r.compression_rate_choice <= min(r.compression_rate, r.gzip_rate + 4 / INPUT_BITS)
+
+
+def test_choice_leaves_repeats_to_the_pooled_fallback():
+    # 40 copies of one sequence: each costs deflate a few bytes in the pooled stream (a match),
+    # far below what its 47-bit program costs, though far above what it costs deflated alone
+    seq = list(range(60))
+    seq[7] = 200
+    prog = Program.parse("sequence_1 = range_func_up(0, 59)\nsequence_2 = substitute(sequence_1, 7, 200)"
+                         "\noutput = sequence_2")
+    pairs = [(seq, prog)] * 40
+    standalone = gz(bytes(seq) + b"\n") * 8
+    assert kt_bits(prog) < standalone / 5          # a standalone-share rule would take them all
+    r = score(pairs)
+    chosen = choose_submission([seq] * 40, {k: kt_bits(prog) for k in range(40)})
+    assert len(chosen) <= 1
+    assert r.compression_rate_choice <= r.gzip_rate + 40 / r.input_bits
+    assert r.compression_rate_choice < r.compression_rate
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.tuples(st.lists(st.integers(0, 255), min_size=1, max_size=40), st.booleans()),
+                min_size=1, max_size=12))
+def test_choice_is_never_above_gzip_pooled_plus_flags(rows):
+    pairs = [(s, Program.build([("set_list", (tuple(s),))]) if solved else None) for s, solved in rows]
+    r = score(pairs)
+    assert r.compression_rate_choice <= r.gzip_rate + len(pairs) / r.input_bits + 1e-12
 
 
 def test_given_flags_are_trusted():

@@ -2,8 +2,9 @@
 
 Rates are output bits / input bits (lower is better):
 - official CR: KT's pooled formula (metrics.score) over a method's programs; unsolved items go to
-  the pooled gzip fallback with the latin-1 -> UTF-8 quirk. "choice" uses a program only where it
-  is cheaper than its item's share of the fallback; "raw" drops the UTF-8 quirk.
+  the pooled gzip fallback with the latin-1 -> UTF-8 quirk. "choice" submits a program only where it
+  beats its item's marginal cost in the pooled fallback (metrics.choose_submission), so it is
+  never above gzip pooled + one flag bit per item; "raw" drops the UTF-8 quirk.
 - real rate: sum of the method's own decodable sizes (`bits` column) / input bits, per item with
   no pooling: what each method pays to send each 128-byte chunk (or synthetic sequence) alone.
 Comparisons read "before -> after (ratio)", before = the baseline, after = ksynth.
