@@ -47,6 +47,22 @@ class Ablations:
 
 
 @dataclass(frozen=True)
+class Guidance:
+    """Settings of the policy-guided strategies (beam, mcts, seqcoder); see search/policy.py."""
+
+    samples: int = 16                          # seqcoder: best-of-k samples (1 = greedy only, like the paper)
+    temperature: float = 1.0                   # seqcoder: sampling temperature
+    beam_width: int = 8                        # beam: states kept per depth
+    branch: int = 4                            # beam / mcts: interleave splits and concat cuts tried per state
+    puct: float = 1.5                          # mcts: exploration constant of PUCT
+    op_order: bool = True                      # decompose: try witnesses in the policy's op order (off: fixed order)
+    recognise: bool = True                     # lm policy: one recognition pass per target gives the op weights (off: uniform op weights)
+
+
+POLICIES = ("uniform", "pcfg", "lm", "default")   # or a folder holding a saved model
+
+
+@dataclass(frozen=True)
 class SearchConfig:
     objective: str = "kt"                     # "kt": KT prior bits, 24 KT functions; "bits": real code
     strategies: tuple[str, ...] = STRATEGIES
@@ -54,6 +70,8 @@ class SearchConfig:
     ablations: Ablations = field(default_factory=Ablations)
     max_len: int = 1 << 16                    # element cap for every list a program builds
     seed: int = 0
+    policy: str = "uniform"                   # prior guiding beam / mcts / seqcoder: uniform (KT's, the unguided order) | pcfg | lm = default (shipped checkpoint) | PATH
+    guidance: Guidance = field(default_factory=Guidance)
 
     def __post_init__(self):
         if self.objective not in OBJECTIVES:
@@ -67,6 +85,16 @@ class SearchConfig:
             raise UsageError(f"unknown strategy {bad[0]!r}{hint}; choose from {', '.join(REGISTRY)}")
         if not self.strategies:
             raise UsageError("at least one strategy is needed")
+        if self.policy not in POLICIES:
+            import os
+
+            if not os.path.isdir(self.policy):
+                import difflib
+
+                near = difflib.get_close_matches(self.policy, POLICIES, n=1)
+                hint = f" (did you mean {near[0]}?)" if near else ""
+                raise UsageError(f"unknown policy {self.policy!r}{hint}; choose "
+                                 f"{', '.join(POLICIES)} or a folder holding a saved model")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -78,6 +106,8 @@ class SearchConfig:
             d["budget"] = Budget(**d["budget"])
         if "ablations" in d:
             d["ablations"] = Ablations(**d["ablations"])
+        if "guidance" in d:
+            d["guidance"] = Guidance(**d["guidance"])
         if "strategies" in d:
             d["strategies"] = tuple(d["strategies"])
         return cls(**d)
