@@ -191,3 +191,32 @@ def test_lm_policy_and_seqcoder(tiny):
                           ["strategies=seqcoder", "guidance.samples=3", "budget.seconds=5"])
     res = Portfolio(cfg).search(draws[2].sequence)
     assert res.verified and "seqcoder" in res.stats["strategies"]
+
+
+# ---- guided strategies ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("strategy", ["beam", "mcts"])
+@pytest.mark.parametrize("policy", ["uniform", "pcfg"])
+def test_guided_strategies_verify(strategy, policy):
+    from ksynth.search.portfolio import Portfolio
+
+    cfg = apply_overrides(SearchConfig(policy=policy),
+                          [f"strategies={strategy}", "budget.seconds=none", "budget.nodes=60"])
+    for d in sample(4, 31):
+        res = Portfolio(cfg).search(d.sequence)
+        assert res.verified and res.nodes <= 60 + 40        # one expansion may overshoot the cap
+        assert "error" not in res.stats["strategies"][strategy]
+
+
+def test_space_uniform_guided_equals_cost():
+    from ksynth.search.policy import get_policy
+    from ksynth.search.space import Space
+
+    d = sample(1, 32)[0]
+    cfg = SearchConfig()
+    space = Space(d.sequence, cfg, get_policy("uniform").for_target(d.sequence), None)
+    for k in space.children(space.root()):
+        assert k.guided == pytest.approx(k.cost)
+        done = space.complete(k)
+        from ksynth.dsl.interp import run
+
+        assert done.done and run(space.program(done)) == list(d.sequence)

@@ -43,6 +43,8 @@ REGISTRY: dict[str, StrategySpec] = {s.name: s for s in (
     StrategySpec("solve", "ksynth.search.solve", "SolveStrategy", weight=0.1, order=3,
                  takes_bound=True),
     # policy-guided (issue 14); not in the default portfolio: see experiments/README.md
+    StrategySpec("beam", "ksynth.search.beam", "BeamStrategy", weight=0.3, order=4, default=False),
+    StrategySpec("mcts", "ksynth.search.mcts", "MCTSStrategy", weight=0.3, order=5, default=False),
     StrategySpec("seqcoder", "ksynth.search.seqcoder", "SeqCoderStrategy", weight=0.3, order=-1,
                  default=False),
 )}

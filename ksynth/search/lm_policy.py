@@ -24,16 +24,21 @@ class LMTarget(OpWeights):
     """One target under the LM: op weights, the greedy program, batched scoring and sampling."""
 
     def __init__(self, policy: "LMPolicy", target):
+        import time
+
         from ksynth.lm import decode
 
+        t0 = time.monotonic()
         self.policy, self.model = policy, policy.model
         self.enc = decode.encode_target(self.model, target)
         self.greedy = None
         if self.enc is None:                  # too long for the context: the uniform prior
             super().__init__({op: FUNCTION_BITS for op in KT_OPS})
+            self.seconds = time.monotonic() - t0
             return
         (self.greedy, self.greedy_log2p), = decode.decode(self.model, self.enc, greedy=True)
         super().__init__(self._op_bits())
+        self.seconds = time.monotonic() - t0          # the recognition pass (model time)
 
     def _op_bits(self) -> dict[str, float]:
         import torch
