@@ -55,8 +55,6 @@ class Guidance:
     beam_width: int = 8                        # beam: states kept per depth
     branch: int = 4                            # beam / mcts: interleave splits and concat cuts tried per state
     puct: float = 1.5                          # mcts: exploration constant of PUCT
-    op_order: bool = True                      # decompose: try witnesses in the policy's op order (off: fixed order)
-    recognise: bool = True                     # lm policy: one recognition pass per target gives the op weights (off: uniform op weights)
 
 
 POLICIES = ("uniform", "pcfg", "lm", "default")   # or a folder holding a saved model

@@ -21,7 +21,9 @@ _LN2 = math.log(2.0)
 
 
 class LMTarget(OpWeights):
-    """One target under the LM: op weights, the greedy program, batched scoring and sampling."""
+    """One target under the LM: op weights, the greedy program, batched scoring and sampling.
+    The prompt is encoded at once; the recognition pass (greedy decode + op weights) runs on
+    first use of `greedy` / `op_bits`, so pure scoring never pays for it."""
 
     def __init__(self, policy: "LMPolicy", target):
         import time
@@ -31,21 +33,41 @@ class LMTarget(OpWeights):
         t0 = time.monotonic()
         self.policy, self.model = policy, policy.model
         self.enc = decode.encode_target(self.model, target)
-        self.greedy = None
+        self._greedy, self._recognised, self._op_weights = None, False, None
+        self.seconds = time.monotonic() - t0          # model time so far (prompt, recognition)
+
+    def _recognise(self) -> None:
+        import time
+
+        from ksynth.lm import decode
+
+        t0 = time.monotonic()
+        self._recognised = True
         if self.enc is None:                  # too long for the context: the uniform prior
-            super().__init__({op: FUNCTION_BITS for op in KT_OPS})
-            self.seconds = time.monotonic() - t0
-            return
-        (self.greedy, self.greedy_log2p), = decode.decode(self.model, self.enc, greedy=True)
-        super().__init__(self._op_bits())
-        self.seconds = time.monotonic() - t0          # the recognition pass (model time)
+            self._op_weights = {op: FUNCTION_BITS for op in KT_OPS}
+        else:
+            (self._greedy, self.greedy_log2p), = decode.decode(self.model, self.enc, greedy=True)
+            self._op_weights = self._op_bits()
+        self.seconds += time.monotonic() - t0
+
+    @property
+    def greedy(self):
+        if not self._recognised:
+            self._recognise()
+        return self._greedy
+
+    @property
+    def op_bits(self) -> dict[str, float]:
+        if not self._recognised:
+            self._recognise()
+        return self._op_weights
 
     def _op_bits(self) -> dict[str, float]:
         import torch
 
         from ksynth.lm import tokens as T
 
-        toks = T.program_tokens(self.greedy) if self.greedy is not None else [T.EOS]
+        toks = T.program_tokens(self._greedy) if self._greedy is not None else [T.EOS]
         op_ids = torch.tensor([T.OP_TOKEN[op] for op in KT_OPS])
         dists = [self.enc.logp[0]]            # the first line's distribution
         if len(toks) > 1:
