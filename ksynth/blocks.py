@@ -309,7 +309,8 @@ def _xz_filters(size: int, preset: int) -> list[dict]:
 def codec_encode(kind: int, data: bytes, level: int, prev: bytes) -> bytes:
     if kind == C.DEFLATE:
         zdict = prev[-DEFLATE_DICT:]
-        enc = zlib.compressobj(level, zlib.DEFLATED, -15, 9, **({"zdict": zdict} if zdict else {}))
+        # memLevel 8 as gzip uses (9 came out larger on CSV); -15: raw deflate, no zlib framing
+        enc = zlib.compressobj(level, zlib.DEFLATED, -15, 8, **({"zdict": zdict} if zdict else {}))
         return enc.compress(data) + enc.flush()
     if kind == C.ZSTD:
         import zstandard
