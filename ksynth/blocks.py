@@ -28,7 +28,7 @@ from __future__ import annotations
 import io
 import lzma
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -75,8 +75,8 @@ LEVELS = {
     5: Plan(2, 4, 128, _MID, 128, 0.3),
     6: Plan(2, 4, 192, _MID, 128, 0.5),
     7: Plan(3, 4, 256, _BEST, 128, 1.0),
-    8: Plan(3, 4, 384, _BEST, 128, 1.0, True),
-    9: Plan(3, 5, 512, _BEST, 128, 1.8, True),
+    8: Plan(3, 4, 384, _BEST, 128, 1.0),
+    9: Plan(3, 5, 512, _BEST, 256, 1.8),
 }
 INCOMPRESSIBLE = 0.995           # zstd -1 ratio above which only stored is tried (random data)
 
@@ -414,11 +414,15 @@ def _program_choice(data: bytes, plan: Plan) -> Choice | None:
     from ksynth.dsl.encode import bits, encode
 
     t = np.frombuffer(data, dtype=np.uint8)
-    expr = Detector(plan).solve(t)
-    if expr is None:
-        return None
-    program = lower(expr)
-    if element_bound(program, len(data)) > ELEMENT_FACTOR * len(data) + ELEMENT_SLACK:
+    limit = ELEMENT_FACTOR * len(data) + ELEMENT_SLACK
+    for depth in range(plan.depth, 0, -1):   # deeper nests spend the node budget sooner and
+        expr = Detector(replace(plan, depth=depth)).solve(t)     # build more elements: back off
+        if expr is None:
+            continue
+        program = lower(expr)
+        if element_bound(program, len(data)) <= limit:
+            break
+    else:
         return None
     try:
         payload = encode(program)
