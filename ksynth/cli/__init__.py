@@ -14,7 +14,7 @@ import click
 from ksynth.errors import KsynthError
 
 # command-group modules, each exporting COMMANDS; the order is the order of `ksynth --help`
-COMMAND_MODULES = ("dsl", "solve", "bench", "demo")
+COMMAND_MODULES = ("compress", "dsl", "solve", "bench", "demo")
 
 
 class _Group(click.Group):
@@ -26,6 +26,11 @@ class _Group(click.Group):
             sys.exit(e.exit_code)
         except BrokenPipeError:
             sys.exit(1)
+
+    def parse_args(self, ctx, args):
+        if args and args[0] in ("-d", "--decompress"):     # `ksynth -d FILE.ksz`, as gzip -d
+            args = ["decompress", *args[1:]]
+        return super().parse_args(ctx, args)
 
     def list_commands(self, ctx):
         return list(self.commands)          # registration order, not alphabetical
