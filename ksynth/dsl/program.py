@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Union
 
 from ksynth.dsl.ops import OPS, PREDICATES, ArgKind, op
-from ksynth.errors import ProgramError
+from ksynth.errors import QUOTE_CHARS, ProgramError, clip
 
 
 @dataclass(frozen=True, order=True)
@@ -132,6 +132,8 @@ def check_line(line: Line, i: int, source_line: int | None = None) -> None:
     where = source_line if source_line is not None else i + 1
     spec = OPS.get(line.op)
     if spec is None:
+        if len(line.op) > QUOTE_CHARS:          # no did-you-mean for a name that long
+            raise ProgramError(f"unknown function {clip(line.op)}", where)
         try:
             op(line.op)
         except ProgramError as e:
@@ -161,56 +163,118 @@ def check_line(line: Line, i: int, source_line: int | None = None) -> None:
         elif type(a) is not int:
             bad = "an integer"
         if bad:
-            raise ProgramError(f"argument {pos} of {line.op} must be {bad}, got {_format_arg(a)!s}", where)
+            raise ProgramError(f"argument {pos} of {line.op} must be {bad}, got {clip(_format_arg(a))}", where)
 
 
 # ---- parsing --------------------------------------------------------------------------------
-_ASSIGN = re.compile(r"^\s*([A-Za-z_]\w*)\s*=\s*(.*?)\s*$")
-_CALL = re.compile(r"^([A-Za-z_]\w*)\s*\((.*)\)$", re.S)
-_INT = re.compile(r"^[+-]?\d+$")
-_NAME = re.compile(r"^[A-Za-z_]\w*$")
+# A tokenizer and a small recursive-descent reader: every character is looked at a bounded number
+# of times, so parsing is linear in the text (a megabyte line parses in well under a second). The
+# token pattern has no nested quantifiers, so the regex engine cannot backtrack over long runs.
+_TOKEN = re.compile(r"([A-Za-z_]\w*)|([+-]?[0-9]+)|([=(),\[\]])|(\S)")
+MAX_INT_DIGITS = 40       # far past the +/-2^31 the interpreter accepts; longer is a typo or an attack
+NAME, INT, PUNCT, BAD = "name", "int", "punct", "bad"
 
 
-def _split_args(body: str, lineno: int) -> list[str]:
-    parts, depth, cur = [], 0, []
-    for ch in body:
-        if ch == "[":
-            depth += 1
-        elif ch == "]":
-            depth -= 1
-            if depth < 0:
-                raise ProgramError("unbalanced ']'", lineno)
-        if ch == "," and depth == 0:
-            parts.append("".join(cur).strip())
-            cur = []
-        else:
-            cur.append(ch)
-    if depth != 0:
-        raise ProgramError("unbalanced '['", lineno)
-    tail = "".join(cur).strip()
-    if tail or parts:
-        parts.append(tail)
-    return parts
+def _tokens(code: str) -> list[tuple[str, str]]:
+    """(kind, text) for each token of one source line (its comment already removed).
+
+    findall tries each position once (whitespace matches no alternative and is skipped).
+    """
+    return [(NAME, a) if a else (INT, b) if b else (PUNCT, c) if c else (BAD, d)
+            for a, b, c, d in _TOKEN.findall(code)]
 
 
-def _parse_arg(tok: str, names: dict[str, int], lineno: int):
-    if _INT.match(tok):
-        return int(tok)
-    if tok.startswith("[") and tok.endswith("]"):
-        inner = tok[1:-1].strip()
-        items = [t.strip() for t in inner.split(",")] if inner else []
-        if not all(_INT.match(t) for t in items):
-            raise ProgramError(f"a list literal must hold integers only: {tok}", lineno)
-        return tuple(int(t) for t in items)
-    if tok in PREDICATES:
+def _int(text: str, lineno: int) -> int:
+    digits = len(text.lstrip("+-"))
+    if digits > MAX_INT_DIGITS:
+        raise ProgramError(f"an integer of {digits:,} digits is too long (values must stay "
+                           f"within +/-2^31)", lineno)
+    return int(text)
+
+
+class _Reader:
+    """The tokens of one source line, read left to right once."""
+
+    def __init__(self, tokens: list[tuple[str, str]], lineno: int):
+        self.tokens, self.pos, self.lineno = tokens, 0, lineno
+
+    def peek(self) -> tuple[str, str] | None:
+        return self.tokens[self.pos] if self.pos < len(self.tokens) else None
+
+    def next(self) -> tuple[str, str] | None:
+        tok = self.peek()
+        self.pos += 1
         return tok
-    if _NAME.match(tok):
-        if tok not in names:
-            if tok.startswith("is_"):
-                raise ProgramError(f"unknown predicate {tok!r}; choose one of {', '.join(PREDICATES)}", lineno)
-            raise ProgramError(f"{tok} is not defined on an earlier line", lineno)
-        return Ref(names[tok])
-    raise ProgramError(f"cannot read argument {tok!r}", lineno)
+
+    def fail(self, message: str):
+        raise ProgramError(message, self.lineno)
+
+    def args(self, names: dict[str, int]) -> tuple:
+        """The arguments after '(' up to and including the closing ')'."""
+        if self.peek() == (PUNCT, ")"):
+            self.pos += 1
+            return ()
+        args = []
+        while True:
+            args.append(self.arg(names))
+            tok = self.next()
+            if tok == (PUNCT, ")"):
+                return tuple(args)
+            if tok != (PUNCT, ","):
+                self.unexpected(tok, "',' or ')'")
+
+    def arg(self, names: dict[str, int]):
+        tok = self.next()
+        if tok is None:
+            self.fail("missing ')'")
+        kind, text = tok
+        if kind == INT:
+            return _int(text, self.lineno)
+        if tok == (PUNCT, "["):
+            return self.int_list()
+        if tok in ((PUNCT, ","), (PUNCT, ")")):
+            self.fail("empty argument")
+        if tok == (PUNCT, "]"):
+            self.fail("unbalanced ']'")
+        if kind == NAME:
+            if text in PREDICATES:
+                return text
+            if text not in names:
+                if text.startswith("is_"):
+                    self.fail(f"unknown predicate {clip(text)}; choose one of {', '.join(PREDICATES)}")
+                self.fail(f"{clip(text)} is not defined on an earlier line")
+            return Ref(names[text])
+        self.fail(f"cannot read argument {clip(text)}")
+
+    def int_list(self) -> tuple[int, ...]:
+        """The integers after '[' up to and including the closing ']'."""
+        tokens, pos, n = self.tokens, self.pos, len(self.tokens)
+        values = []
+        if pos < n and tokens[pos] == (PUNCT, "]"):
+            self.pos = pos + 1
+            return ()
+        while True:                      # INT (',' INT)* ']'
+            if pos >= n or tokens[pos] == (PUNCT, ")"):
+                self.fail("unbalanced '['")
+            kind, text = tokens[pos]
+            if kind != INT:
+                self.fail(f"a list literal must hold integers only, got {clip(text)}")
+            values.append(int(text) if len(text) <= MAX_INT_DIGITS else _int(text, self.lineno))
+            pos += 1
+            if pos >= n or tokens[pos] == (PUNCT, ")"):
+                self.fail("unbalanced '['")
+            sep = tokens[pos]
+            pos += 1
+            if sep == (PUNCT, "]"):
+                self.pos = pos
+                return tuple(values)
+            if sep != (PUNCT, ","):
+                self.fail(f"a list literal must hold integers only, got {clip(sep[1])}")
+
+    def unexpected(self, tok, wanted: str):
+        if tok is None:
+            self.fail(f"missing {wanted[-3:]}")
+        self.fail(f"expected {wanted}, got {clip(tok[1])}")
 
 
 def parse(text: str) -> Program:
@@ -219,32 +283,34 @@ def parse(text: str) -> Program:
     lines: list[Line] = []
     output = None
     for lineno, raw in enumerate(text.splitlines(), 1):
-        code = raw.split("#", 1)[0].strip()
-        if not code:
+        code = raw.partition("#")[0]
+        tokens = _tokens(code)
+        if not tokens:
             continue
         if output is not None:
             raise ProgramError("nothing may follow the 'output = ...' line", lineno)
-        m = _ASSIGN.match(code)
-        if not m:
-            raise ProgramError(f"expected 'name = function(args)', got {code!r}", lineno)
-        name, rhs = m.groups()
+        if len(tokens) < 2 or tokens[0][0] != NAME or tokens[1] != (PUNCT, "="):
+            raise ProgramError(f"expected 'name = function(args)', got {clip(code.strip())}", lineno)
+        name = tokens[0][1]
+        rhs = tokens[2:]
         if name == "output":
-            if rhs not in names:
-                raise ProgramError(f"output must name an earlier sequence, got {rhs!r}", lineno)
-            output = names[rhs]
+            if len(rhs) != 1 or rhs[0][1] not in names:
+                got = code.partition("=")[2].strip()
+                raise ProgramError(f"output must name an earlier sequence, got {clip(got)}", lineno)
+            output = names[rhs[0][1]]
             continue
-        call = _CALL.match(rhs)
-        if not call:
-            raise ProgramError(f"expected a function call, got {rhs!r}", lineno)
-        fname, body = call.groups()
-        tokens = _split_args(body, lineno)
-        if any(t == "" for t in tokens):
-            raise ProgramError("empty argument", lineno)
-        args = tuple(_parse_arg(t, names, lineno) for t in tokens)
-        line = Line(fname, args)
+        if len(rhs) < 2 or rhs[0][0] != NAME or rhs[1] != (PUNCT, "("):
+            got = code.partition("=")[2].strip()
+            raise ProgramError(f"expected a function call, got {clip(got)}", lineno)
+        reader = _Reader(rhs, lineno)
+        reader.pos = 2
+        args = reader.args(names)
+        if reader.peek() is not None:
+            reader.fail(f"unexpected {clip(reader.peek()[1])} after the closing ')'")
+        line = Line(rhs[0][1], args)
         check_line(line, len(lines), lineno)
         if name in names:
-            raise ProgramError(f"{name} is assigned twice (programs are single-assignment)", lineno)
+            raise ProgramError(f"{clip(name)} is assigned twice (programs are single-assignment)", lineno)
         names[name] = len(lines)
         lines.append(line)
     if not lines:
