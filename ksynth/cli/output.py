@@ -40,7 +40,8 @@ def io_errors(path: str, verb: str = "write"):
         raise IOFailure(f"cannot {verb} {path}: {e.strerror or e}") from None
 
 
-def check_target(path: str, flag: str, force: bool = False, existing_ok: bool = False) -> None:
+def check_target(path: str, flag: str, force: bool = False, existing_ok: bool = False,
+                 exists_hint: str = "pass --force to replace it") -> None:
     """Refuse, before any work, an output path that cannot or should not be written."""
     if path == STDOUT:
         return
@@ -57,7 +58,7 @@ def check_target(path: str, flag: str, force: bool = False, existing_ok: bool = 
             raise UsageError(f"{flag} {path} is not a regular file (a device, FIFO or socket); "
                              f"refusing to write to it")
         if not (force or existing_ok):
-            raise UsageError(f"{flag} {path} exists; pass --force to replace it")
+            raise UsageError(f"{flag} {path} exists; {exists_hint}")
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise UsageError(f"{flag} {path}: folder {folder} does not exist")
