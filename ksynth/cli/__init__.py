@@ -19,7 +19,7 @@ import sys
 
 import click
 
-from ksynth.errors import KsynthError, clip
+from ksynth.errors import IOFailure, KsynthError, clip
 
 # command-group modules, each exporting COMMANDS; the order is the order of `ksynth --help`
 COMMAND_MODULES = ("dsl", "solve", "bench", "demo")
@@ -62,11 +62,19 @@ class _Group(click.Group):
             return super().invoke(ctx)
         try:
             result = super().invoke(ctx)
-            sys.stdout.flush()                   # a full disk behind stdout fails here, in reach
+            try:
+                sys.stdout.flush()               # a full disk behind stdout fails here, in reach
+            except OSError as e:
+                if isinstance(e, BrokenPipeError):
+                    raise
+                _silence_stdout()
+                _fail(f"cannot write to stdout: {e.strerror or e}", EXIT_IO)
             return result
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except KsynthError as e:
+            if isinstance(e, IOFailure):
+                _silence_stdout()                # stdout may be what failed
             _fail(str(e), e.exit_code)
         except KeyboardInterrupt:
             click.echo("\nksynth: interrupted", err=True)

@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from ksynth.cli.output import atomic_text, check_target, io_errors
+from ksynth.cli.output import atomic_text, check_target, echo, io_errors
 from ksynth.cli.params import force_option, limit_options
 from ksynth.cli.rows import read_sequence_rows, read_text
 from ksynth.dsl.interp import run as run_program
@@ -27,7 +27,7 @@ PROGRESS_MIN = 1000          # show a progress bar (stderr, TTY only) from this 
 def run_cmd(program_file, max_len, max_work, timeout):
     """Execute a KT program (a file, or - for stdin) and print its output as a JSON list."""
     program = Program.parse(read_text(program_file))
-    click.echo(json.dumps(run_program(program, max_len, max_work=max_work, seconds=timeout)))
+    echo(json.dumps(run_program(program, max_len, max_work=max_work, seconds=timeout)))
 
 
 @click.command("sample")
@@ -97,7 +97,7 @@ def score_cmd(input_path, max_len, max_work, timeout):
     result = score(pairs, correct=correct, max_len=max_len).to_dict()
     keys = ("n", "accuracy", "precision", "compression_rate", "compression_rate_raw", "gzip_rate",
             "correct", "compression_rate_choice", "gzip_rate_raw", "input_bits")
-    click.echo(json.dumps({key: result[key] for key in keys}))
+    echo(json.dumps({key: result[key] for key in keys}))
 
 
 COMMANDS = [run_cmd, sample_cmd, score_cmd]

@@ -37,7 +37,8 @@ def io_errors(path: str, verb: str = "write"):
     try:
         yield
     except OSError as e:
-        raise IOFailure(f"cannot {verb} {path}: {e.strerror or e}") from None
+        where = "to stdout" if path == STDOUT else path
+        raise IOFailure(f"cannot {verb} {where}: {e.strerror or e}") from None
 
 
 def check_target(path: str, flag: str, force: bool = False, existing_ok: bool = False,
@@ -92,7 +93,8 @@ def atomic_text(path: str, flag: str):
         raise
 
 
-def write_text(path: str, flag: str, text: str) -> None:
-    """`text` into `path` atomically (see atomic_text), any OSError as an IOFailure."""
-    with atomic_text(path, flag) as f, io_errors(path):
-        f.write(text)
+def echo(text: str) -> None:
+    """One line to stdout, flushed; a full disk or closed stdout as an IOFailure (exit 1)."""
+    with io_errors(STDOUT):
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()

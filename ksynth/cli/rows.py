@@ -49,8 +49,9 @@ def parse_json_line(raw: str, path: str, k: int):
         raise DataError(f"{path} line {k}: not valid JSON ({e.msg} at column {e.colno})") from None
     except RecursionError:
         raise DataError(f"{path} line {k}: JSON nested too deeply") from None
-    except ValueError as e:                      # an integer past Python's 4,300-digit limit
-        raise DataError(f"{path} line {k}: unreadable JSON value ({clip(e)})") from None
+    except ValueError:                           # the only other ValueError json.loads raises
+        raise DataError(f"{path} line {k}: a number too long to read (Python reads integers of "
+                        f"at most 4,300 digits)") from None
 
 
 def read_sequence_rows(path: str) -> list[tuple[int, dict]]:
