@@ -117,11 +117,11 @@ def apply_overrides(cfg, overrides: list[str]):
         if "=" not in item:
             raise UsageError(f"override {item!r} must look like key=value")
         path, value = item.split("=", 1)
-        cfg = _replace_path(cfg, path.strip().split("."), value)
+        cfg = _replace_path(cfg, path.strip().split("."), value, path.strip())
     return cfg
 
 
-def _replace_path(obj, parts: list[str], value: str):
+def _replace_path(obj, parts: list[str], value: str, full: str = ""):
     names = [f.name for f in dataclasses.fields(obj)]
     if parts[0] not in names:
         import difflib
@@ -132,11 +132,11 @@ def _replace_path(obj, parts: list[str], value: str):
     current = getattr(obj, parts[0])
     if len(parts) == 1:
         new = _parse_value(value, current)
-        _check_type(parts[0], current, new, value)
+        _check_type(full or parts[0], current, new, value)
     else:
         if not dataclasses.is_dataclass(current):
             raise UsageError(f"{parts[0]!r} has no sub-settings")
-        new = _replace_path(current, parts[1:], value)
+        new = _replace_path(current, parts[1:], value, full)
     return dataclasses.replace(obj, **{parts[0]: new})
 
 

@@ -116,13 +116,22 @@ def read_config_file(path: str) -> dict:
     return doc
 
 
-def grid_configs(doc: dict, base_overrides: list[str]):
-    """[(label, SearchConfig)] from a parsed config file (an empty doc gives one default config)."""
+def grid_configs(doc: dict, base_overrides: list[str], source: str = "the config file"):
+    """[(label, SearchConfig)] from a parsed config file (an empty doc gives one default config).
+
+    A value the file gives that SearchConfig refuses is reported with the file and its table.
+    """
     from ksynth.config import SearchConfig, apply_overrides
 
-    base = apply_overrides(SearchConfig(), base_overrides)
-    base = apply_overrides(base, [_override_text(k, v) for k, v in doc.get("base", {}).items()])
-    entries: list[tuple[str, list[str]]] = []
+    def apply(cfg, overrides: list[str], where: str):
+        try:
+            return apply_overrides(cfg, overrides)
+        except UsageError as e:
+            raise UsageError(f"config file {source}: {where}: {e}") from None
+
+    base = apply_overrides(SearchConfig(), base_overrides)          # --budget / --set: the flags' own errors
+    base = apply(base, [_override_text(k, v) for k, v in doc.get("base", {}).items()], "[base]")
+    entries: list[tuple[str, str, list[str]]] = []                   # (label, table, overrides)
     grid = doc.get("grid", {})
     if grid:
         keys = list(grid)
@@ -131,18 +140,19 @@ def grid_configs(doc: dict, base_overrides: list[str]):
                 raise UsageError(f"[grid] {clip(k)} must be a non-empty list of values")
         for combo in itertools.product(*(grid[k] for k in keys)):
             label = ",".join(f"{k}={_label_value(v)}" for k, v in zip(keys, combo))
-            entries.append((label, [_override_text(k, v) for k, v in zip(keys, combo)]))
+            entries.append((label, "[grid]", [_override_text(k, v) for k, v in zip(keys, combo)]))
     for name, table in doc.get("runs", {}).items():
         if not isinstance(table, dict):
             raise UsageError(f"[runs.{name}] must be a table of overrides")
-        entries.append((name, [_override_text(k, v) for k, v in table.items()]))
+        entries.append((name, f"[runs.{name}]", [_override_text(k, v) for k, v in table.items()]))
     if not entries:
         # Without a grid, run both objectives: `kt` for the official (KT prior) rate and `bits` for
         # the real decodable rate, since each objective's programs are poor under the other's cost.
         chosen = any(o.split("=", 1)[0].strip() == "objective" for o in base_overrides) or \
             "objective" in doc.get("base", {})
-        entries = [("default", [])] if chosen else [("kt", ["objective=kt"]), ("bits", ["objective=bits"])]
-    return tuple((label, apply_overrides(base, ov)) for label, ov in entries)
+        entries = [("default", "", [])] if chosen else [("kt", "", ["objective=kt"]),
+                                                         ("bits", "", ["objective=bits"])]
+    return tuple((label, apply(base, ov, where)) for label, where, ov in entries)
 
 
 def _names(values: tuple[str, ...]) -> list[str]:
@@ -212,7 +222,7 @@ def bench_cmd(ctx, modalities, n, split, methods, budget, overrides, config_file
     if split not in datasets.SPLITS:
         raise UsageError(f"unknown split {split!r}; choose one of {', '.join(datasets.SPLITS)}")
     base = ([f"budget.seconds={budget}"] if budget is not None else []) + list(overrides)
-    configs = grid_configs(doc, base)
+    configs = grid_configs(doc, base, config_file or "the config file")
 
     if new_run:
         out = harness.new_run_dir(out)
