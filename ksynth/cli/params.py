@@ -31,11 +31,13 @@ class Seconds(click.ParamType):
 SECONDS = Seconds()
 
 
-def max_len_option(f):
+RUN_MAX_LEN_HELP = ("Reject a program as soon as one of its lists would pass N elements (checked "
+                    "before the list is built).")
+
+
+def max_len_option(f, help: str = RUN_MAX_LEN_HELP):
     return click.option("--max-len", default=DEFAULT_MAX_LEN, show_default=True,
-                        type=click.IntRange(min=0, max=1 << 40), metavar="N",
-                        help="Reject a program as soon as one of its lists would pass N elements "
-                             "(checked before the list is built).")(f)
+                        type=click.IntRange(min=0), metavar="N", help=help)(f)
 
 
 def limit_options(f):
@@ -44,7 +46,7 @@ def limit_options(f):
                      metavar="S", help="Reject a program still running after S wall seconds "
                                        "(checked between its lines).")(f)
     f = click.option("--max-work", default=DEFAULT_MAX_WORK, show_default=True,
-                     type=click.IntRange(min=0, max=1 << 50), metavar="N",
+                     type=click.IntRange(min=0), metavar="N",
                      help="Reject a program that would read + write more than N list elements "
                           "in all (checked before each line runs).")(f)
     return max_len_option(f)

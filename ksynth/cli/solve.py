@@ -16,6 +16,7 @@ under the limit that `ksynth run` / `score` apply (the literal fallback included
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -107,7 +108,8 @@ def solve_row(item) -> dict:
               help=f"Comma-separated subset of {','.join(STRATEGIES)} [default: all].")
 @click.option("--objective", type=click.Choice(["kt", "bits"]), default="kt", show_default=True,
               help="kt: KT prior bits (comparable with the paper); bits: ksynth's real code length.")
-@max_len_option
+@functools.partial(max_len_option, help="Element cap of every list a program builds, the one `ksynth run` "
+                  "applies: a longer sequence is refused (split it into rows of at most N).")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
               help="Parallel workers (> 1 uses Ray through ksynth.parallel).")
 @click.option("--resume", is_flag=True,
