@@ -14,7 +14,6 @@ import os
 import time
 import tracemalloc
 
-import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings, strategies as st
 
