@@ -222,6 +222,9 @@ def _int_list(tok: str, lineno: int) -> tuple[int, ...]:
 
 
 def _parse_arg(tok: str, refs: dict[str, Ref], lineno: int):
+    ref = refs.get(tok)                       # the common case first: one dict probe, no regex
+    if ref is not None and tok not in PREDICATES:
+        return ref
     if _INT.fullmatch(tok):
         return _int(tok, lineno)
     if tok.startswith("[") and tok.endswith("]"):
