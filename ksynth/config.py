@@ -5,6 +5,7 @@ Overrides use dotted paths: `apply_overrides(cfg, ["budget.seconds=2", "ablation
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +23,15 @@ class Budget:
 
     seconds: float | None = 1.8
     nodes: int | None = None
+
+    def __post_init__(self):
+        # nan or inf would silently remove the time limit (and write NaN into JSONL rows)
+        s = self.seconds
+        if s is not None and (isinstance(s, bool) or not isinstance(s, (int, float))
+                              or not math.isfinite(s) or s <= 0):
+            raise UsageError(f"budget.seconds must be a finite number of seconds > 0 (or none), got {s!r}")
+        if self.nodes is not None and (type(self.nodes) is not int or self.nodes < 0):
+            raise UsageError(f"budget.nodes must be an integer >= 0 (or none), got {self.nodes!r}")
 
 
 @dataclass(frozen=True)
@@ -137,11 +147,11 @@ def apply_overrides(cfg, overrides: list[str]):
         if "=" not in item:
             raise UsageError(f"override {item!r} must look like key=value")
         path, value = item.split("=", 1)
-        cfg = _replace_path(cfg, path.strip().split("."), value)
+        cfg = _replace_path(cfg, path.strip().split("."), value, path.strip())
     return cfg
 
 
-def _replace_path(obj, parts: list[str], value: str):
+def _replace_path(obj, parts: list[str], value: str, full: str = ""):
     names = [f.name for f in dataclasses.fields(obj)]
     if parts[0] not in names:
         import difflib
@@ -152,8 +162,19 @@ def _replace_path(obj, parts: list[str], value: str):
     current = getattr(obj, parts[0])
     if len(parts) == 1:
         new = _parse_value(value, current)
+        _check_type(full or parts[0], current, new, value)
     else:
         if not dataclasses.is_dataclass(current):
             raise UsageError(f"{parts[0]!r} has no sub-settings")
-        new = _replace_path(current, parts[1:], value)
+        new = _replace_path(current, parts[1:], value, full)
     return dataclasses.replace(obj, **{parts[0]: new})
+
+
+def _check_type(name: str, current: Any, new: Any, text: str) -> None:
+    """An override keeps its setting's kind: a number where the default is one (None clears it)."""
+    if new is None or current is None or isinstance(current, (bool, str, tuple)):
+        return
+    if isinstance(current, int) and (type(new) is not int):
+        raise UsageError(f"setting {name!r} must be an integer, got {text!r}")
+    if isinstance(current, float) and (isinstance(new, bool) or not isinstance(new, (int, float))):
+        raise UsageError(f"setting {name!r} must be a number, got {text!r}")

@@ -1,6 +1,19 @@
 """The only exceptions that escape ksynth's API; the CLI turns each into one line and an exit code."""
 from __future__ import annotations
 
+QUOTE_CHARS = 80          # an error message quotes at most this much of a bad token
+
+
+def clip(text, limit: int = QUOTE_CHARS) -> str:
+    """`text` quoted for an error message: repr-style, cut to `limit` characters with its length.
+
+    Megabyte tokens (a hostile program, a binary file) must not become megabyte error lines.
+    """
+    text = str(text)
+    if len(text) <= limit:
+        return repr(text)
+    return repr(text[:limit]) + f"... ({len(text):,} characters)"
+
 
 class KsynthError(Exception):
     """Base class. `exit_code` is what the CLI exits with (2 = bad user input, 1 = failure)."""
@@ -35,6 +48,13 @@ class DataError(KsynthError):
     """Malformed input data (JSONL rows, sequences outside 0..255, missing data files)."""
 
     exit_code = 2
+
+
+class IOFailure(KsynthError):
+    """A file the user named correctly that the system would not read or write (no permission,
+    a full disk, an I/O error): exit 1, since rerunning elsewhere can succeed."""
+
+    exit_code = 1
 
 
 class CorruptInput(KsynthError):

@@ -245,7 +245,8 @@ def test_pruning_grid_has_every_off_switch():
     (["--modalities", "txt"], "unknown modality 'txt' (did you mean text?)"),
     (["--methods", "gzipp"], "unknown method 'gzipp'"),
     (["--split", "train"], "unknown split 'train'"),
-    (["--budget", "-1"], "--budget must be positive"),
+    (["--budget", "-1"], "'--budget': must be a finite number of seconds > 0"),
+    (["--budget", "nan"], "'--budget': must be a finite number of seconds > 0"),
     (["--set", "budget.secs=1"], "unknown setting 'secs'"),
     (["--config", "/nonexistent/grid.toml"], "cannot read config file"),
 ])

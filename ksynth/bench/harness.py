@@ -12,10 +12,14 @@ Every row records what was measured and how:
     program    KT text (program methods), nodes, strategy (ksynth)
     budget_s, config, command, commit
 
-A run directory holds `run.json` (the dataset arguments), `items.jsonl` (each item's bytes as hex,
+A run directory holds `run.json` (everything that decides a row: split, seed, n, data folder and
+every labelled search config in full, plus the modalities and methods run so far), `items.jsonl` (each item's bytes as hex,
 and the ground-truth program, so reports need no data files) and `rows.jsonl`. Rows are written
 as they arrive; a rerun skips every (modality, method, index) already present (`ksynth` rows are
-keyed by their config label too), so an interrupted run resumes where it stopped.
+keyed by their config label too), so an interrupted run resumes where it stopped. A rerun whose split, seed, n, data folder or
+search configs differ from run.json is refused (`new_run_dir` picks a fresh folder instead), so a
+run folder never mixes rows made under different settings; more modalities or methods may be
+added to a run, since rows are keyed by them.
 
 Grids: several labelled SearchConfigs in one run; baselines do not depend on the search config,
 so they run once per item whatever the grid.
@@ -33,7 +37,7 @@ from pathlib import Path
 
 from ksynth.bench import datasets
 from ksynth.config import SearchConfig
-from ksynth.errors import DataError, UsageError
+from ksynth.errors import DataError, IOFailure, UsageError
 
 KSYNTH = "ksynth"
 GROUND_TRUTH = "ground_truth"
@@ -193,6 +197,8 @@ def read_jsonl(path: Path) -> list[dict]:
                 rows.append(json.loads(line))
             except json.JSONDecodeError as e:
                 raise DataError(f"{path}: line {lineno} is not JSON ({e.msg})") from None
+            except (ValueError, RecursionError):   # a 5,000-digit integer, nesting past the stack
+                raise DataError(f"{path}: line {lineno} is not readable JSON") from None
     return rows
 
 
@@ -206,15 +212,66 @@ def _drop_partial_tail(path: Path) -> None:
             f.truncate(data.rfind(b"\n") + 1)
 
 
-def _check_run_file(out: Path, spec: dict) -> None:
+RUN_KEYS = ("split", "seed", "n", "data_dir", "configs")    # a difference here changes rows
+
+
+def run_record(spec: "BenchSpec") -> dict:
+    """What run.json records of a spec: the keys that decide rows, then what was run so far
+    (through JSON and back, so that tuples compare equal to the lists run.json holds)."""
+    return json.loads(json.dumps({"split": spec.split, "seed": spec.seed, "n": spec.n, "data_dir": spec.data_dir,
+            "configs": {label: cfg.to_dict() for label, cfg in spec.configs},
+            "modalities": list(spec.modalities), "methods": list(spec.methods or method_names())}))
+
+
+def _differs(old: dict, new: dict) -> str | None:
+    """The first setting of RUN_KEYS that differs, described for a user; None when all agree."""
+    for key in RUN_KEYS:
+        if key not in old:
+            return f"{key} is not recorded (an older run folder)"
+        if key == "configs" and old[key] != new[key]:
+            labels = sorted(set(old[key]) ^ set(new[key]))
+            if labels:
+                return f"the search configs differ (labels {', '.join(labels)})"
+            label = next(k for k in new[key] if old[key][k] != new[key][k])
+            return f"search config {label!r} differs (budget, --set or the grid)"
+        if old[key] != new[key]:
+            return f"{key}={old[key]!r}, not {new[key]!r}"
+    return None
+
+
+def _write_json(path: Path, doc: dict) -> None:
+    """Atomically: a temporary sibling renamed over `path`."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(json.dumps(doc, indent=1) + "\n")
+    os.replace(tmp, path)
+
+
+def _check_run_file(out: Path, record: dict) -> None:
     path = out / RUN
     if path.exists():
-        old = json.loads(path.read_text())
-        for key in ("split", "seed", "n"):
-            if old.get(key) != spec[key]:
-                raise UsageError(f"{out} holds a run with {key}={old.get(key)!r}, not {spec[key]!r}; "
-                                 f"choose another --out to start a new run")
-    path.write_text(json.dumps(spec, indent=1) + "\n")
+        try:
+            old = json.loads(path.read_text(encoding="utf-8"))
+        except (ValueError, RecursionError):
+            raise DataError(f"{path} is not a run record (not JSON); choose another --out") from None
+        why = _differs(old if isinstance(old, dict) else {}, record)
+        if why:
+            raise UsageError(f"{out} holds a run with other settings: {why}; rerun with the same "
+                             f"settings to resume, choose another --out, or pass --new-run")
+        record = dict(record, modalities=sorted(set(old.get("modalities", [])) | set(record["modalities"])),
+                      methods=sorted(set(old.get("methods", [])) | set(record["methods"])))
+    _write_json(path, record)
+
+
+def new_run_dir(out: str | os.PathLike) -> Path:
+    """`out` itself when it holds no run yet, else the first of out-2, out-3, ... that does not exist."""
+    out = Path(out)
+    if not (out / RUN).exists():
+        return out
+    k = 2
+    while (candidate := out.with_name(f"{out.name}-{k}")).exists():
+        k += 1
+    return candidate
 
 
 @dataclass(frozen=True)
@@ -259,11 +316,16 @@ def run(spec: BenchSpec, out: str | os.PathLike, workers: int = 1, address: str 
     if spec.methods is not None:
         check_methods(spec.methods)
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    _check_run_file(out, {"split": spec.split, "seed": spec.seed, "n": spec.n})
-    rows_path = out / ROWS
-    _drop_partial_tail(rows_path)
-    _drop_partial_tail(out / ITEMS)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is a file, not a run folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        _check_run_file(out, run_record(spec))
+        rows_path = out / ROWS
+        _drop_partial_tail(rows_path)
+        _drop_partial_tail(out / ITEMS)
+    except OSError as e:
+        raise IOFailure(f"cannot write the run folder {out}: {e.strerror or e}") from None
     done = {row_key(r) for r in read_jsonl(rows_path) if not r.get("error")}
     tasks, items = plan(spec, done)
 
@@ -290,7 +352,7 @@ def run(spec: BenchSpec, out: str | os.PathLike, workers: int = 1, address: str 
                     errors += 1
                     bar.write(f"ksynth: warning: {row['method']} failed on {row['modality']} "
                               f"#{row['index']}: {row['error']}", file=sys.stderr)
-                f.write(json.dumps(row) + "\n")
+                f.write(json.dumps(row, allow_nan=False) + "\n")    # strict JSON: no NaN
             f.flush()
             bar.set_postfix_str(f"{rows[0]['modality']} #{rows[0]['index']}", refresh=False)
             bar.update(1)

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import click
 
+from ksynth.cli.params import SECONDS
+
 
 @click.command("demo")
 @click.option("--n", "n", type=click.IntRange(min=1), default=5, show_default=True,
               help="How many KT synthetic sequences to draw.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Sampler seed.")
-@click.option("--budget", type=click.FloatRange(min=0, min_open=True), default=None,
+@click.option("--budget", type=SECONDS, default=None,
               help="Wall seconds per sequence [default: the search's default budget].")
 def demo_cmd(n, seed, budget):
     """Sample KT sequences, find a short program for each, compare with ground truth and gzip."""

@@ -1,5 +1,9 @@
 """DSL commands: `ksynth run` (execute a program), `ksynth sample` (KT synthetic pairs as JSONL),
-`ksynth score` (official KT scores of a JSONL of sequences and optional programs)."""
+`ksynth score` (official KT scores of a JSONL of sequences and optional programs).
+
+`run` and `score` execute programs a user hands them, so both run under declared limits checked
+before the work (params.limit_options): a list's length, the program's total work and its wall time.
+"""
 from __future__ import annotations
 
 import json
@@ -7,56 +11,48 @@ import sys
 
 import click
 
-from ksynth.dsl.interp import DEFAULT_MAX_LEN, run as run_program
-from ksynth.dsl.program import Program
-from ksynth.errors import DataError, ProgramError, UsageError
+from ksynth.cli.output import atomic_text, check_target, echo, io_errors
+from ksynth.cli.params import force_option, limit_options
 from ksynth.cli.rows import read_sequence_rows, read_text
+from ksynth.dsl.interp import run as run_program
+from ksynth.dsl.program import Program
+from ksynth.errors import DataError, ProgramError
 
 PROGRESS_MIN = 1000          # show a progress bar (stderr, TTY only) from this many samples
 
 
 @click.command("run")
 @click.argument("program_file")
-@click.option("--max-len", default=DEFAULT_MAX_LEN, show_default=True, type=click.IntRange(min=0),
-              help="Reject programs whose lists grow past this many elements.")
-def run_cmd(program_file, max_len):
+@limit_options
+def run_cmd(program_file, max_len, max_work, timeout):
     """Execute a KT program (a file, or - for stdin) and print its output as a JSON list."""
     program = Program.parse(read_text(program_file))
-    click.echo(json.dumps(run_program(program, max_len)))
+    echo(json.dumps(run_program(program, max_len, max_work=max_work, seconds=timeout)))
 
 
 @click.command("sample")
-@click.option("--n", "n", required=True, type=click.IntRange(min=1), help="Number of samples.")
+@click.option("--n", "n", required=True, type=click.IntRange(min=1, max=10**7), help="Number of samples.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Random seed.")
-@click.option("--output", required=True, type=click.Path(dir_okay=False),
-              help="JSONL file to write (replaced atomically).")
-def sample_cmd(n, seed, output):
+@click.option("--output", required=True, metavar="FILE",
+              help="JSONL file to write, atomically (- = stdout).")
+@force_option
+def sample_cmd(n, seed, output, force):
     """Draw N (sequence, program) pairs from the KT synthetic distribution."""
     import math
-    import os
-    import tempfile
 
     from tqdm import tqdm
 
     from ksynth.dsl.sample import OVERSAMPLE, sample
 
-    folder = os.path.dirname(os.path.abspath(output))
-    if not os.path.isdir(folder):
-        raise UsageError(f"cannot write {output}: folder {folder} does not exist")
+    check_target(output, "--output", force)          # before the sampling, not after
     bar = tqdm(total=math.ceil(OVERSAMPLE * n), unit="draw", file=sys.stderr,
                disable=True if n < PROGRESS_MIN else None)    # None: only on a TTY
     with bar:
         samples = sample(n, seed, progress=bar.update)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".ksynth-sample-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            for s in samples:
-                row = {"sequence": s.sequence, "program": s.program.format(), "kt_bits": s.kt_bits}
-                f.write(json.dumps(row) + "\n")
-        os.replace(tmp, output)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    with atomic_text(output, "--output") as f, io_errors(output):
+        for s in samples:
+            row = {"sequence": s.sequence, "program": s.program.format(), "kt_bits": s.kt_bits}
+            f.write(json.dumps(row) + "\n")
 
 
 def _read_rows(path: str):
@@ -74,13 +70,13 @@ def _read_rows(path: str):
 
 @click.command("score")
 @click.option("--input", "input_path", required=True, help="JSONL rows: sequence, optional program (- = stdin).")
-@click.option("--max-len", default=DEFAULT_MAX_LEN, show_default=True, type=click.IntRange(min=0),
-              help="Reject programs whose lists grow past this many elements.")
-def score_cmd(input_path, max_len):
+@limit_options
+def score_cmd(input_path, max_len, max_work, timeout):
     """Official KT scores (accuracy, precision, pooled compression rates) as one JSON object.
 
-    A program counts as correct only if the interpreter reproduces its sequence exactly. A program
-    that does not parse or is rejected by the interpreter is an input error (exit 2).
+    A program counts as correct only if the interpreter reproduces its sequence exactly, under
+    the limits below (each program on its own). A program that does not parse or is rejected by
+    the interpreter is an input error (exit 2).
     """
     from ksynth.bench.metrics import score
 
@@ -90,7 +86,7 @@ def score_cmd(input_path, max_len):
         if text is not None and text.strip():
             try:
                 program = Program.parse(text)
-                out = run_program(program, max_len)
+                out = run_program(program, max_len, max_work=max_work, seconds=timeout)
             except ProgramError as e:       # ExecError included; e names the program line
                 where = "program " if e.line is not None else "program: "
                 raise type(e)(f"{input_path} line {k}: {where}{e}") from None
@@ -101,7 +97,7 @@ def score_cmd(input_path, max_len):
     result = score(pairs, correct=correct, max_len=max_len).to_dict()
     keys = ("n", "accuracy", "precision", "compression_rate", "compression_rate_raw", "gzip_rate",
             "correct", "compression_rate_choice", "gzip_rate_raw", "input_bits")
-    click.echo(json.dumps({key: result[key] for key in keys}))
+    echo(json.dumps({key: result[key] for key in keys}))
 
 
 COMMANDS = [run_cmd, sample_cmd, score_cmd]

@@ -1,76 +1,134 @@
 """`ksynth solve`: the shortest verified program for every sequence of a JSONL file.
 
 Rows in: {"sequence": [...], ...} (other keys are passed through). Rows out add `index` (0-based
-input row), `program` (KT text), `kt_bits`, `bits`, `verified`, `seconds`, `strategy`. Rows are
-appended and flushed as they finish, so a crash loses nothing already solved; `--resume` skips the
-input rows whose index is already in OUT.
+input row), `program` (KT text), `kt_bits`, `bits`, `verified`, `seconds`, `strategy`, and two
+fingerprints: `input_sha256` (of the row's sequence as bytes) and `config_sha256` (of the search
+config), so a row always says which input and which settings made it.
+
+Rows are appended and flushed one write each as they finish, so a crash loses nothing already
+solved. `--resume` continues such a file: a torn last line (a crash mid-write) is cut off and
+redone; a row whose fingerprints do not match this input and config is refused with one line
+(the file is left as it is), so a resumed file never mixes inputs or settings. `--force` starts
+the file over.
+
+A sequence longer than `--max-len` is refused before any search: no single program may build it
+under the limit that `ksynth run` / `score` apply (the literal fallback included).
 """
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import os
 
 import click
 
+from ksynth.cli.output import STDOUT, check_target, io_errors
+from ksynth.cli.params import SECONDS, force_option, max_len_option
+from ksynth.cli.rows import parse_json_line, read_sequence_rows
 from ksynth.config import STRATEGIES, Budget, SearchConfig
-from ksynth.errors import UsageError
-from ksynth.cli.rows import read_sequence_rows
+from ksynth.errors import DataError, UsageError
 
 
-def read_rows(path: str) -> list[dict]:
+def input_fingerprint(sequence: list[int]) -> str:
+    return hashlib.sha256(bytes(sequence)).hexdigest()
+
+
+def config_fingerprint(cfg: SearchConfig, strict: bool) -> str:
+    text = json.dumps({"config": cfg.to_dict(), "strict": strict}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def read_rows(path: str, max_len: int) -> list[dict]:
     """Validate every row before any search starts: one clear error naming the line."""
-    return [row for _, row in read_sequence_rows(path)]
+    rows = []
+    for k, row in read_sequence_rows(path):
+        if len(row["sequence"]) > max_len:
+            raise DataError(f"{path} line {k}: the sequence has {len(row['sequence']):,} values, more "
+                            f"than --max-len {max_len:,}; split it into rows of at most that many")
+        rows.append(row)
+    if not rows:
+        raise DataError(f"{path}: no rows to solve (every line is blank)")
+    return rows
 
 
-def done_indices(path: str) -> set[int]:
-    """Input indices already present in an output file (a torn last line is ignored)."""
+def resume_point(path: str, rows: list[dict], config_sha: str) -> set[int]:
+    """Input indices already solved in `path`, after cutting a torn last line off the file.
+
+    Refuses (UsageError, file untouched) a row that is not JSON, names no input row of this input,
+    or was made from another sequence or config.
+    """
+    with io_errors(path, "read"), open(path, "rb") as f:
+        data = f.read()
+    keep = data.rfind(b"\n") + 1                 # everything after the last newline is torn
     done = set()
-    if not os.path.exists(path):
-        return done
-    with open(path, encoding="utf-8") as f:
-        for text in f:
-            try:
-                row = json.loads(text)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(row, dict) and isinstance(row.get("index"), int):
-                done.add(row["index"])
+    for k, raw in enumerate(data[:keep].decode("utf-8", errors="replace").splitlines(), 1):
+        if not raw.strip():
+            continue
+        row = parse_json_line(raw, path, k)
+        index = row.get("index") if isinstance(row, dict) else None
+        if type(index) is not int or not 0 <= index < len(rows):
+            raise UsageError(f"{path} line {k}: not a row of this input (index {index!r}, the input "
+                             f"has {len(rows)} rows); use another --output, or --force to start over")
+        if row.get("input_sha256") != input_fingerprint(rows[index]["sequence"]):
+            raise UsageError(f"{path} line {k}: row {index} was solved for a different sequence than "
+                             f"this input's; use another --output, or --force to start over")
+        if row.get("config_sha256") != config_sha:
+            raise UsageError(f"{path} line {k}: row {index} was solved under a different config "
+                             f"(budget, strategies, objective or max-len); rerun with the same flags, "
+                             f"use another --output, or --force to start over")
+        done.add(index)
+    if keep < len(data):
+        with io_errors(path), open(path, "r+b") as f:
+            f.truncate(keep)
     return done
 
 
 def solve_row(item) -> dict:
-    """Worker body (module level, picklable): (index, row, config dict) -> output row."""
+    """Worker body (module level, picklable): (index, row, config dict, strict, sha) -> output row."""
     from ksynth.search.portfolio import Portfolio
 
-    index, row, cfg, strict = item
+    index, row, cfg, strict, config_sha = item
     res = Portfolio(SearchConfig.from_dict(cfg), strict=strict).search(row["sequence"])
     out = dict(row)
     out.update(index=index, program=res.program.format(), kt_bits=round(res.kt_bits, 4),
                bits=res.bits, verified=res.verified, seconds=round(res.seconds, 4),
-               strategy=res.strategy)
+               strategy=res.strategy, input_sha256=input_fingerprint(row["sequence"]),
+               config_sha256=config_sha)
     return out
 
 
 @click.command("solve")
-@click.option("--input", "input_path", required=True, help="JSONL rows with a \"sequence\" key.")
-@click.option("--output", "output_path", required=True, help="JSONL rows out (appended).")
-@click.option("--budget", type=click.FloatRange(min=0, min_open=True), default=None,
+@click.option("--input", "input_path", required=True, help="JSONL rows with a \"sequence\" key (- = stdin).")
+@click.option("--output", "output_path", required=True,
+              help="JSONL rows out, appended as they finish (- = stdout).")
+@click.option("--budget", type=SECONDS, default=None,
               help=f"Wall seconds per sequence [default: {Budget().seconds}].")
 @click.option("--strategies", default=None,
               help=f"Comma-separated subset of {','.join(STRATEGIES)} [default: all].")
 @click.option("--objective", type=click.Choice(["kt", "bits"]), default="kt", show_default=True,
               help="kt: KT prior bits (comparable with the paper); bits: ksynth's real code length.")
+@functools.partial(max_len_option, help="Element cap of every list a program builds, the one `ksynth run` "
+                  "applies: a longer sequence is refused (split it into rows of at most N).")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
               help="Parallel workers (> 1 uses Ray through ksynth.parallel).")
-@click.option("--resume", is_flag=True, help="Skip input rows already present in OUTPUT.")
-def solve_cmd(input_path, output_path, budget, strategies, objective, workers, resume):
+@click.option("--resume", is_flag=True,
+              help="Continue OUTPUT: skip rows already solved for this input and config.")
+@force_option
+def solve_cmd(input_path, output_path, budget, strategies, objective, max_len, workers, resume, force):
     """Find the shortest verified program for each sequence of INPUT."""
     from tqdm import tqdm
 
     from ksynth.parallel import Parallel
 
-    rows = read_rows(input_path)
-    kwargs = {"objective": objective}
+    if resume and force:
+        raise UsageError("--resume continues OUTPUT and --force starts it over: pass one of them")
+    if resume and output_path == STDOUT:
+        raise UsageError("--resume needs an --output file, not stdout")
+    check_target(output_path, "--output", force, existing_ok=resume,
+                 exists_hint="pass --resume to continue it or --force to start over")
+    rows = read_rows(input_path, max_len)
+    kwargs = {"objective": objective, "max_len": max_len}
     strict = False
     if strategies is not None:
         kwargs["strategies"] = tuple(s.strip() for s in strategies.split(",") if s.strip())
@@ -82,18 +140,33 @@ def solve_cmd(input_path, output_path, budget, strategies, objective, workers, r
         from ksynth.search.portfolio import Portfolio
 
         Portfolio(cfg, strict=True)                  # a missing strategy fails here, not per row
-    skip = done_indices(output_path) if resume else set()
-    if not resume and os.path.exists(output_path) and os.path.getsize(output_path) > 0:
-        raise UsageError(f"{output_path} exists; pass --resume to continue it or remove it")
-    items = [(i, row, cfg.to_dict(), strict) for i, row in enumerate(rows) if i not in skip]
+    config_sha = config_fingerprint(cfg, strict)
+    skip = resume_point(output_path, rows, config_sha) if resume and os.path.exists(output_path) else set()
+    items = [(i, row, cfg.to_dict(), strict, config_sha) for i, row in enumerate(rows) if i not in skip]
+    if not items:
+        click.echo(f"ksynth: all {len(rows)} rows of {input_path} are already in {output_path}; "
+                   f"nothing to do", err=True)
+        return
     backend = "ray" if workers > 1 and len(items) > 1 else "serial"
-    with open(output_path, "a", encoding="utf-8") as out, \
+    with _open_rows(output_path, resume) as out, \
             tqdm(total=len(items), desc="solve", unit="seq", disable=None) as bar, \
             Parallel(backend, workers) as par:
         for _, row in par.imap(solve_row, items):
-            out.write(json.dumps(row) + "\n")
-            out.flush()
+            with io_errors(output_path):
+                out.write(json.dumps(row) + "\n")
+                out.flush()
             bar.update(1)
+
+
+def _open_rows(path: str, resume: bool):
+    """The row log: stdout for "-", else the file, appended (resume) or started over."""
+    import contextlib
+    import sys
+
+    if path == STDOUT:
+        return contextlib.nullcontext(sys.stdout)
+    with io_errors(path):
+        return open(path, "a" if resume else "w", encoding="utf-8")
 
 
 COMMANDS = [solve_cmd]

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Union
 
 from ksynth.dsl.ops import OPS, PREDICATES, ArgKind, op
-from ksynth.errors import ProgramError
+from ksynth.errors import QUOTE_CHARS, ProgramError, clip
 
 
 @dataclass(frozen=True, order=True)
@@ -132,6 +132,8 @@ def check_line(line: Line, i: int, source_line: int | None = None) -> None:
     where = source_line if source_line is not None else i + 1
     spec = OPS.get(line.op)
     if spec is None:
+        if len(line.op) > QUOTE_CHARS:          # no did-you-mean for a name that long
+            raise ProgramError(f"unknown function {clip(line.op)}", where)
         try:
             op(line.op)
         except ProgramError as e:
@@ -161,91 +163,118 @@ def check_line(line: Line, i: int, source_line: int | None = None) -> None:
         elif type(a) is not int:
             bad = "an integer"
         if bad:
-            raise ProgramError(f"argument {pos} of {line.op} must be {bad}, got {_format_arg(a)!s}", where)
+            raise ProgramError(f"argument {pos} of {line.op} must be {bad}, got {clip(_format_arg(a))}", where)
 
 
 # ---- parsing --------------------------------------------------------------------------------
-_ASSIGN = re.compile(r"^\s*([A-Za-z_]\w*)\s*=\s*(.*?)\s*$")
-_CALL = re.compile(r"^([A-Za-z_]\w*)\s*\((.*)\)$", re.S)
-_INT = re.compile(r"^[+-]?\d+$")
-_NAME = re.compile(r"^[A-Za-z_]\w*$")
+# Linear time and lean memory on megabyte lines: a line is cut with str.partition / str.split (C
+# loops, no regex over the whole line), each piece is classified with a full match of a pattern
+# that cannot backtrack (no nested or adjacent quantifiers over the same characters), and every
+# reference to one line shares one Ref object. The old line regex (lazy `.*?` before `\s*$`) was
+# quadratic on runs of spaces: 200 KB took 20 s.
+_INT = re.compile(r"[+-]?[0-9]+")
+_NAME = re.compile(r"[A-Za-z_]\w*")
+_BRACKET_OR_COMMA = re.compile(r"[\[\],]")
+MAX_INT_DIGITS = 40       # far past the +/-2^31 the interpreter accepts; longer is a typo or an attack
+
+
+def _int(tok: str, lineno: int) -> int:
+    digits = len(tok) - (tok[0] in "+-")
+    if digits > MAX_INT_DIGITS:
+        raise ProgramError(f"an integer of {digits:,} digits is too long (values must stay within "
+                           f"+/-2^31)", lineno)
+    return int(tok)
 
 
 def _split_args(body: str, lineno: int) -> list[str]:
-    parts, depth, cur = [], 0, []
-    for ch in body:
+    """The comma-separated pieces of a call's body, commas inside [...] kept (pieces unstripped)."""
+    if "[" not in body and "]" not in body:
+        return body.split(",")
+    parts, depth, start = [], 0, 0
+    for m in _BRACKET_OR_COMMA.finditer(body):
+        ch = m.group()
         if ch == "[":
             depth += 1
         elif ch == "]":
             depth -= 1
             if depth < 0:
                 raise ProgramError("unbalanced ']'", lineno)
-        if ch == "," and depth == 0:
-            parts.append("".join(cur).strip())
-            cur = []
-        else:
-            cur.append(ch)
+        elif depth == 0:
+            parts.append(body[start:m.start()])
+            start = m.end()
     if depth != 0:
         raise ProgramError("unbalanced '['", lineno)
-    tail = "".join(cur).strip()
-    if tail or parts:
-        parts.append(tail)
+    parts.append(body[start:])
     return parts
 
 
-def _parse_arg(tok: str, names: dict[str, int], lineno: int):
-    if _INT.match(tok):
-        return int(tok)
+def _int_list(tok: str, lineno: int) -> tuple[int, ...]:
+    inner = tok[1:-1]
+    if not inner.strip():
+        return ()
+    values = []
+    for item in inner.split(","):
+        item = item.strip()
+        if not _INT.fullmatch(item):
+            raise ProgramError(f"a list literal must hold integers only, got {clip(item)}", lineno)
+        values.append(_int(item, lineno))
+    return tuple(values)
+
+
+def _parse_arg(tok: str, refs: dict[str, Ref], lineno: int):
+    ref = refs.get(tok)                       # the common case first: one dict probe, no regex
+    if ref is not None and tok not in PREDICATES:
+        return ref
+    if _INT.fullmatch(tok):
+        return _int(tok, lineno)
     if tok.startswith("[") and tok.endswith("]"):
-        inner = tok[1:-1].strip()
-        items = [t.strip() for t in inner.split(",")] if inner else []
-        if not all(_INT.match(t) for t in items):
-            raise ProgramError(f"a list literal must hold integers only: {tok}", lineno)
-        return tuple(int(t) for t in items)
+        return _int_list(tok, lineno)
     if tok in PREDICATES:
         return tok
-    if _NAME.match(tok):
-        if tok not in names:
+    if _NAME.fullmatch(tok):
+        ref = refs.get(tok)
+        if ref is None:
             if tok.startswith("is_"):
-                raise ProgramError(f"unknown predicate {tok!r}; choose one of {', '.join(PREDICATES)}", lineno)
-            raise ProgramError(f"{tok} is not defined on an earlier line", lineno)
-        return Ref(names[tok])
-    raise ProgramError(f"cannot read argument {tok!r}", lineno)
+                raise ProgramError(f"unknown predicate {clip(tok)}; choose one of {', '.join(PREDICATES)}", lineno)
+            raise ProgramError(f"{clip(tok)} is not defined on an earlier line", lineno)
+        return ref
+    raise ProgramError(f"cannot read argument {clip(tok)}", lineno)
 
 
 def parse(text: str) -> Program:
     """Parse KT text. Errors name the 1-based source line. Never uses eval/exec."""
-    names: dict[str, int] = {}
+    refs: dict[str, Ref] = {}                 # name -> the one Ref to its line
     lines: list[Line] = []
     output = None
     for lineno, raw in enumerate(text.splitlines(), 1):
-        code = raw.split("#", 1)[0].strip()
+        code = raw.partition("#")[0].strip()
         if not code:
             continue
         if output is not None:
             raise ProgramError("nothing may follow the 'output = ...' line", lineno)
-        m = _ASSIGN.match(code)
-        if not m:
-            raise ProgramError(f"expected 'name = function(args)', got {code!r}", lineno)
-        name, rhs = m.groups()
+        name, eq, rhs = code.partition("=")
+        name, rhs = name.strip(), rhs.strip()
+        if not eq or not _NAME.fullmatch(name):
+            raise ProgramError(f"expected 'name = function(args)', got {clip(code)}", lineno)
         if name == "output":
-            if rhs not in names:
-                raise ProgramError(f"output must name an earlier sequence, got {rhs!r}", lineno)
-            output = names[rhs]
+            if rhs not in refs:
+                raise ProgramError(f"output must name an earlier sequence, got {clip(rhs)}", lineno)
+            output = refs[rhs].index
             continue
-        call = _CALL.match(rhs)
-        if not call:
-            raise ProgramError(f"expected a function call, got {rhs!r}", lineno)
-        fname, body = call.groups()
-        tokens = _split_args(body, lineno)
-        if any(t == "" for t in tokens):
+        paren = rhs.find("(")
+        fname = rhs[:paren].strip()
+        if paren < 0 or not rhs.endswith(")") or not _NAME.fullmatch(fname):
+            raise ProgramError(f"expected a function call, got {clip(rhs)}", lineno)
+        body = rhs[paren + 1:-1]
+        tokens = [] if not body.strip() else [t.strip() for t in _split_args(body, lineno)]
+        if "" in tokens:
             raise ProgramError("empty argument", lineno)
-        args = tuple(_parse_arg(t, names, lineno) for t in tokens)
+        args = tuple(_parse_arg(t, refs, lineno) for t in tokens)
         line = Line(fname, args)
         check_line(line, len(lines), lineno)
-        if name in names:
-            raise ProgramError(f"{name} is assigned twice (programs are single-assignment)", lineno)
-        names[name] = len(lines)
+        if name in refs:
+            raise ProgramError(f"{clip(name)} is assigned twice (programs are single-assignment)", lineno)
+        refs[name] = Ref(len(lines))
         lines.append(line)
     if not lines:
         raise ProgramError("empty program: no 'sequence = function(...)' lines")

@@ -1,0 +1,231 @@
+"""The Python API: whole files in, .ksz streams out, and back.
+
+    blob = ksynth.compress(data, level=6)                 # bytes -> bytes
+    data = ksynth.decompress(blob, max_output_size=None)  # bytes -> bytes
+    result = Compressor(CompressConfig(level=9)).compress(data)   # Result: blob, blocks, bits
+    summary = Compressor().compress_stream(reader, writer)        # one block in memory at a time
+    Decompressor(max_output_size=1 << 30).decompress_stream(reader, writer)
+
+The input is cut into blocks of `block_size` bytes; each gets the cheapest verified
+representation of ksynth.blocks (a program, a copy of the previous block, a codec payload or
+the bytes themselves), and ksynth.container writes them. Blocks are chosen through
+ksynth.parallel: serially by default, on `workers` Ray workers when asked (the choice of a block
+depends only on the block and the one before it, so the output is identical either way).
+"""
+from __future__ import annotations
+
+import io
+import zlib
+from dataclasses import dataclass, field
+from typing import BinaryIO, Callable
+
+from ksynth import container as C
+from ksynth.blocks import LEVELS, Choice, Plan, choose, decode_block
+from ksynth.dsl.program import Program
+from ksynth.errors import CorruptInput, KsynthError, UsageError
+
+DEFAULT_LEVEL = 6
+DEFAULT_BLOCK_SIZE = 1 << 20     # bytes; decoding holds a small multiple of it
+BLOCKS_PER_WORKER = 2            # blocks read ahead per worker when parallel
+
+
+@dataclass(frozen=True)
+class CompressConfig:
+    level: int = DEFAULT_LEVEL                   # 1 (fast) .. 9 (smallest); see blocks.LEVELS
+    block_size: int = DEFAULT_BLOCK_SIZE         # a power of two, 1 KiB .. 16 MiB
+    workers: int = 1                             # > 1: blocks chosen on Ray workers
+    search_seconds: float | None = None          # per-target search budget (None: the level's)
+
+    def __post_init__(self):
+        if self.level not in LEVELS:
+            raise UsageError(f"level must be 1..9, got {self.level!r}")
+        try:
+            C.block_exponent(self.block_size)
+        except (ValueError, TypeError, AttributeError):
+            raise UsageError(f"block size must be a power of two from {1 << C.MIN_BLOCK_EXP} to "
+                             f"{1 << C.MAX_BLOCK_EXP} bytes, got {self.block_size!r}") from None
+        if self.workers < 1:
+            raise UsageError(f"workers must be at least 1, got {self.workers}")
+        if self.search_seconds is not None and not self.search_seconds > 0:
+            raise UsageError(f"search budget must be > 0 seconds, got {self.search_seconds}")
+
+    @property
+    def plan(self) -> Plan:
+        plan = LEVELS[self.level]
+        if self.search_seconds is None:
+            return plan
+        from dataclasses import replace
+
+        return replace(plan, search_seconds=self.search_seconds,
+                       search_len=max(plan.search_len, 128))
+
+
+@dataclass(frozen=True)
+class BlockInfo:
+    kind: str                    # container kind name: program, copy, deflate, zstd, xz, stored
+    raw_size: int                # bytes
+    payload_size: int            # bytes
+    program: Program | None = None
+    bits: int | None = None      # program blocks: the program's exact code length
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What compress_stream wrote."""
+
+    original_size: int
+    compressed_size: int
+    checksum: int
+    blocks: tuple[BlockInfo, ...]
+    config: dict = field(default_factory=dict)
+
+    @property
+    def programs(self) -> tuple[Program | None, ...]:
+        return tuple(b.program for b in self.blocks)
+
+    @property
+    def bits(self) -> int:
+        return 8 * self.compressed_size
+
+
+@dataclass(frozen=True)
+class Result(Summary):
+    """What Compressor.compress returns: the Summary and the stream itself."""
+
+    blob: bytes = b""
+
+
+def _choose_item(item) -> Choice:
+    """Worker body (module level: picklable for Ray)."""
+    data, prev, plan, block_size = item
+    return choose(data, prev, plan, block_size)
+
+
+def _read_full(reader: BinaryIO, n: int) -> bytes:
+    """Up to n bytes, fewer only at end of input (pipes return short reads)."""
+    parts, got = [], 0
+    while got < n:
+        chunk = reader.read(n - got)
+        if not chunk:
+            break
+        parts.append(chunk)
+        got += len(chunk)
+    return b"".join(parts)
+
+
+class Compressor:
+    """Settings in the constructor, data in the call (one Compressor serves many inputs)."""
+
+    def __init__(self, config: CompressConfig | None = None):
+        self.config = config or CompressConfig()
+
+    def compress(self, data: bytes) -> Result:
+        """The whole .ksz stream in memory, verified by decompressing it."""
+        data = bytes(data)
+        out = io.BytesIO()
+        summary = self.compress_stream(io.BytesIO(data), out)
+        blob = out.getvalue()
+        if Decompressor().decompress(blob) != data:       # never hand out a stream that lies
+            raise KsynthError("internal error: the stream does not decompress to its input")
+        return Result(summary.original_size, summary.compressed_size, summary.checksum,
+                      summary.blocks, summary.config, blob)
+
+    def compress_stream(self, reader: BinaryIO, writer: BinaryIO,
+                        progress: Callable[[int], None] | None = None) -> Summary:
+        """Read `reader` to its end, write the .ksz stream to `writer`. Memory: a batch of blocks
+        (one when serial). Every block's representation is decoded and compared before it is
+        written; `progress(n)` is called with each block's input bytes."""
+        from ksynth.parallel import Parallel
+
+        cfg, plan = self.config, self.config.plan
+        bs = cfg.block_size
+        writer.write(C.header_bytes(bs))
+        written, total, crc, prev = C.HEADER_SIZE, 0, 0, b""
+        infos: list[BlockInfo] = []
+        batch = BLOCKS_PER_WORKER * cfg.workers if cfg.workers > 1 else 1
+        backend = "ray" if cfg.workers > 1 else "serial"
+        with Parallel(backend, cfg.workers) as par:
+            while True:
+                items = []
+                for _ in range(batch):
+                    data = _read_full(reader, bs)
+                    if not data:
+                        break
+                    items.append((data, prev, plan, bs))
+                    prev = data
+                if not items:
+                    break
+                choices: list = [None] * len(items)
+                # serial or parallel, the small inputs never start Ray (Parallel starts it lazily)
+                run = par.imap(_choose_item, items) if len(items) > 1 else \
+                    iter([(0, _choose_item(items[0]))])
+                for i, choice in run:
+                    choices[i] = choice
+                for (data, _, _, _), ch in zip(items, choices):
+                    record = C.block_record(ch.kind, ch.raw_size, ch.payload, bs)
+                    writer.write(record)
+                    written += len(record)
+                    total += len(data)
+                    crc = zlib.crc32(data, crc)
+                    infos.append(BlockInfo(C.KIND_NAMES[ch.kind], ch.raw_size, len(ch.payload),
+                                           ch.program, ch.bits))
+                    if progress is not None:
+                        progress(len(data))
+                if len(items[-1][0]) < bs:
+                    break
+        trailer = C.trailer_bytes(total, len(infos), crc)
+        writer.write(trailer)
+        config = {"level": cfg.level, "block_size": bs, "workers": cfg.workers,
+                  "search_seconds": cfg.search_seconds}
+        return Summary(total, written + len(trailer), crc, tuple(infos), config)
+
+
+class Decompressor:
+    """Runs only the container's decoders and the DSL executor; every check fails with
+    CorruptInput (or UsageError for the user's own limit) before anything wrong is returned."""
+
+    def __init__(self, max_output_size: int | None = None):
+        if max_output_size is not None and max_output_size < 0:
+            raise UsageError(f"max_output_size must be >= 0, got {max_output_size}")
+        self.max_output_size = max_output_size
+
+    def decompress(self, blob: bytes) -> bytes:
+        out = io.BytesIO()
+        self.decompress_stream(io.BytesIO(bytes(blob)), out)
+        return out.getvalue()
+
+    def decompress_stream(self, reader: BinaryIO, writer: BinaryIO,
+                          progress: Callable[[int], None] | None = None) -> int:
+        """Decode block by block into `writer`; returns the byte count. The writer may have
+        received data when an error is raised: callers that must not leave partial output
+        write to a temporary file (the CLI does)."""
+        r = C.Reader(reader)
+        total, crc, prev = 0, 0, b""
+        for n, (entry, payload) in enumerate(r.blocks()):
+            if self.max_output_size is not None and total + entry.raw_size > self.max_output_size:
+                raise UsageError(f"output would exceed --max-output-size {self.max_output_size} "
+                                 f"bytes (block {n} ends at byte {total + entry.raw_size})")
+            try:
+                data = decode_block(entry.kind, payload, entry.raw_size, prev, r.block_size)
+            except CorruptInput as e:
+                raise CorruptInput(f"block {n}: {e}") from None
+            writer.write(data)
+            total += len(data)
+            crc = zlib.crc32(data, crc)
+            prev = data
+            if progress is not None:
+                progress(entry.payload_size)
+        if crc != r.trailer[2]:
+            raise CorruptInput(f"checksum mismatch: stream says CRC32 {r.trailer[2]:08x}, "
+                               f"the data has {crc:08x}")
+        return total
+
+
+def compress(data: bytes, level: int = DEFAULT_LEVEL) -> bytes:
+    """One-shot: the .ksz stream of `data`."""
+    return Compressor(CompressConfig(level=level)).compress(data).blob
+
+
+def decompress(blob: bytes, max_output_size: int | None = None) -> bytes:
+    """One-shot: the original bytes of a .ksz stream."""
+    return Decompressor(max_output_size).decompress(blob)

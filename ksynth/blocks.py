@@ -1,0 +1,450 @@
+"""One block of a file -> its cheapest verified representation, and back.
+
+A block (1..block_size bytes) becomes one of the container's kinds:
+    program  `encode(program)`: a KT-DSL program whose output is the block, found by
+             structural detectors (below) and, on short targets, by the search portfolio under
+             the real `bits` objective
+    copy     the block equals the previous block (no payload)
+    deflate  raw deflate, with the previous block's last 32 KiB as preset dictionary
+    zstd, xz raw zstd frame / raw LZMA2 of the block alone
+    stored   the bytes themselves
+Every candidate is decoded (programs: run by the executor) and compared before it may win; ties
+go to the earlier kind in the order stored, copy, program, deflate, zstd, xz.
+
+The detectors explain a target t (a list of small ints) the way a person would, recursively:
+    constant        repeat_num(L, v)
+    runs            concatenate(repeat_num(n1, v1), ...) for a few long runs
+    arithmetic      range_func_interval(t0, t0 + k L, k), modulo 256 when it wraps
+    periodic        repeat_list(q, P) cut to L, P explained recursively (or a literal)
+    differences     t0 then the differences d, explained recursively: scan_add, modulo 256
+    interleaved     t[0::2] and t[1::2] explained recursively: interleave (record widths 2^k)
+    literal         set_list(t) for short targets (the encoder's enumerative code)
+and keep the cheapest by `program_bits_float`. Each costs O(L) numpy work; the recursion depth
+and a node budget bound the total. Decoding a program is guarded by `element_bound`: the sum of
+its lines' lengths, known before running, may not exceed ELEMENT_FACTOR x the block (no bombs).
+"""
+from __future__ import annotations
+
+import io
+import lzma
+import zlib
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from ksynth import container as C
+from ksynth.dsl.ops import OPS, ArgKind
+from ksynth.dsl.program import Line, Program, Ref
+from ksynth.errors import CorruptInput, ExecError
+
+DEFLATE_DICT = 32 * 1024         # bytes of the previous block given to deflate as its dictionary
+LITERAL_MAX = 4096               # elements: longer literals decode too slowly (one big integer)
+MAX_RUNS = 64                    # runs detector: at most this many runs
+DIFF_MAX_DISTINCT = 16           # differences detector: only when d takes few values
+MIN_SPLIT = 64                   # interleaved detector: targets at least this long
+PERIOD_KEY = 32                  # elements of the prefix searched for to find a period
+PERIOD_TRIES = 64                # candidate periods checked in full
+ELEMENT_FACTOR = 6               # a program may build at most this many elements per output byte
+ELEMENT_SLACK = 1 << 16          # .. plus this many (short blocks, literals)
+JIT_MIN = 1 << 16                # elements: shorter blocks run on the reference interpreter
+SEARCH_MIN_BITS = 48             # a detector program this cheap is not worth a search
+PROGRAM_CHEAP = 64               # bytes: a program this short is within the codecs' slack anyway
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a level does to each block (see LEVELS)."""
+
+    depth: int                   # detector recursion depth (periods, differences)
+    splits: int                  # interleave halvings (record widths up to 2^splits)
+    nodes: int                   # detector calls per block
+    codecs: tuple[tuple[int, int], ...]   # (kind, codec level) tried on every block
+    search_len: int              # targets up to this many elements also get the portfolio search
+    search_seconds: float        # .. with this budget per target
+    search_parts: bool = False   # .. and so do the parts of a block (periods, halves), not only blocks
+
+
+_FAST = ((C.DEFLATE, 9), (C.ZSTD, 3))
+_MID = ((C.DEFLATE, 9), (C.ZSTD, 9), (C.XZ, 6))
+_BEST = ((C.DEFLATE, 9), (C.ZSTD, 19), (C.XZ, 9))
+LEVELS = {
+    1: Plan(1, 2, 16, _FAST, 0, 0.0),
+    2: Plan(2, 2, 32, _FAST, 0, 0.0),
+    3: Plan(2, 3, 64, ((C.DEFLATE, 9), (C.ZSTD, 9)), 64, 0.2),
+    4: Plan(2, 3, 96, _MID, 64, 0.2),
+    5: Plan(2, 4, 128, _MID, 128, 0.3),
+    6: Plan(2, 4, 192, _MID, 128, 0.5),
+    7: Plan(3, 4, 256, _BEST, 128, 1.0),
+    8: Plan(3, 4, 384, _BEST, 128, 1.0),
+    9: Plan(3, 5, 512, _BEST, 256, 1.8),
+}
+INCOMPRESSIBLE = 0.995           # zstd -1 ratio above which only stored is tried (random data)
+
+
+# ---- expressions: programs as trees, lowered to SSA lines with shared subtrees -------------------
+# An expression is (op, args): args at REF / REFS positions are expressions, the rest are values.
+# ("program", Program) embeds a whole program found by the search.
+def _child_positions(op: str, n_args: int) -> range | tuple:
+    kinds = OPS[op].args
+    if ArgKind.REFS in kinds:
+        return range(n_args)
+    return tuple(k for k, kind in enumerate(kinds) if kind is ArgKind.REF)
+
+
+def lower(expr) -> Program:
+    lines: list[Line] = []
+    memo: dict = {}
+
+    def emit(e) -> int:
+        if e in memo:
+            return memo[e]
+        op, args = e
+        if op == "program":
+            base = len(lines)
+            for line in args.lines:
+                lines.append(Line(line.op, tuple(Ref(a.index + base) if isinstance(a, Ref) else a
+                                                 for a in line.args)))
+            memo[e] = base + args.output
+            return memo[e]
+        kids = _child_positions(op, len(args))
+        built = tuple(Ref(emit(a)) if k in kids else a for k, a in enumerate(args))
+        lines.append(Line(op, built))
+        memo[e] = len(lines) - 1
+        return memo[e]
+
+    out = emit(expr)
+    return Program(tuple(lines), out).pruned()
+
+
+def cost_bits(expr) -> float:
+    from ksynth.dsl.encode import program_bits_float
+
+    return program_bits_float(lower(expr))
+
+
+# ---- detectors ----------------------------------------------------------------------------------
+def _literal(t: np.ndarray):
+    return ("set_list", (tuple(int(v) for v in t),))
+
+
+def _period(t: np.ndarray, first_change: int) -> int | None:
+    """The smallest p <= L/2 with t[i] == t[i + p] for all i, among the first PERIOD_TRIES places
+    where a window around t's first change recurs (a window inside a run would recur at every
+    shift); None when there is none."""
+    L = len(t)
+    if L < 4:
+        return None
+    buf = t.astype("<i2").tobytes()              # 2 bytes per element: offsets below are doubled
+    o = max(0, first_change + 1 - PERIOD_KEY // 2)
+    key = buf[2 * o:2 * min(o + PERIOD_KEY, L)]
+    pos, tries = buf.find(key, 2 * o + 2), 0
+    while pos != -1 and tries < PERIOD_TRIES:
+        shift = pos - 2 * o
+        if shift % 2 == 0:
+            if shift // 2 > L // 2:
+                return None
+            tries += 1
+            if buf[shift:] == buf[:-shift]:
+                return shift // 2
+        pos = buf.find(key, pos + 1)
+    return None
+
+
+class Detector:
+    """Explains targets under a Plan; `solve(t)` is the cheapest expression found, or None.
+
+    Two recursion budgets: `depth` for nested periods / differences, `splits` for interleave
+    halvings (record widths up to 2^splits); `plan.nodes` caps the calls per block."""
+
+    def __init__(self, plan: Plan):
+        self.plan = plan
+        self.nodes = 0
+        self._search = None
+
+    def solve(self, t: np.ndarray, depth: int | None = None, splits: int | None = None,
+              top: bool = True):
+        depth = self.plan.depth if depth is None else depth
+        splits = self.plan.splits if splits is None else splits
+        self.nodes += 1
+        L = len(t)
+        if L == 0:
+            return ("set_list", ((),))
+        change = np.flatnonzero(t[1:] != t[:-1])
+        if change.size == 0:
+            return ("repeat_num", (L, int(t[0])))
+        cands = []
+        if L <= LITERAL_MAX:
+            cands.append(_literal(t))
+        if change.size < MAX_RUNS:
+            starts = np.concatenate(([0], change + 1, [L]))
+            cands.append(("concatenate", tuple(("repeat_num", (int(b - a), int(t[a])))
+                                               for a, b in zip(starts[:-1], starts[1:]))))
+        d = np.diff(t.astype(np.int64))
+        if np.all(d == d[0]):
+            return min(cands + [_arith(int(t[0]), int(d[0]), L)], key=cost_bits)
+        in_bytes = bool(t.min() >= 0 and t.max() <= 255)   # only then can modulo 256 rebuild t
+        dm = (d + 128) % 256 - 128                  # the same steps modulo 256, centred
+        if in_bytes and np.all(dm == dm[0]):
+            cands.append(_arith(int(t[0]), int(dm[0]), L, modulo=True))
+        more = self.nodes < self.plan.nodes
+        if more:
+            p = _period(t, int(change[0]))
+            if p is not None:
+                sub = self.solve(t[:p], depth - 1, splits, False) if depth > 0 else None
+                sub = sub if sub is not None else (_literal(t[:p]) if p <= LITERAL_MAX else None)
+                if sub is not None:
+                    rep = ("repeat_list", (-(-L // p), sub))
+                    cands.append(rep if L % p == 0 else
+                                 ("get_subsequence_between_indices", (rep, 0, L)))
+        if more and depth > 0 and L >= 3:
+            exact = not in_bytes or _distinct(d) <= _distinct(dm)
+            steps = d if exact else dm
+            if _distinct(steps) <= DIFF_MAX_DISTINCT:
+                sub = self.solve(steps, depth - 1, splits, False)
+                if sub is not None:
+                    scan = ("scan_add", (("concatenate", (("set_list", ((int(t[0]),),)), sub)),))
+                    cands.append(scan if exact else ("modulo_item_list", (scan, 256)))
+        if more and splits > 0 and L >= MIN_SPLIT:
+            a = self.solve(t[0::2], depth, splits - 1, False)
+            b = self.solve(t[1::2], depth, splits - 1, False) if a is not None else None
+            if b is not None:
+                cands.append(("interleave", (a, b)))
+        best = min(cands, key=cost_bits) if cands else None
+        if L <= self.plan.search_len and (top or self.plan.search_parts) and \
+                (best is None or cost_bits(best) > SEARCH_MIN_BITS):
+            found = self._portfolio(t)
+            best = found if best is None or cost_bits(found) < cost_bits(best) else best
+        return best
+
+    def _portfolio(self, t: np.ndarray):
+        from ksynth.config import Budget, SearchConfig
+        from ksynth.search.portfolio import Portfolio
+
+        if self._search is None:
+            cfg = SearchConfig(objective="bits", budget=Budget(seconds=self.plan.search_seconds))
+            self._search = Portfolio(cfg, strict=False)
+        return ("program", self._search.search([int(v) for v in t]).program)
+
+
+def _distinct(x: np.ndarray) -> int:
+    lo, hi = int(x.min()), int(x.max())
+    if hi - lo < 1 << 16:
+        return int(np.count_nonzero(np.bincount(x - lo)))
+    return int(np.unique(x).size)
+
+
+def _arith(t0: int, k: int, L: int, modulo: bool = False):
+    expr = ("range_func_interval", (t0, t0 + k * L, k))
+    return ("modulo_item_list", (expr, 256)) if modulo else expr
+
+
+# ---- running programs safely ----------------------------------------------------------------------
+def element_bound(program: Program, max_len: int) -> int:
+    """An upper bound on the elements all lines of `program` hold at once, from the arguments alone
+    (every list is capped at max_len: a longer one is rejected)."""
+    n: list[int] = []
+    for line in program.lines:
+        a = line.args
+        size = lambda k: n[a[k].index]      # noqa: E731 - the length of argument k's list
+        op = line.op
+        if op == "range_func_up":
+            v = a[1] - a[0] + 1
+        elif op == "range_func_interval":
+            v = len(range(a[0], a[1], a[2])) if a[2] else 0
+        elif op == "repeat_num":
+            v = a[0]
+        elif op == "set_list":
+            v = len(a[0])
+        elif op == "repeat_list":
+            v = a[0] * size(1)
+        elif op == "filter":
+            v = size(1)
+        elif op in ("max_n", "min_n"):
+            v = min(size(0), a[1])
+        elif op in ("add_two_lists", "subtract_two_lists", "modulo_two_lists"):
+            v = min(size(0), size(1))
+        elif op in ("concatenate", "interleave"):
+            v = sum(n[r.index] for r in a)
+        else:                                # unary list ops keep (or shrink) the length
+            v = size(0)
+        n.append(max(0, min(v, max_len)))
+    return sum(n)
+
+
+def run_program(program: Program, raw_size: int) -> bytes:
+    """The program's output as bytes; CorruptInput unless it is exactly raw_size bytes 0..255.
+    Lists are capped at raw_size while the program runs, so no line can outgrow the block."""
+    bound = element_bound(program, raw_size)
+    if bound > ELEMENT_FACTOR * raw_size + ELEMENT_SLACK:
+        raise CorruptInput(f"program would build {bound} elements for a {raw_size}-byte block "
+                           f"(limit {ELEMENT_FACTOR}x + {ELEMENT_SLACK})")
+    from ksynth.dsl import executor
+
+    if executor.backend == "numba" and raw_size >= JIT_MIN:
+        from ksynth.dsl import jit
+
+        out = jit.run(jit.lower([program]), raw_size, threads=1)
+        if out.status[0] != jit.OK:
+            raise CorruptInput(f"program rejected by the executor (status {int(out.status[0])})")
+        values = out[0]
+    else:
+        from ksynth.dsl.interp import run
+
+        try:
+            values = np.asarray(run(program, raw_size), dtype=np.int64)
+        except ExecError as e:
+            raise CorruptInput(f"program rejected by the interpreter: {e}") from None
+    if values.shape[0] != raw_size or (values.size and (values.min() < 0 or values.max() > 255)):
+        raise CorruptInput(f"program output is not {raw_size} bytes in 0..255")
+    return values.astype(np.uint8).tobytes()
+
+
+# ---- codecs -----------------------------------------------------------------------------------
+def _xz_filters(size: int, preset: int) -> list[dict]:
+    dict_size = max(4096, 1 << max(size - 1, 1).bit_length())
+    return [{"id": lzma.FILTER_LZMA2, "preset": preset | (lzma.PRESET_EXTREME if preset >= 9 else 0),
+             "dict_size": dict_size}]
+
+
+def codec_encode(kind: int, data: bytes, level: int, prev: bytes) -> bytes:
+    if kind == C.DEFLATE:
+        zdict = prev[-DEFLATE_DICT:]
+        # memLevel 8 as gzip uses (9 came out larger on CSV); -15: raw deflate, no zlib framing
+        enc = zlib.compressobj(level, zlib.DEFLATED, -15, 8, **({"zdict": zdict} if zdict else {}))
+        return enc.compress(data) + enc.flush()
+    if kind == C.ZSTD:
+        import zstandard
+
+        return zstandard.ZstdCompressor(level=level, write_content_size=False, write_checksum=False,
+                                        write_dict_id=False).compress(data)
+    if kind == C.XZ:
+        return lzma.compress(data, format=lzma.FORMAT_RAW, filters=_xz_filters(len(data), level))
+    raise ValueError(f"not a codec kind: {kind}")
+
+
+def decode_block(kind: int, payload: bytes, raw_size: int, prev: bytes, block_size: int) -> bytes:
+    """The block's bytes; CorruptInput for anything that does not decode to exactly raw_size bytes.
+    Codec output is read at most raw_size + 1 bytes far (no bombs)."""
+    if kind == C.STORED:
+        out = payload
+    elif kind == C.COPY:
+        out = prev
+    elif kind == C.PROGRAM:
+        from ksynth.dsl.encode import decode
+
+        out = run_program(decode(payload), raw_size)
+    else:
+        out = _codec_decode(kind, payload, raw_size, prev, block_size)
+    if len(out) != raw_size:
+        raise CorruptInput(f"{C.KIND_NAMES[kind]} block restores {len(out)} bytes, "
+                           f"its record says {raw_size}")
+    return out
+
+
+def _codec_decode(kind: int, payload: bytes, raw_size: int, prev: bytes, block_size: int) -> bytes:
+    try:
+        if kind == C.DEFLATE:
+            zdict = prev[-DEFLATE_DICT:]
+            dec = zlib.decompressobj(-15, **({"zdict": zdict} if zdict else {}))
+            out = dec.decompress(payload, raw_size + 1)
+            ok = dec.eof and not dec.unused_data and not dec.unconsumed_tail
+        elif kind == C.ZSTD:
+            import zstandard
+
+            reader = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(payload),
+                                                                read_across_frames=False)
+            out = reader.read(raw_size + 1)
+            ok = True
+        else:
+            dec = lzma.LZMADecompressor(lzma.FORMAT_RAW, filters=[
+                {"id": lzma.FILTER_LZMA2, "dict_size": block_size}])
+            out = dec.decompress(payload, raw_size + 1)
+            ok = dec.eof and not dec.unused_data
+    except (zlib.error, lzma.LZMAError, EOFError, ValueError, MemoryError) as e:
+        raise CorruptInput(f"{C.KIND_NAMES[kind]} payload does not decode: {e}") from None
+    except Exception as e:                   # zstandard.ZstdError (imported lazily)
+        if type(e).__name__ != "ZstdError":
+            raise
+        raise CorruptInput(f"zstd payload does not decode: {e}") from None
+    if not ok:
+        raise CorruptInput(f"{C.KIND_NAMES[kind]} payload is truncated or has trailing bytes")
+    return out
+
+
+# ---- choosing ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Choice:
+    """A block's winning representation. `program` is set for program blocks."""
+
+    kind: int
+    payload: bytes
+    raw_size: int
+    program: Program | None = None
+    bits: int | None = None            # the program's exact code length
+
+
+def choose(data: bytes, prev: bytes, plan: Plan, block_size: int) -> Choice:
+    """The cheapest verified representation of one block (see the module docstring)."""
+    if prev and data == prev:
+        return Choice(C.COPY, b"", len(data))
+    best = Choice(C.STORED, data, len(data))
+    prog = _program_choice(data, plan)
+    if prog is not None and len(prog.payload) < len(best.payload):
+        best = prog
+    if best.kind == C.PROGRAM and len(best.payload) <= PROGRAM_CHEAP:
+        return best
+    codecs = plan.codecs
+    if len(data) >= 4096 and _incompressible(data):
+        codecs = codecs[:1]                  # deflate only: it stands in for gzip's bound
+    for kind, level in codecs:
+        payload = codec_encode(kind, data, level, prev)
+        if len(payload) < len(best.payload) and \
+                decode_block(kind, payload, len(data), prev, block_size) == data:
+            best = Choice(kind, payload, len(data))
+    return best
+
+
+def _incompressible(data: bytes) -> bool:
+    import zstandard
+
+    return len(zstandard.ZstdCompressor(level=1).compress(data)) > INCOMPRESSIBLE * len(data)
+
+
+def _program_choice(data: bytes, plan: Plan) -> Choice | None:
+    from ksynth.dsl.encode import bits, encode
+
+    t = np.frombuffer(data, dtype=np.uint8)
+    limit = ELEMENT_FACTOR * len(data) + ELEMENT_SLACK
+    for depth in range(plan.depth, 0, -1):   # deeper nests spend the node budget sooner and
+        expr = Detector(replace(plan, depth=depth)).solve(t)     # build more elements: back off
+        if expr is None:
+            continue
+        program = lower(expr)
+        if element_bound(program, len(data)) <= limit:
+            break
+    else:
+        return None
+    try:
+        payload = encode(program)
+    except ValueError:
+        return None
+    if len(payload) > C.MAX_PROGRAM_PAYLOAD or len(payload) >= len(data):
+        return None
+    from ksynth.dsl.encode import decode
+
+    try:                                     # the round trip the decoder will make
+        if run_program(decode(payload), len(data)) != data:
+            return None
+    except CorruptInput:
+        return None
+    return Choice(C.PROGRAM, payload, len(data), program, bits(program))
+
+
+def describe(plan_level: int) -> str:
+    p = LEVELS[plan_level]
+    names = ", ".join(f"{C.KIND_NAMES[k]} {lv}" for k, lv in p.codecs)
+    search = f"; search on targets <= {p.search_len} bytes ({p.search_seconds:g} s)" \
+        if p.search_len else ""
+    return (f"detectors depth {p.depth}, record widths <= {1 << p.splits}, {p.nodes} nodes; "
+            f"codecs {names}{search}")
+

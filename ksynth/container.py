@@ -1,0 +1,234 @@
+"""The .ksz byte layout: the only module that knows it (docs/format.md documents it byte by byte).
+
+    stream  = header  block*  END  trailer
+    header  = MAGIC (4 bytes) | version (1) | flags (1) | block size exponent (1) | header check (1)
+    block   = kind byte | [raw size: varint, only with the SHORT bit] | payload size: varint | payload
+    END     = one byte 0xFF
+    trailer = original size: varint | block count: varint | CRC32 of the original: 4 bytes LE
+
+The block table is the sequence of block records: it is written as blocks are made, so a stream
+can be written without knowing its length and read without seeking; `read_header()` walks it
+(seeking past payloads where the source can seek). Varints are unsigned LEB128, canonical (no
+trailing zero groups), at most 10 bytes.
+
+Readers never trust a field: each size is checked against the limits below before anything is
+allocated or read, and every violation is a CorruptInput naming the field and the value.
+"""
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from dataclasses import dataclass
+from typing import BinaryIO, Iterator
+
+from ksynth.errors import CorruptInput
+
+MAGIC = b"KSZ\x1a"           # \x1a (^Z) stops text-mode readers, as in PNG's signature
+VERSION = 1
+HEADER_SIZE = 8              # bytes
+MIN_BLOCK_EXP = 10           # block sizes 1 KiB ..
+MAX_BLOCK_EXP = 24           # .. 16 MiB: a reader's memory is a small multiple of this
+MAX_PROGRAM_PAYLOAD = 8192   # bytes: decoding a program is quadratic in its length (one big integer)
+END = 0xFF
+SHORT = 0x10                 # kind-byte bit: the raw size follows (else it is the block size)
+VARINT_MAX_BYTES = 10
+
+# block kinds (the low 4 bits of the kind byte)
+STORED, DEFLATE, ZSTD, XZ, PROGRAM, COPY = range(6)
+KIND_NAMES = ("stored", "deflate", "zstd", "xz", "program", "copy")
+
+
+@dataclass(frozen=True)
+class BlockEntry:
+    """One row of the block table. `offset`: the payload's byte offset in the stream."""
+
+    kind: int
+    raw_size: int            # bytes of original data this block restores
+    payload_size: int        # bytes of payload after the record
+    offset: int
+
+    @property
+    def kind_name(self) -> str:
+        return KIND_NAMES[self.kind]
+
+
+@dataclass(frozen=True)
+class Header:
+    """Everything about a stream except its payloads."""
+
+    version: int
+    flags: int
+    block_size: int
+    original_size: int
+    checksum: int            # CRC32 of the original bytes
+    blocks: tuple[BlockEntry, ...]
+    stream_size: int         # bytes of the whole .ksz stream
+
+
+# ---- writing ----------------------------------------------------------------------------------
+def varint(n: int) -> bytes:
+    if n < 0:
+        raise ValueError(f"varint of a negative number {n}")
+    out = bytearray()
+    while True:
+        low, n = n & 0x7F, n >> 7
+        out.append(low | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def block_exponent(block_size: int) -> int:
+    exp = block_size.bit_length() - 1
+    if block_size != 1 << exp or not MIN_BLOCK_EXP <= exp <= MAX_BLOCK_EXP:
+        raise ValueError(f"block size {block_size} is not a power of two in "
+                         f"2^{MIN_BLOCK_EXP}..2^{MAX_BLOCK_EXP}")
+    return exp
+
+
+def header_bytes(block_size: int, flags: int = 0) -> bytes:
+    head = MAGIC + bytes([VERSION, flags, block_exponent(block_size)])
+    return head + bytes([zlib.crc32(head) & 0xFF])
+
+
+def block_record(kind: int, raw_size: int, payload: bytes, block_size: int) -> bytes:
+    """A block's record and payload. COPY blocks have no payload."""
+    if not 1 <= raw_size <= block_size:
+        raise ValueError(f"block of {raw_size} bytes; blocks hold 1..{block_size}")
+    head = bytes([kind | (SHORT if raw_size != block_size else 0)])
+    if raw_size != block_size:
+        head += varint(raw_size)
+    return head + varint(len(payload)) + payload
+
+
+def trailer_bytes(original_size: int, n_blocks: int, checksum: int) -> bytes:
+    return bytes([END]) + varint(original_size) + varint(n_blocks) + struct.pack("<I", checksum)
+
+
+# ---- reading ----------------------------------------------------------------------------------
+class _Source:
+    """Exact reads from a file object or bytes, counting the offset; short reads are corruption."""
+
+    def __init__(self, source):
+        self.f: BinaryIO = io.BytesIO(source) if isinstance(source, (bytes, bytearray, memoryview)) \
+            else source
+        self.pos = 0
+        try:
+            self.seekable = self.f.seekable()
+        except (AttributeError, OSError, ValueError):
+            self.seekable = False
+
+    def read(self, n: int, what: str) -> bytes:
+        data = self.f.read(n) if n else b""
+        if len(data) != n:
+            raise CorruptInput(f"truncated stream: {what} at byte {self.pos} needs {n} bytes, "
+                               f"{len(data)} left")
+        self.pos += n
+        return data
+
+    def skip(self, n: int, what: str) -> None:
+        if self.seekable:
+            here = self.f.tell()
+            end = self.f.seek(0, io.SEEK_END)
+            if end - here < n:
+                raise CorruptInput(f"truncated stream: {what} at byte {self.pos} needs {n} bytes, "
+                                   f"{end - here} left")
+            self.f.seek(here + n)
+            self.pos += n
+        else:
+            self.read(n, what)
+
+    def byte(self, what: str) -> int:
+        return self.read(1, what)[0]
+
+    def varint(self, what: str) -> int:
+        n, shift = 0, 0
+        for k in range(VARINT_MAX_BYTES):
+            b = self.byte(what)
+            n |= (b & 0x7F) << shift
+            shift += 7
+            if not b & 0x80:
+                if b == 0 and k > 0:
+                    raise CorruptInput(f"{what} at byte {self.pos - 1} is a non-canonical varint")
+                return n
+        raise CorruptInput(f"{what} at byte {self.pos} is a varint longer than {VARINT_MAX_BYTES} bytes")
+
+    def at_eof(self) -> bool:
+        return self.f.read(1) == b""
+
+
+class Reader:
+    """Streams a .ksz: `header` fields first, then `blocks()` yields (entry, payload) one block at a
+    time, then `trailer` holds (original size, block count, checksum), all checked for consistency."""
+
+    def __init__(self, source):
+        self._src = _Source(source)
+        head = self._src.read(HEADER_SIZE, "header")
+        if head[:4] != MAGIC:
+            raise CorruptInput(f"not a .ksz stream (magic {head[:4]!r}, expected {MAGIC!r})")
+        if head[4] != VERSION:
+            raise CorruptInput(f"unsupported .ksz version {head[4]} (this reader knows {VERSION})")
+        if zlib.crc32(head[:7]) & 0xFF != head[7]:
+            raise CorruptInput("header check byte does not match: the header is damaged")
+        if head[5] != 0:
+            raise CorruptInput(f"unknown flags 0x{head[5]:02x} (version {VERSION} defines none)")
+        if not MIN_BLOCK_EXP <= head[6] <= MAX_BLOCK_EXP:
+            raise CorruptInput(f"block size exponent {head[6]} is outside "
+                               f"{MIN_BLOCK_EXP}..{MAX_BLOCK_EXP}")
+        self.version, self.flags, self.block_size = head[4], head[5], 1 << head[6]
+        self.trailer: tuple[int, int, int] | None = None
+
+    def entries(self, with_payloads: bool) -> Iterator[tuple[BlockEntry, bytes | None]]:
+        src, n, total = self._src, 0, 0
+        while True:
+            kind_byte = src.byte(f"block {n} kind")
+            if kind_byte == END:
+                break
+            kind, short = kind_byte & 0x0F, kind_byte & SHORT
+            if kind_byte & ~(0x0F | SHORT) or kind >= len(KIND_NAMES):
+                raise CorruptInput(f"block {n} has an unknown kind byte 0x{kind_byte:02x}")
+            raw = self.block_size
+            if short:
+                raw = src.varint(f"block {n} raw size")
+                if not 1 <= raw < self.block_size:
+                    raise CorruptInput(f"block {n} declares {raw} bytes; a short block holds "
+                                       f"1..{self.block_size - 1}")
+            size = src.varint(f"block {n} payload size")
+            limit = 0 if kind == COPY else MAX_PROGRAM_PAYLOAD if kind == PROGRAM else raw
+            if size > limit or (kind == COPY and n == 0) or (kind != COPY and size == 0):
+                raise CorruptInput(f"block {n} ({KIND_NAMES[kind]}) declares a payload of {size} "
+                                   f"bytes for {raw} bytes of data")
+            entry = BlockEntry(kind, raw, size, src.pos)
+            if with_payloads:
+                yield entry, src.read(size, f"block {n} payload")
+            else:
+                src.skip(size, f"block {n} payload")
+                yield entry, None
+            n, total = n + 1, total + raw
+        original = src.varint("original size")
+        count = src.varint("block count")
+        checksum = struct.unpack("<I", src.read(4, "checksum"))[0]
+        if original != total or count != n:
+            raise CorruptInput(f"trailer says {original} bytes in {count} blocks; the blocks hold "
+                               f"{total} bytes in {n}")
+        if not src.at_eof():
+            raise CorruptInput(f"unexpected bytes after the end of the stream at byte {src.pos + 4}")
+        self.trailer = (original, count, checksum)
+
+    def blocks(self) -> Iterator[tuple[BlockEntry, bytes]]:
+        yield from self.entries(with_payloads=True)
+
+    @property
+    def stream_size(self) -> int:
+        """Bytes read so far (the whole stream once `blocks()` is exhausted)."""
+        return self._src.pos
+
+
+def read_header(source) -> Header:
+    """The header, block table and trailer of a .ksz stream (bytes or a binary file object).
+    Payloads are skipped (seeked past when the source can seek)."""
+    reader = Reader(source)
+    entries = tuple(entry for entry, _ in reader.entries(with_payloads=False))
+    original, _, checksum = reader.trailer
+    return Header(reader.version, reader.flags, reader.block_size, original, checksum, entries,
+                  reader.stream_size)

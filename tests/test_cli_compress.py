@@ -1,0 +1,98 @@
+"""`ksynth compress / decompress / explain / list` as a user sees them: files, pipes, exit codes."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from ksynth.cli import main
+
+DATA = bytes(range(256)) * 64 + b"some text after the ramp\n" * 20
+
+
+@pytest.fixture
+def work(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a.bin").write_bytes(DATA)
+    return tmp_path
+
+
+def _run(*args, input=None):
+    return CliRunner().invoke(main, list(args), input=input, catch_exceptions=False)
+
+
+def test_compress_keeps_input_and_refuses_to_overwrite(work):
+    r = _run("compress", "-q", "a.bin")
+    assert r.exit_code == 0, r.output
+    assert (work / "a.bin").read_bytes() == DATA and (work / "a.bin.ksz").exists()
+    r = _run("compress", "a.bin")
+    assert r.exit_code == 2 and "already exists" in r.output and "-f" in r.output
+    assert _run("compress", "-f", "-k", "a.bin").exit_code == 0
+    assert sorted(p.name for p in work.iterdir()) == ["a.bin", "a.bin.ksz"]   # no temp files
+
+
+def test_decompress_and_dash_d(work):
+    _run("compress", "a.bin", "-o", "x.ksz")
+    assert _run("decompress", "x.ksz").exit_code == 0
+    assert (work / "x").read_bytes() == DATA
+    r = _run("-d", "x.ksz", "-o", "y")
+    assert r.exit_code == 0 and (work / "y").read_bytes() == DATA
+    r = _run("decompress", "a.bin")
+    assert r.exit_code == 2 and "suffix" in r.output
+
+
+def test_rm_removes_the_input_only_after_success(work):
+    assert _run("compress", "--rm", "a.bin").exit_code == 0
+    assert not (work / "a.bin").exists()
+    assert _run("decompress", "--rm", "a.bin.ksz").exit_code == 0
+    assert (work / "a.bin").read_bytes() == DATA and not (work / "a.bin.ksz").exists()
+
+
+def test_stdin_to_stdout_through_a_pipe(work):
+    env = dict(os.environ, PYTHONPATH=str(os.path.dirname(os.path.dirname(__file__))))
+    cmd = [sys.executable, "-m", "ksynth"]
+    packed = subprocess.run(cmd + ["compress", "-c", "-"], input=DATA, capture_output=True, env=env)
+    assert packed.returncode == 0 and packed.stdout[:3] == b"KSZ"
+    back = subprocess.run(cmd + ["-d"], input=packed.stdout, capture_output=True, env=env)
+    assert back.returncode == 0 and back.stdout == DATA and back.stderr == b""
+
+
+def test_corrupt_input_is_one_line_exit_1_and_leaves_nothing(work):
+    _run("compress", "a.bin")
+    blob = (work / "a.bin.ksz").read_bytes()
+    (work / "bad.ksz").write_bytes(blob[:-3] + bytes([blob[-3] ^ 0x40]) + blob[-2:])
+    r = _run("decompress", "bad.ksz")
+    assert r.exit_code == 1 and r.output.count("\n") == 1 and r.output.startswith("ksynth: error:")
+    assert not (work / "bad").exists()
+    assert [p.name for p in work.iterdir() if p.name.startswith(".")] == []
+    (work / "junk.ksz").write_bytes(b"not a ksz file at all")
+    r = _run("decompress", "-c", "junk.ksz")
+    assert r.exit_code == 1 and "not a .ksz stream" in r.output
+
+
+def test_missing_input_and_max_output_size(work):
+    r = _run("compress", "nope.bin")
+    assert r.exit_code == 2 and "cannot read nope.bin" in r.output
+    _run("compress", "a.bin")
+    r = _run("decompress", "--max-output-size", "100", "a.bin.ksz", "-o", "out")
+    assert r.exit_code == 2 and "max-output-size 100" in r.output and not (work / "out").exists()
+
+
+def test_list_and_explain(work):
+    ramp = bytes(range(256)) * 64
+    (work / "r.bin").write_bytes(ramp)
+    _run("compress", "-9", "r.bin")
+    r = _run("list", "r.bin.ksz")
+    assert r.exit_code == 0 and f"{len(ramp):>12}" in r.output and "program:1" in r.output
+    r = _run("explain", "r.bin.ksz")
+    assert r.exit_code == 0
+    assert "repeat_list(64, sequence_1)" in r.output and "bits)" in r.output
+    assert "program: 1 block(s), 16384 ->" in r.output and f"total: {len(ramp)} ->" in r.output
+
+
+def test_compress_help_names_every_level():
+    r = _run("compress", "--help")
+    assert all(f"-{k}:" in r.output for k in range(1, 10)) and "--budget" in r.output
