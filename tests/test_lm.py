@@ -213,7 +213,7 @@ def test_space_uniform_guided_equals_cost():
 
     d = sample(1, 32)[0]
     cfg = SearchConfig()
-    space = Space(d.sequence, cfg, get_policy("uniform").for_target(d.sequence), None)
+    space = Space(d.sequence, cfg, None, get_policy("uniform").for_target(d.sequence))
     for k in space.children(space.root()):
         assert k.guided == pytest.approx(k.cost)
         done = space.complete(k)

@@ -9,28 +9,20 @@ wins. Stops at the deadline or when Budget.nodes nodes (expansions + segment sol
 """
 from __future__ import annotations
 
-import math
-import time
-
-from ksynth.search.base import SearchResult
-from ksynth.search.policy import get_policy
-from ksynth.search.space import Space, verify_best
+from ksynth.search.space import Space
 
 
 class BeamStrategy:
     name = "beam"
 
     def search(self, target, config, deadline):
-        t0 = time.monotonic()
-        tp = get_policy(config.policy).for_target(target, deadline)
-        space = Space(target, config, tp, deadline)
-        cap = config.budget.nodes if config.budget.nodes is not None else math.inf
+        space = Space(target, config, deadline)
         width = config.guidance.beam_width
         beam, finished, rounds = [space.root()], [], 0
-        while beam and space.nodes < cap and not space.late():
+        while beam and not space.spent():
             kids = []
             for s in beam:
-                if space.nodes >= cap or space.late():
+                if space.spent():
                     break
                 for k in space.children(s):
                     (finished if k.done else kids).append(k)
@@ -43,12 +35,5 @@ class BeamStrategy:
                     break
             rounds += 1
         # the final beam's states completed by the segment DP (memoised closes: cheap)
-        finished += [space.complete(s) for s in beam[:width] if not space.late()]
-        programs = [space.program(s) for s in finished]
-        best, checked = verify_best(programs, target, config)
-        stats = {"rounds": rounds, "finished": len(finished), "checked": checked,
-                 "policy": config.policy, "model_seconds": getattr(tp, "seconds", 0.0)}
-        if best is None:
-            return None
-        return SearchResult(best, float("nan"), float("nan"), True, time.monotonic() - t0,
-                            space.nodes, self.name, stats)
+        finished += [space.complete(s) for s in beam if not space.late()]
+        return space.result(self.name, finished, {"rounds": rounds, "finished": len(finished)})

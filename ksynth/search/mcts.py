@@ -3,19 +3,18 @@
 Selection by Q + puct * P * sqrt(N) / (1 + n), with P the action priors of space.priors (the
 policy-priced change in estimated bits, softened) and Q the mean value of the completions below.
 A leaf is expanded (all actions on its first goal) and valued by its cheapest known completion:
-every open goal closed by the segment DP, value = (L - bits) / L with L the literal program's
-bits, so 0 = no better than the literal and values are comparable across targets. Every
+every open goal closed by the segment DP, value = (S - bits) / S with S twice the bits of the
+segment DP's own program for the whole target (the first completion), so values sit near 0.5
+for a completion as good as that one and are comparable across targets; an unvisited child
+counts 0 (pessimistic), so the prior decides the first visits. Every
 completion is a full program; all are verified in one executor batch at the end, the cheapest by
 exact cost wins. Stops at the deadline or when Budget.nodes nodes are spent.
 """
 from __future__ import annotations
 
 import math
-import time
 
-from ksynth.search.base import SearchResult
-from ksynth.search.policy import get_policy
-from ksynth.search.space import Space, priors, verify_best
+from ksynth.search.space import Space, priors
 
 
 class _Node:
@@ -29,17 +28,14 @@ class MCTSStrategy:
     name = "mcts"
 
     def search(self, target, config, deadline):
-        t0 = time.monotonic()
-        tp = get_policy(config.policy).for_target(target, deadline)
-        space = Space(target, config, tp, deadline)
-        cap = config.budget.nodes if config.budget.nodes is not None else math.inf
+        space = Space(target, config, deadline)
         c_puct = config.guidance.puct
         root = _Node(space.root(), 1.0)
         literal = space.complete(space.root())         # the segment DP alone: the first program
         scale = max(literal.cost, 1.0) * 2
         completions = [literal]
         iters = 0
-        while space.nodes < cap and not space.late():
+        while not space.spent():
             path, node = [root], root
             while node.kids:
                 sq = math.sqrt(node.n + 1)
@@ -59,9 +55,4 @@ class MCTSStrategy:
                 p.n += 1
                 p.w += value
             iters += 1
-        best, checked = verify_best([space.program(s) for s in completions], target, config)
-        stats = {"iterations": iters, "checked": checked, "policy": config.policy}
-        if best is None:
-            return None
-        return SearchResult(best, float("nan"), float("nan"), True, time.monotonic() - t0,
-                            space.nodes, self.name, stats)
+        return space.result(self.name, completions, {"iterations": iters})

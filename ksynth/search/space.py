@@ -50,15 +50,23 @@ class State:
 
 
 class Space:
-    """The actions of one target under one config and one target policy."""
+    """The actions of one target under one config. Building it runs the policy's recognition pass
+    (get_policy(config.policy).for_target: model time is search time)."""
 
-    def __init__(self, target, config, tp, deadline: float | None):
+    def __init__(self, target, config, deadline: float | None, tp=None):
+        import time
+
+        from ksynth.search.policy import get_policy
+
+        self.t0 = time.monotonic()
         self.target = tuple(target)
+        self.config = config
         self.objective = config.objective
         self.ablations = config.ablations
         self.branch = config.guidance.branch
-        self.tp = tp
+        self.tp = tp if tp is not None else get_policy(config.policy).for_target(target, deadline)
         self.deadline = deadline
+        self.cap = config.budget.nodes if config.budget.nodes is not None else float("inf")
         self.c = costs_for(self.objective)
         self.seg = Segmenter(self.objective, self.ablations)
         self.memo: dict = {}                  # (goal, pool values) -> closing node
@@ -183,6 +191,24 @@ class Space:
         import time
 
         return self.deadline is not None and time.monotonic() > self.deadline
+
+    def spent(self) -> bool:
+        """The node budget or the deadline is used up."""
+        return self.nodes >= self.cap or self.late()
+
+    def result(self, name: str, finished: list[State], stats: dict):
+        """The cheapest verified program of the finished states as a SearchResult (None if none)."""
+        import time
+
+        from ksynth.search.base import SearchResult
+
+        best, checked = verify_best([self.program(s) for s in finished], self.target, self.config)
+        if best is None:
+            return None
+        stats = {**stats, "checked": checked, "policy": self.config.policy,
+                 "model_seconds": round(getattr(self.tp, "seconds", 0.0), 4)}
+        return SearchResult(best, float("nan"), float("nan"), True, time.monotonic() - self.t0,
+                            self.nodes, name, stats)
 
     @staticmethod
     def program(s: State, share: bool = True):
