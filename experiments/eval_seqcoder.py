@@ -1,11 +1,12 @@
 """SeqCoder-style decoding with our small LM on KT synthetic draws (issue 14, deliverable 5).
 
     python experiments/eval_seqcoder.py --n 1000 --seed 12345 [--k 16] [--policy default|PATH]
-                                        [--temperature 1.0] [--out rows.jsonl]
+                                        [--temperature 1.0] [--decoding sample|beam]
+                                        [--out rows.jsonl]
 
 For every draw of `sample(n, seed)` (the README's test set for seed 12345): the greedy program
-(grammar-constrained, one sample, the paper's protocol) and best-of-k (greedy + k-1 samples,
-every one checked by the executor, the cheapest correct one kept). Prints for both: accuracy,
+(grammar-constrained, one sample, the paper's protocol) and best-of-k (greedy + k-1 samples or
+the k-1 most probable programs of a token-level beam search, every one checked by the executor, the cheapest correct one kept). Prints for both: accuracy,
 precision both ways (gzip of the program text / gzip of the sequences, the metrics module's;
 and KT prior bits / gzip bits of the solved sequences, the reading the quoted SeqCoder-8B 0.56
 matches), the official compression rate and the rate with the submission choice, the share at
@@ -51,6 +52,8 @@ def main(argv=None) -> int:
     ap.add_argument("--k", type=int, default=16)
     ap.add_argument("--policy", default="default")
     ap.add_argument("--temperature", type=float, default=1.0)
+    ap.add_argument("--decoding", default="sample", choices=["sample", "beam"],
+                    help="the k - 1 candidates beside greedy: samples or a token-level beam")
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
 
@@ -75,8 +78,9 @@ def main(argv=None) -> int:
         gok = g is not None and bool(executor.matches([g], d.sequence)[0])
         t1 = time.monotonic()
         cands = [g] if g is not None else []
-        cands += [p.pruned() for p, _ in tp.sample(args.k - 1, args.temperature, seed=i)
-                  if p is not None]
+        extra = tp.beam(args.k - 1) if args.decoding == "beam" else \
+            tp.sample(args.k - 1, args.temperature, seed=i)
+        cands += [p.pruned() for p, _ in extra if p is not None]
         ok = executor.matches(cands, d.sequence) if cands else []
         good = [p for p, hit in zip(cands, ok) if hit]
         best = min(good, key=kt_bits) if good else None
@@ -96,7 +100,7 @@ def main(argv=None) -> int:
             print(f"  {i + 1}/{len(draws)}  {time.time() - t_all:.0f} s", file=sys.stderr)
     card_params = sum(p.numel() for p in pol.model.parameters())
     print(f"policy {args.policy} ({card_params:,} parameters), n={len(draws)} seed={args.seed} "
-          f"k={args.k} T={args.temperature}")
+          f"k={args.k} decoding={args.decoding} T={args.temperature}")
     rows = [summarise("greedy", greedy_pairs, g_ok, truth, g_sec),
             summarise(f"best-of-{args.k}", best_pairs, b_ok, truth, b_sec)]
     gt = score([(d.sequence, d.program) for d in draws])

@@ -60,11 +60,18 @@ class Ablations:
 class Guidance:
     """Settings of the policy-guided strategies (beam, mcts, seqcoder); see search/policy.py."""
 
-    samples: int = 16                          # seqcoder: best-of-k samples (1 = greedy only, like the paper)
+    samples: int = 16                          # seqcoder: best-of-k candidates (1 = greedy only, like the paper)
+    decoding: str = "sample"                   # seqcoder: the k - 1 candidates beside greedy: "sample" (temperature) | "beam" (token-level beam search)
     temperature: float = 1.0                   # seqcoder: sampling temperature
     beam_width: int = 8                        # beam: states kept per depth
     branch: int = 4                            # beam / mcts: interleave splits and concat cuts tried per state
     puct: float = 1.5                          # mcts: exploration constant of PUCT
+
+    def __post_init__(self):
+        if self.decoding not in ("sample", "beam"):
+            raise UsageError(f"guidance.decoding must be sample or beam, got {self.decoding!r}")
+        if self.samples < 1 or self.beam_width < 1 or self.branch < 1:
+            raise UsageError("guidance.samples, beam_width and branch must be >= 1")
 
 
 POLICIES = ("uniform", "pcfg", "lm", "default")   # or a folder holding a saved model

@@ -220,3 +220,16 @@ def test_space_uniform_guided_equals_cost():
         from ksynth.dsl.interp import run
 
         assert done.done and run(space.program(done)) == list(d.sequence)
+
+
+def test_beam_decoding_sorted_and_parsed(tiny):
+    from ksynth.lm.decode import decode, decode_beam, encode_target
+
+    folder, model, draws = tiny
+    enc = encode_target(model, draws[4].sequence)
+    outs = decode_beam(model, enc, width=5)
+    assert outs and all(isinstance(p, Program) for p, _ in outs)
+    lps = [lp for _, lp in outs]
+    assert lps == sorted(lps, reverse=True)
+    (g, glp), = decode(model, enc, greedy=True)
+    assert lps[0] >= glp - 1e-6                  # the beam's best is at least as probable as greedy

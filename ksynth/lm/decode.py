@@ -142,6 +142,60 @@ def decode(model, enc: Encoded, k: int = 1, greedy: bool = True, temperature: fl
     return results
 
 
+def decode_beam(model, enc: Encoded, width: int = 16, max_tokens: int | None = None,
+                deadline: float | None = None) -> list[tuple]:
+    """Token-level beam search under the grammar: up to `width` finished programs, most probable
+    first, [(Program, log2 p)]. Each step keeps the `width` best (hypothesis, token) extensions;
+    it stops once the best finished program beats every live hypothesis (log-probabilities only
+    fall), at the deadline, or after the token budget."""
+    import copy
+    import time
+
+    import torch
+
+    dev = enc.logp.device
+    budget = min(max_tokens or MAX_PROGRAM_TOKENS, _context(model) - len(enc.prompt) - 1)
+    masks = _Masks(enc.logp.shape[-1], dev)
+    cache = copy.deepcopy(enc.cache)
+    logp = enc.logp
+    hyps = [([], T.GrammarState(), 0.0)]            # (tokens, grammar state, ln p)
+    finished: list[tuple[list, float]] = []
+    with torch.no_grad():
+        for _ in range(budget):
+            if deadline is not None and time.monotonic() > deadline:
+                break
+            masked = torch.log_softmax(logp + torch.stack([masks.get(h[1]) for h in hyps]), -1)
+            total = masked + torch.tensor([h[2] for h in hyps], device=dev)[:, None]
+            top = torch.topk(total.flatten(), min(width, int(torch.isfinite(total).sum())))
+            vocab = total.shape[-1]
+            live, parents, tokens = [], [], []
+            for v, idx in zip(top.values.tolist(), top.indices.tolist()):
+                h, t = divmod(idx, vocab)
+                toks, state = hyps[h][0] + [t], T.advance(hyps[h][1], t)
+                if state.done:
+                    finished.append((toks, v))
+                else:
+                    live.append((toks, state, v))
+                    parents.append(h)
+                    tokens.append(t)
+            best_done = max((f[1] for f in finished), default=-math.inf)
+            if not live or len(finished) >= width or best_done >= max(h[2] for h in live):
+                break
+            cache.batch_select_indices(torch.tensor(parents, device=dev))
+            out = model(input_ids=torch.tensor(tokens, device=dev)[:, None], cache=cache,
+                        use_cache=True)
+            cache = _cache_of(out)
+            logp = out.logits[:, -1].float()
+            hyps = live
+    results = []
+    for toks, v in sorted(finished, key=lambda f: -f[1])[:width]:
+        try:
+            results.append((T.parse_tokens(toks), v / LN2))
+        except ProgramError:
+            continue
+    return results
+
+
 def score(model, enc: Encoded, completions: list[list[int]], batch: int = 64) -> list[float]:
     """-log2 p(completion | prompt) for each token list, on top of the cached prompt. Rows are
     right-padded: causal attention keeps padding from touching the real tokens before it."""

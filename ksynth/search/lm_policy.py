@@ -103,6 +103,15 @@ class LMTarget(OpWeights):
                              seed=seed, deadline=deadline)
 
 
+    def beam(self, width: int, deadline: float | None = None) -> list:
+        """Token-level beam search: up to `width` programs, most probable first."""
+        if self.enc is None:
+            return []
+        from ksynth.lm import decode
+
+        return decode.decode_beam(self.model, self.enc, width=width, deadline=deadline)
+
+
 class LMPolicy:
     """A saved causal LM with ksynth's prompt format; `path` None = the shipped checkpoint."""
 

@@ -1,7 +1,8 @@
 """`seqcoder`: the paper's SeqCoder recipe with our small LM: decode whole programs, verify them.
 
 Greedy single-sample decoding is what the paper evaluates (Guidance.samples = 1); best-of-k adds
-k - 1 temperature samples to the greedy one, and every sample is checked against the target in
+k - 1 candidates to the greedy one (Guidance.decoding: temperature samples, or the k - 1 most
+probable programs of a token-level beam search), and every candidate is checked against the target in
 one executor batch; the cheapest verified program (config.objective) wins. Decoding is
 grammar-constrained (ksynth/lm/decode.py), so every finished sample parses. The LM comes from
 config.policy (uniform / pcfg carry no program model, so they mean the shipped checkpoint here).
@@ -37,9 +38,10 @@ class SeqCoderStrategy:
         programs = [tp.greedy] if tp.greedy is not None else []
         k = config.guidance.samples - 1
         if k > 0 and time.monotonic() < deadline:
-            programs += [p for p, _ in tp.sample(k, config.guidance.temperature, config.seed,
-                                                          deadline)
-                         if p is not None]
+            g = config.guidance
+            extra = tp.beam(k, deadline) if g.decoding == "beam" else \
+                tp.sample(k, g.temperature, config.seed, deadline)
+            programs += [p for p, _ in extra if p is not None]
         stats = {"samples": len(programs), "greedy_parsed": tp.greedy is not None}
         if not programs:
             return None
