@@ -27,7 +27,7 @@ from ksynth.search.segment import Segmenter, costs_for
 
 MIN_INTERLEAVE = 4       # elements: the shortest target worth splitting
 MIN_PREIMAGE = 4         # elements: the shortest target inverted through a preimage hook
-REUSE_SCAN = 256         # splits beyond the top ones tested for reuse between their halves
+REUSE_SCAN = 256         # splits beyond the top ones tested for reuse between their halves (O(n) each)
 COPY_SPLITS = 2          # splits whose halves copy each other added at the top (1 fewer per level)
 SPLIT_SLACK_RUNS = 2     # a split is solved when its estimate is within this many interval lines of the best
 

@@ -32,7 +32,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 
 from ksynth.dsl import interp
-from ksynth.dsl.ops import OPS, ArgKind
+from ksynth.dsl.ops import OPS
 from ksynth.dsl.program import Line, Program, Ref
 from ksynth.search.objective import line_cost
 
@@ -59,36 +59,40 @@ class Node:
 
 
 # ---- one more line ---------------------------------------------------------------------------------
-@lru_cache(maxsize=None)
-def _layout(op: str) -> tuple:
-    """Per argument of the row: "in" (one list input), "ins" (the rest of the inputs), "param"."""
-    return tuple("in" if k is ArgKind.REF else "ins" if k is ArgKind.REFS else "param"
-                 for k in OPS[op].args)
+def _shape(spec) -> tuple:
+    """(body, k, lists, params) of a row: its list arguments form one block starting at argument
+    k (true of every row; checked here), `lists` of them (None: variadic) and `params` others."""
+    pos = spec.list_positions
+    k = pos[0] if pos else len(spec.params)
+    if pos != tuple(range(k, k + len(pos))):
+        raise ValueError(f"{spec.name}: list arguments must be adjacent for the search IR")
+    return spec.body, k, None if spec.variadic else len(pos), len(spec.params) - len(pos)
+
+
+_SHAPES = {name: _shape(spec) for name, spec in OPS.items()}
+
+
+def _split(op: str, inputs, params: tuple):
+    """(body, k) of op after checking the argument counts; the row's arguments are then
+    params[:k] + inputs + params[k:]."""
+    body, k, lists, n_params = _SHAPES[op]
+    if (lists is not None and len(inputs) != lists) or len(params) != n_params:
+        raise ValueError(f"{op} takes {lists if lists is not None else 'any number of'} lists and "
+                         f"{n_params} other arguments, got {len(inputs)} and {len(params)}")
+    return body, k
 
 
 def line_args(op: str, inputs, params: tuple = ()) -> tuple:
     """The row's argument tuple from its list inputs (in order; all of them for a variadic op) and
     its other parameters (in row order). Inputs may be Nodes, Refs or values."""
-    out, i, j = [], 0, 0
-    for slot in _layout(op):
-        if slot == "in":
-            out.append(inputs[i])
-            i += 1
-        elif slot == "ins":
-            out.extend(inputs[i:])
-            i = len(inputs)
-        else:
-            out.append(params[j])
-            j += 1
-    if i != len(inputs) or j != len(params):
-        raise ValueError(f"{op} takes {_layout(op)}, got {len(inputs)} inputs and {len(params)} params")
-    return tuple(out)
+    _, k = _split(op, inputs, params)
+    return (*params[:k], *inputs, *params[k:]) if k else (*inputs, *params)
 
 
 def apply(op: str, args) -> tuple:
     """The value of op on resolved arguments (tuples or lists for references), by the row's body.
     Arguments must be valid for the op (see extend's max_len for a checked call)."""
-    return tuple(OPS[op].body(*args))
+    return tuple(_SHAPES[op][0](*args))
 
 
 def extend(op: str, inputs, params: tuple = (), max_len: int | None = None) -> Node | None:
@@ -98,12 +102,16 @@ def extend(op: str, inputs, params: tuple = (), max_len: int | None = None) -> N
     interpreter checks it (domains, output length cap, value limit) and None means rejected."""
     if isinstance(inputs, Node):
         inputs = (inputs,)
-    args = line_args(op, inputs, params)
-    resolved = [a.value if isinstance(a, Node) else a for a in args]
+    body, k = _split(op, inputs, params)
+    values = [x.value for x in inputs]
+    if k:
+        args, resolved = (*params[:k], *inputs, *params[k:]), (*params[:k], *values, *params[k:])
+    else:
+        args, resolved = (*inputs, *params), (*values, *params)
     if max_len is None:
-        return Node(op, args, apply(op, resolved))
+        return Node(op, args, tuple(body(*resolved)))
     try:
-        value = interp.apply(OPS[op], resolved, max_len)
+        value = interp.apply(OPS[op], list(resolved), max_len)
     except interp._Reject:         # the interpreter's refusal: a domain, the length cap, the value limit
         return None
     return Node(op, args, tuple(value))

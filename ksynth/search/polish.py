@@ -36,10 +36,10 @@ from ksynth.dsl.ops import INITIATORS
 from ksynth.search.ir import Node, cheapest_initiator, lower, reach, to_nodes, topo
 from ksynth.search.objective import COST_EPS, line_cost, program_cost
 
-MAX_UNROLL = 64          # most references one unrolled repeat may add to a concatenate
+MAX_UNROLL = 64          # references: the most one unrolled repeat may add to a concatenate
 RESEGMENT_MIN_LEN = 4     # elements: shorter lines are not re-covered
 RESEGMENT_OPS = ("set_list",)   # lines re-covered by the segmenter (literals only: bounded work)
-MAX_ORDER_LINES = 80     # larger programs keep the ratio-rule order (no local search)
+MAX_ORDER_LINES = 80     # lines: larger programs keep the ratio-rule order (no local search)
 MAX_ORDER_STATES = 1500  # line sets per position in the exact order DP; beyond, the local search
 LITERAL_ELEMENTS_PER_LINE = 8   # a literal longer than this per private line (+1 line) never pays off
 _INITIATORS = frozenset(INITIATORS)

@@ -35,7 +35,7 @@ from ksynth.search.base import SearchResult
 from ksynth.search.ir import divisors_above, run_line
 from ksynth.search.objective import line_cost, output_cost
 
-MAX_SUBSTITUTIONS = 3         # substitute lines in sub_ap (KT substitutes a sequence at most once or twice)
+MAX_SUBSTITUTIONS = 3         # substitute lines sub_ap stacks on one progression (each is a line)
 MAX_INTERLEAVE_LEN = 1024     # elements: inter_ap's split scan is O(n^2)
 MAX_MOD_OFFSET = 8            # mod_ap tries offsets d = 1..this (and min(t)): one more line each
 SUB_AP_HEAD = 5               # sub_ap takes (s, k) from two of the first this many positions
