@@ -171,3 +171,15 @@ def test_tuning_is_config():
     cfg = apply_overrides(SearchConfig(), ["tuning.beam=3", "tuning.top_splits=5"])
     assert cfg.tuning == Tuning(beam=3, top_splits=5)
     assert SearchConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_strategies_read_their_knobs_from_tuning():
+    from ksynth.search.decompose import Decomposer
+    from ksynth.search.segment import Segmenter
+
+    x, y = list(range(10, 40, 3)), [7, 1, 9, 4, 4, 8, 2, 6, 5, 3]
+    target = [v for pair in zip(x, y) for v in pair]
+    ops = lambda tuning: {l.op for l in ir.assemble(Decomposer("kt", tuning=tuning).solve(target)[1]).lines}
+    assert "interleave" in ops(Tuning())
+    assert "interleave" not in ops(Tuning(max_depth=0))          # no witness below the top
+    assert Segmenter("kt", tuning=Tuning(beam=5, max_sources=3)).beam == 5

@@ -13,7 +13,7 @@ Building reads the op table (dsl/ops.py), never a second copy of an op's meaning
   the cheapest initiator of any value under an objective (every form priced).
 Converting: `to_nodes` reads SSA lines (a Program's, enumerate's tuples, polish's id-keyed lines)
 as Nodes; `lower` writes a Node DAG back as lines (`assemble` and polish's re-cover). `reach` and
-`topo` walk any DAG given its edges. `divisors_above` is the modulus search of every strategy.
+`topo` walk any DAG given its edges. `divisors_above` is the modulus search (enumerate, solve).
 
 How each strategy holds a program:
 - segment builds its pieces as Nodes (runs, literals, one-line transforms of its copy sources, the
@@ -29,7 +29,6 @@ How each strategy holds a program:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import lru_cache
 
 from ksynth.dsl import interp
 from ksynth.dsl.ops import OPS
