@@ -74,6 +74,8 @@ class Tuning:
     polish_rounds: int = 20        # polish: rewrite passes over a program (each applies many rewrites)
     max_divisors: int = 32         # solve: modulus candidates tried per sketch family
     z3_timeout_ms: int = 300       # solve: Z3 time per query (milliseconds)
+    resegment_top: int = 2         # portfolio: verified programs (cheapest first) whose literal lines are re-covered
+    polish_reserve: float = 0.1    # portfolio: share of the wall budget kept for that final re-cover
 
 
 @dataclass(frozen=True)
