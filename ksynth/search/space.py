@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from ksynth.dsl.ops import FUNCTION_BITS
 from ksynth.search.decompose import MIN_INTERLEAVE, prefix_costs, quick_cost
 from ksynth.search.objective import APPROX_INDEX, line_cost
-from ksynth.search.segment import (Node, Segmenter, assemble, concat_node, costs_for,
-                                   interleave_node, unary_node)
+from ksynth.search.ir import Node, assemble, extend
+from ksynth.search.segment import Segmenter, concat_node, costs_for
 
 HOLE = ("hole",)
 MAX_DEPTH = 12            # combinators on one path (KT programs fold ~5-9 sequences)
@@ -68,7 +68,7 @@ class Space:
         self.deadline = deadline
         self.cap = config.budget.nodes if config.budget.nodes is not None else float("inf")
         self.c = costs_for(self.objective)
-        self.seg = Segmenter(self.objective, self.ablations)
+        self.seg = Segmenter(self.objective, self.ablations, config.tuning)
         self.memo: dict = {}                  # (goal, pool values) -> closing node
         self.nodes = 0
 
@@ -221,11 +221,9 @@ class Space:
                 return item[1]
             _, op, params, arity = item
             kids = [build() for _ in range(arity)]
-            if op == "interleave":
-                return interleave_node(*kids)
             if op == "concatenate":
                 return concat_node(kids)
-            return unary_node(op, kids[0], params)
+            return extend(op, tuple(kids), params)       # interleave, repeat_list, scan_add
 
         return assemble(build(), share=share)
 
