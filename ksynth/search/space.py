@@ -8,7 +8,7 @@ goal builds are copy sources for every later goal, as in decompose's shared line
     interleave the goal split at m (decompose's two split families; the best `branch` splits by
                the flat run/literal estimate)
     concatenate the goal cut at p (the best `branch` cuts by the same estimate)
-    repeat_list t = x * k (the shortest period), scan_add t = prefix sums of its differences
+    repeat_list t = x * k (the shortest period); a row's `preimage` hook t = op(x) (scan_add)
 Every state carries its committed cost in the objective's bits (`cost`) and the same lines priced
 by the policy (`guided`: each op choice costs the policy's -log2 weight instead of KT's log2 25,
 arguments keep KT's prices), so under the uniform policy guided == cost and a search ranked by
@@ -19,9 +19,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ksynth.dsl.ops import FUNCTION_BITS
+from ksynth.dsl.ops import FUNCTION_BITS, with_hook
 from ksynth.search.decompose import MIN_INTERLEAVE, prefix_costs, quick_cost
-from ksynth.search.objective import APPROX_INDEX, line_cost
+from ksynth.search.objective import APPROX_INDEX, COST_EPS, allowed_ops, line_cost
 from ksynth.search.ir import Node, assemble, extend
 from ksynth.search.segment import Segmenter, concat_node, costs_for
 
@@ -69,6 +69,7 @@ class Space:
         self.cap = config.budget.nodes if config.budget.nodes is not None else float("inf")
         self.c = costs_for(self.objective)
         self.seg = Segmenter(self.objective, self.ablations, config.tuning)
+        self.preimage_ops = tuple(r for r in with_hook("preimage") if r.name in allowed_ops(self.objective))
         self.memo: dict = {}                  # (goal, pool values) -> closing node
         self.nodes = 0
 
@@ -138,10 +139,13 @@ class Space:
             b, gd = self._line("repeat_list", (rep, None))
             out.append(self._rewrite(s, (("op", "repeat_list", (rep,), 1), HOLE), (g[:n // rep],),
                                      cost=b, guided=gd))
-        d = (g[0],) + tuple(g[i] - g[i - 1] for i in range(1, n))
-        if quick_cost(d, c) + c.ref_only < quick_cost(g, c) - 1e-9:
-            b, gd = self._line("scan_add", (None,))
-            out.append(self._rewrite(s, (("op", "scan_add", (), 1), HOLE), (d,), cost=b, guided=gd))
+        for spec in self.preimage_ops:               # t = op(x), x from the row's hook (scan_add)
+            for x in spec.hooks.preimage(g):
+                x = tuple(x)
+                if quick_cost(x, c) + c.unary(spec.name) < quick_cost(g, c) - COST_EPS:
+                    b, gd = self._line(spec.name, (None,))
+                    out.append(self._rewrite(s, (("op", spec.name, (), 1), HOLE), (x,), cost=b,
+                                             guided=gd))
         if getattr(self.ablations, "interleave", True):
             b, gd = self._line("interleave", (None, None))
             for x, y in self._splits(g):
@@ -223,7 +227,7 @@ class Space:
             kids = [build() for _ in range(arity)]
             if op == "concatenate":
                 return concat_node(kids)
-            return extend(op, tuple(kids), params)       # interleave, repeat_list, scan_add
+            return extend(op, tuple(kids), params)       # interleave, repeat_list, preimage ops
 
         return assemble(build(), share=share)
 
