@@ -233,3 +233,18 @@ def test_beam_decoding_sorted_and_parsed(tiny):
     assert lps == sorted(lps, reverse=True)
     (g, glp), = decode(model, enc, greedy=True)
     assert lps[0] >= glp - 1e-6                  # the beam's best is at least as probable as greedy
+
+
+def test_shipped_checkpoint_loads_and_decodes():
+    from ksynth.lm import model as lm_model
+
+    if not lm_model.has_default():
+        pytest.skip("no shipped checkpoint in ksynth/lm/checkpoint")
+    pytest.importorskip("torch").set_num_threads(1)
+    card = lm_model.card(lm_model.DEFAULT_CHECKPOINT)
+    assert card["model"]["parameters"] > 0 and "held_out" in card and "command" in card
+    assert sum(f.stat().st_size for f in lm_model.DEFAULT_CHECKPOINT.iterdir()) < 25 * 2 ** 20
+    from ksynth.search.policy import get_policy
+
+    tp = get_policy("default").for_target(sample(1, 33)[0].sequence)
+    assert tp.greedy is None or isinstance(tp.greedy, Program)

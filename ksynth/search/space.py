@@ -200,13 +200,15 @@ class Space:
         """The node budget or the deadline is used up."""
         return self.nodes >= self.cap or self.late()
 
-    def result(self, name: str, finished: list[State], stats: dict):
-        """The cheapest verified program of the finished states as a SearchResult (None if none)."""
+    def result(self, name: str, finished: list[State], stats: dict, extra=()):
+        """The cheapest verified program of the finished states (and of `extra` programs) as a
+        SearchResult (None if none verifies)."""
         import time
 
         from ksynth.search.base import SearchResult
 
-        best, checked = verify_best([self.program(s) for s in finished], self.target, self.config)
+        programs = [self.program(s) for s in finished] + [p.pruned() for p in extra]
+        best, checked = verify_best(programs, self.target, self.config)
         if best is None:
             return None
         stats = {**stats, "checked": checked, "policy": self.config.policy,
