@@ -191,6 +191,10 @@ def test_lm_policy_and_seqcoder(tiny):
                           ["strategies=seqcoder", "guidance.samples=3", "budget.seconds=5"])
     res = Portfolio(cfg).search(draws[2].sequence)
     assert res.verified and "seqcoder" in res.stats["strategies"]
+    cfg = apply_overrides(SearchConfig(policy=str(folder)),
+                          ["strategies=beam,mcts", "budget.nodes=40", "budget.seconds=none"])
+    res = Portfolio(cfg).search(draws[3].sequence)
+    assert res.verified and "error" not in res.stats["strategies"]["beam"]
 
 
 # ---- guided strategies ----------------------------------------------------------------------------------
