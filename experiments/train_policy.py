@@ -148,6 +148,7 @@ def main(argv=None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     command = " ".join(["python"] + sys.argv)
+    commit = git_commit()                     # the code that trains, not HEAD when it ends
 
     t0 = time.time()
     cache = Path(args.data_cache) if args.data_cache else None
@@ -229,7 +230,7 @@ def main(argv=None) -> int:
     final = curve["held_out"][-1]
     card = {
         "what": "ksynth policy LM: KT synthetic (sequence -> program), ksynth/lm/tokens.py format",
-        "command": command, "commit": git_commit(), "seed": args.seed,
+        "command": command, "commit": commit, "seed": args.seed,
         "model": {"family": args.family, "d_model": args.d_model, "layers": args.layers,
                   "heads": args.heads, "parameters": n_params(model),
                   "init": args.init},
