@@ -98,14 +98,15 @@ def plot(curve: dict, path: Path) -> None:
     fig, ax = plt.subplots(1, 2, figsize=(10, 4))
     steps = [p["examples"] for p in curve["train"]]
     ax[0].plot(steps, [p["loss"] for p in curve["train"]], lw=0.8, label="train (program tokens)")
-    ax[0].plot([p["examples"] for p in curve["held_out"]],
-               [p["nats_per_token"] for p in curve["held_out"]], "o-", label="held-out")
+    points = [p for p in curve["held_out"] if p["examples"] > 0]     # a log axis has no 0
+    ax[0].plot([p["examples"] for p in points], [p["nats_per_token"] for p in points], "o-",
+               label="held-out")
     ax[0].set_xlabel("training examples seen")
     ax[0].set_ylabel("nats / program token")
     ax[0].set_xscale("log")
     ax[0].legend()
-    ax[1].plot([p["examples"] for p in curve["held_out"]],
-               [p["bits_per_program"] for p in curve["held_out"]], "o-", label="policy")
+    ax[1].plot([p["examples"] for p in points], [p["bits_per_program"] for p in points], "o-",
+               label="policy")
     ax[1].axhline(curve["kt_bits_per_program"], color="gray", ls="--", label="KT prior (uniform)")
     ax[1].set_xlabel("training examples seen")
     ax[1].set_ylabel("held-out -log2 policy(program | sequence), bits")

@@ -252,3 +252,14 @@ def test_shipped_checkpoint_loads_and_decodes():
 
     tp = get_policy("default").for_target(sample(1, 33)[0].sequence)
     assert tp.greedy is None or isinstance(tp.greedy, Program)
+
+
+def test_report_names_seqcoder_rows():
+    from ksynth.bench.report import seqcoder_name
+    from ksynth.lm import model as lm_model
+
+    cfg = SearchConfig(strategies=("seqcoder",), policy="default").to_dict()
+    name = seqcoder_name(cfg)
+    assert name.startswith("SeqCoder-style (ours, ") and name.endswith("best-of-16)")
+    if lm_model.has_default():
+        assert "M params" in name
