@@ -123,7 +123,7 @@ class Parallel:
     """
 
     def __init__(self, backend: str = "serial", workers: int | None = None, address: str | None = None,
-                 log: Callable[[str], None] | None = None):
+                 log: Callable[[str], None] | None = None, resources: dict[str, float] | None = None):
         if backend not in BACKENDS:
             raise UsageError(f"unknown parallel backend {backend!r}; choose one of {', '.join(BACKENDS)}")
         if workers is not None and workers < 1:
@@ -132,6 +132,7 @@ class Parallel:
         self.workers = workers or os.cpu_count() or 1
         self.address = address
         self.log = log
+        self.resources = resources            # custom resources of a local instance (a GPU stand-in)
         self.choice: str | None = "serial" if backend == "serial" else None
         self.startup_s: float | None = None      # seconds ray.init took (None: not started here)
         self._ray = None
@@ -143,6 +144,10 @@ class Parallel:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+    def start(self):
+        """Ray now, whatever the rule says (a job that needs it: a served model, a cluster test)."""
+        return self._ensure_ray()
 
     def _ensure_ray(self):
         if self._ray is not None:
@@ -180,8 +185,8 @@ class Parallel:
             tmp.mkdir(exist_ok=True)
             os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
             os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-            ray.init(num_cpus=self.workers, runtime_env=runtime_env, include_dashboard=False,
-                     log_to_driver=False, _temp_dir=str(tmp))
+            ray.init(num_cpus=self.workers, resources=self.resources, runtime_env=runtime_env,
+                     include_dashboard=False, log_to_driver=False, _temp_dir=str(tmp))
         finally:
             if main and old_term is not None:
                 signal.signal(signal.SIGTERM, old_term)
