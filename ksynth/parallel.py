@@ -198,22 +198,21 @@ class Parallel:
 
     # ---- the rule -------------------------------------------------------------------------------
     def decide(self, n_items: int, item_seconds: float) -> str:
-        """Serial or Ray for a job of n_items x item_seconds (a decision sticks once Ray is up)."""
-        if self.choice is not None and (self.choice == "ray" or self.backend == "serial"):
+        """Serial or Ray for a job of n_items x item_seconds. The first decision sticks: make it
+        with the whole job (later maps of the same job, e.g. batches of a stream, follow it)."""
+        if self.choice is not None:
             return self.choice
         work = n_items * item_seconds
         need = break_even_seconds(self.workers, joining=bool(self.address))
         where = f"the cluster at {self.address}" if self.address else f"a local instance, {self.workers} workers"
-        said = self.choice
         if n_items > 1 and work >= need:
             self.choice = "ray"
-            self._say(f"parallel: ray on {where}: {n_items:,} items x {item_seconds:.3g} s = "
+            self._say(f"parallel: ray on {where}: {n_items:,} item{'s' * (n_items != 1)} x {item_seconds:.3g} s = "
                       f"{work:,.1f} s of work >= {need:.1f} s break-even")
         else:
             self.choice = "serial"
-            if said != "serial":                  # said once, not per batch of a long stream
-                self._say(f"parallel: serial in this process: {n_items:,} items x {item_seconds:.3g} s = "
-                          f"{work:,.1f} s of work < {need:.1f} s break-even of Ray on {where}")
+            self._say(f"parallel: serial in this process: {n_items:,} item{'s' * (n_items != 1)} x {item_seconds:.3g} s = "
+                      f"{work:,.1f} s of work < {need:.1f} s break-even of Ray on {where}")
         return self.choice
 
     def _say(self, line: str) -> None:
@@ -241,7 +240,7 @@ class Parallel:
             n_items = len(items)
         it = iter(items)
         start = 0
-        need_timing = self.choice != "ray" or chunksize is None      # for the rule, or the chunks
+        need_timing = self.choice is None or (self.choice == "ray" and chunksize is None)
         if self.backend == "ray" and item_seconds is None and need_timing and n_items:
             t0 = time.perf_counter()              # the first item, timed here, sizes the job
             first = fn(next(it))
