@@ -44,3 +44,29 @@ def kt_data_dir() -> Path:
     if not (path / "text.bin").is_file():
         pytest.skip(f"KT data not found in {path} (set KSYNTH_DATA_DIR)")
     return path
+
+
+@pytest.fixture(scope="module")
+def own_ray(request):
+    """A local Ray instance on 2 workers, owned by one test module and shut down after it (custom
+    resources from the module's RAY_RESOURCES). Its jobs are tiny: Ray on purpose (break-even 0)."""
+    pytest.importorskip("ray")
+    from ksynth.parallel import MIN_WORK_ENV, Parallel
+
+    old = os.environ.get(MIN_WORK_ENV)
+    os.environ[MIN_WORK_ENV] = "0"
+    par = Parallel("ray", workers=2, resources=getattr(request.module, "RAY_RESOURCES", None))
+    try:
+        par.start()
+    except Exception as e:                       # no room for a Ray instance here
+        par.close()
+        pytest.skip(f"ray failed to start: {e}")
+    yield par
+    par.close()
+    if old is None:
+        del os.environ[MIN_WORK_ENV]
+    else:
+        os.environ[MIN_WORK_ENV] = old
+    import ray
+
+    assert not ray.is_initialized()              # it shut down what it started

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from ksynth.dsl.sample import sample
-from ksynth.parallel import MIN_WORK_ENV
+from ksynth.parallel import HIDE_START_ENV, MIN_WORK_ENV
 
 pytest.importorskip("ray")
 REPO = Path(__file__).resolve().parents[1]
@@ -39,7 +39,7 @@ def ray_tmp():
 
 def _env(ray_tmp: str) -> dict:
     return dict(os.environ, PYTHONPATH=str(REPO), RAY_TMPDIR=ray_tmp, RAY_USAGE_STATS_ENABLED="0",
-                **{MIN_WORK_ENV: "0"})          # tiny jobs, Ray on purpose
+                **{MIN_WORK_ENV: "0", HIDE_START_ENV: "0"})   # tiny jobs, every row on Ray
 
 
 def _input(tmp_path: Path, n: int) -> Path:

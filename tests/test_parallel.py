@@ -88,58 +88,49 @@ def test_unreachable_cluster_fails_fast_in_one_line(monkeypatch):
     assert not ray.is_initialized()
 
 
-@pytest.fixture(scope="module")
-def ray_par():
-    pytest.importorskip("ray")
-    old = os.environ.get(MIN_WORK_ENV)
-    os.environ[MIN_WORK_ENV] = "0"               # these jobs are tiny: Ray on purpose
-    par = Parallel("ray", workers=2)
-    try:
-        par._ensure_ray()
-    except Exception as e:                       # no room for a Ray instance here
-        par.close()
-        pytest.skip(f"ray failed to start: {e}")
-    yield par
-    par.close()
-    if old is None:
-        del os.environ[MIN_WORK_ENV]
-    else:
-        os.environ[MIN_WORK_ENV] = old
-    import ray
-
-    assert not ray.is_initialized()              # it shut down what it started
-
-
-def test_ray_equals_serial(ray_par):
+def test_ray_equals_serial(own_ray):
     items = list(range(40))
     serial = pmap(math.factorial, items)
-    got = dict(ray_par.imap(math.factorial, items))             # auto chunk size (first item timed here)
+    got = dict(own_ray.imap(math.factorial, items))             # auto chunk size (first item timed here)
     assert [got[i] for i in items] == serial
-    got = dict(ray_par.imap(math.factorial, items, chunksize=7))
+    got = dict(own_ray.imap(math.factorial, items, chunksize=7))
     assert [got[i] for i in items] == serial
 
 
-def test_ray_workers_get_the_env(ray_par):
+def test_ray_workers_get_the_env(own_ray):
     names = ["OMP_NUM_THREADS", "HF_HUB_OFFLINE", "NUMBA_CACHE_DIR"]
-    got = dict(ray_par.imap(os.getenv, names, chunksize=1))    # every item runs in a worker
+    got = dict(own_ray.imap(os.getenv, names, chunksize=1))    # every item runs in a worker
     assert [got[i] for i in range(3)] == [worker_env()[k] for k in names]
 
 
-def test_ray_errors_keep_their_type(ray_par):
+def test_ray_errors_keep_their_type(own_ray):
     with pytest.raises(ValueError):
-        list(ray_par.imap(int, ["1", "2", "x", "4"], chunksize=1))
+        list(own_ray.imap(int, ["1", "2", "x", "4"], chunksize=1))
 
 
-def test_ray_workers_import_this_checkout(ray_par):
+def test_ray_workers_import_this_checkout(own_ray):
     import importlib.util
 
-    got = list(ray_par.imap_where(importlib.util.find_spec, ["ksynth"] * 4, chunksize=1))
+    got = list(own_ray.imap_where(importlib.util.find_spec, ["ksynth"] * 4, chunksize=1))
     assert {spec.origin for _, spec, _ in got} == {ksynth.__file__}   # the driver's ksynth
     for _, _, where in got:
         assert where["pid"] != os.getpid() and len(where["node"]) == 56   # a worker on a Ray node
 
 
-def test_ray_streams_a_generator(ray_par):
+def test_ray_streams_a_generator(own_ray):
     items = (k * k for k in range(100))           # never a list: a bounded window is submitted
-    got = dict(ray_par.imap(operator.neg, items, chunksize=3, n_items=100))
+    got = dict(own_ray.imap(operator.neg, items, chunksize=3, n_items=100))
     assert got == {k: -k * k for k in range(100)}
+
+
+def test_start_up_is_hidden_behind_work():
+    import time
+
+    par = Parallel("ray", workers=2)
+    par._ensure_ray = lambda: time.sleep(0.3)          # a start-up that takes 0.3 s
+    done, rest = par._start_behind(math.factorial, iter(range(10**6)), start=5)
+    assert done and done == [(5 + k, math.factorial(k)) for k in range(len(done))]
+    assert next(rest) == len(done)                     # the rest of the items, untouched
+    par._ensure_ray = lambda: time.sleep(0.05)
+    with pytest.raises(ValueError):                    # an item's error reaches the caller
+        par._start_behind(math.factorial, iter([-1]), start=0)

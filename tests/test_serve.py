@@ -3,12 +3,12 @@ placed on a custom resource standing in for a GPU (its own local Ray instance), 
 from __future__ import annotations
 
 import functools
-import os
 
 import pytest
 
-from ksynth.parallel import MIN_WORK_ENV, Parallel
-from ksynth.serve import (STANDIN_RESOURCE, FixedLatencyModel, LocalClient, call, placement, serve)
+from ksynth.serve import STANDIN_RESOURCE, FixedLatencyModel, LocalClient, call, placement, serve
+
+RAY_RESOURCES = {STANDIN_RESOURCE: 1}            # own_ray's instance: a stand-in for one GPU
 
 
 def test_placement_follows_the_cluster():
@@ -37,26 +37,7 @@ def test_a_model_that_drops_answers_is_an_error():
         LocalClient(lambda requests: [], 4)([[1]])
 
 
-@pytest.fixture(scope="module")
-def ray_standin():
-    pytest.importorskip("ray")
-    old = os.environ.get(MIN_WORK_ENV)
-    os.environ[MIN_WORK_ENV] = "0"
-    par = Parallel("ray", workers=2, resources={STANDIN_RESOURCE: 1})
-    try:
-        par.start()
-    except Exception as e:                       # no room for a Ray instance here
-        par.close()
-        pytest.skip(f"ray failed to start: {e}")
-    yield par
-    par.close()
-    if old is None:
-        del os.environ[MIN_WORK_ENV]
-    else:
-        os.environ[MIN_WORK_ENV] = old
-
-
-def test_the_actor_batches_concurrent_requests(ray_standin):
+def test_the_actor_batches_concurrent_requests(own_ray):
     said = []
     server = serve(functools.partial(FixedLatencyModel, 0.02), max_batch=16, max_wait_s=0.005,
                    log=said.append)
@@ -70,7 +51,7 @@ def test_the_actor_batches_concurrent_requests(ray_standin):
     assert stats["batches"] < 60 and stats["max_batch"] > 1            # they shared model calls
     # CPU search workers (Ray tasks) reach the same actor through the picklable client
     jobs = [(server.client, [[i, i], [i]]) for i in range(12)]
-    got = dict(ray_standin.imap(call, jobs, chunksize=1))
+    got = dict(own_ray.imap(call, jobs, chunksize=1))
     assert [got[i] for i in range(12)] == [[(2 * i) % 256, i] for i in range(12)]
     final = server.close()
     assert final["requests"] == 60 + 24
