@@ -27,9 +27,9 @@ to MAX_RETRIES times; a result reaches the caller once, when its task completes,
 writing results as they arrive never loses or duplicates one. Errors raised by `fn` itself are
 not retried: they propagate with their own type.
 
-Ray's start-up is hidden behind work: while a local instance starts (or a cluster is joined), a
-helper thread runs items in this process, one by one; the rest go to Ray once it is up (their
-results are handed on then; KSYNTH_RAY_HIDE_START=0 sends every item to Ray).
+Ray's start-up is hidden behind work: while a local instance starts (or a cluster is joined) and
+its workers warm up, a helper thread runs items in this process, one by one, until the first
+task's result comes back (KSYNTH_RAY_HIDE_START=0 sends every item to Ray).
 
 Ray costs about 0.6 ms per task, so items are sent in chunks sized so that each task carries at
 least MIN_TASK_SECONDS of work, and at most IN_FLIGHT_PER_WORKER chunks per worker are
@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections import deque
 import os
 import signal
 import sys
@@ -58,9 +59,9 @@ RAY_JOIN_S = 2.0              # seconds: connecting a driver to a running cluste
 MAX_RETRIES = 3               # reruns of a task whose worker process died
 MIN_WORK_ENV = "KSYNTH_RAY_MIN_WORK_S"
 HIDE_START_ENV = "KSYNTH_RAY_HIDE_START"   # 0: no items in process while Ray starts (tests)
+HELPER_POLL_S = 0.05          # seconds between looks at the in-process helper's results
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-_END = object()
 
 
 def worker_env() -> dict[str, str]:
@@ -259,63 +260,65 @@ class Parallel:
             for i, item in enumerate(it, start):
                 yield i, fn(item), None
             return
-        chunksize = chunksize or chunk_size(n_items - start, self.workers, item_seconds)
-        if self._ray is None and os.environ.get(HIDE_START_ENV, "1") != "0":
-            # hide the start-up: while Ray starts here, a thread runs items one by one
-            done, it = self._start_behind(fn, it, start)
-            for i, result in done:
-                yield i, result, None
-            start += len(done)
-        yield from self._imap_ray(fn, it, start, n_items, chunksize)
+        yield from self._imap_ray(fn, it, start, n_items,
+                                  chunksize or chunk_size(n_items - start, self.workers, item_seconds))
 
-    def _start_behind(self, fn, it, start):
-        """Start Ray (this thread) while a helper thread runs items of `it`; it stops after the
-        item in hand once Ray is up. Returns ([(index, result)], the rest of `it`)."""
-        done: list = []
+    def _imap_ray(self, fn, it, start, n_items, chunksize):
+        indexed = enumerate(it, start)
+        lock = threading.Lock()                   # the helper and the submitter share the items
+
+        def take(k: int) -> list:
+            with lock:
+                return list(itertools.islice(indexed, k))
+
+        # the driver works too until Ray answers: a helper thread runs items here while Ray
+        # starts and its workers warm up (imports, Numba's cache), and stops at the first result
+        here: deque = deque()
         failed: list = []
         stop = threading.Event()
 
         def work():
             try:
-                while not stop.is_set():
-                    item = next(it, _END)
-                    if item is _END:
-                        return
-                    done.append((start + len(done), fn(item)))
+                while not stop.is_set() and (got := take(1)):
+                    here.append((got[0][0], fn(got[0][1])))
             except BaseException as e:            # re-raised in the caller's thread
                 failed.append(e)
 
-        helper = threading.Thread(target=work, daemon=True)
-        helper.start()
+        helper = None
+        if os.environ.get(HIDE_START_ENV, "1") != "0":
+            helper = threading.Thread(target=work, daemon=True)
+            helper.start()
+        pending: list = []
         try:
-            self._ensure_ray()
-        finally:
-            stop.set()
-            helper.join()
-        if failed:
-            raise failed[0]
-        return done, it
+            ray = self._ensure_ray()
+            remote = ray.remote(_run_chunk).options(max_retries=MAX_RETRIES, retry_exceptions=False)
+            fn_ref = ray.put(fn)
 
-    def _imap_ray(self, fn, it, start, n_items, chunksize):
-        ray = self._ensure_ray()
-        remote = ray.remote(_run_chunk).options(max_retries=MAX_RETRIES, retry_exceptions=False)
-        fn_ref = ray.put(fn)
-        indexed = enumerate(it, start)
-        window = self.workers * IN_FLIGHT_PER_WORKER
+            def submit(k: int) -> list:
+                """Up to k more chunks as tasks (fewer when the items run out)."""
+                refs = []
+                for _ in range(k):
+                    chunk = take(chunksize)
+                    if not chunk:
+                        break
+                    refs.append(remote.remote(fn_ref, chunk))
+                return refs
 
-        def submit(k: int) -> list:
-            refs = []
-            for _ in range(k):
-                chunk = list(itertools.islice(indexed, chunksize))
-                if not chunk:
-                    break
-                refs.append(remote.remote(fn_ref, chunk))
-            return refs
-
-        pending = submit(window)
-        try:
-            while pending:
-                done, pending = ray.wait(pending, num_returns=1)
+            pending = submit(self.workers * IN_FLIGHT_PER_WORKER)
+            while pending or (helper is not None and helper.is_alive()):
+                while here:
+                    i, result = here.popleft()
+                    yield i, result, None
+                if failed:
+                    raise failed[0]
+                if not pending:
+                    helper.join(HELPER_POLL_S)
+                    continue
+                warm = helper is None or not helper.is_alive() or stop.is_set()
+                done, pending = ray.wait(pending, num_returns=1, timeout=None if warm else HELPER_POLL_S)
+                if not done:
+                    continue
+                stop.set()                        # Ray answers: the helper ends after its item
                 try:
                     where, results = ray.get(done[0])
                 except ray.exceptions.RayTaskError as e:
@@ -324,9 +327,15 @@ class Parallel:
                 pending += submit(1)
                 for i, result in results:
                     yield i, result, where
+            if helper is not None:
+                helper.join()
+            yield from ((i, result, None) for i, result in here)
+            if failed:
+                raise failed[0]
         finally:
+            stop.set()
             for ref in pending:               # abandoned early (error, interrupt, consumer stopped)
-                ray.cancel(ref, force=True)
+                self._ray.cancel(ref, force=True)
 
 
 def pmap(fn: Callable, items: Iterable, backend: str = "serial", workers: int | None = None,

@@ -123,14 +123,13 @@ def test_ray_streams_a_generator(own_ray):
     assert got == {k: -k * k for k in range(100)}
 
 
-def test_start_up_is_hidden_behind_work():
+def test_the_driver_works_until_ray_answers(own_ray, monkeypatch):
     import time
 
-    par = Parallel("ray", workers=2)
-    par._ensure_ray = lambda: time.sleep(0.3)          # a start-up that takes 0.3 s
-    done, rest = par._start_behind(math.factorial, iter(range(10**6)), start=5)
-    assert done and done == [(5 + k, math.factorial(k)) for k in range(len(done))]
-    assert next(rest) == len(done)                     # the rest of the items, untouched
-    par._ensure_ray = lambda: time.sleep(0.05)
-    with pytest.raises(ValueError):                    # an item's error reaches the caller
-        par._start_behind(math.factorial, iter([-1]), start=0)
+    monkeypatch.setenv("KSYNTH_RAY_HIDE_START", "1")
+    got = list(own_ray.imap_where(time.sleep, [0.1] * 30, chunksize=1))
+    assert sorted(i for i, _, _ in got) == list(range(30))       # every item once
+    assert any(where is not None for _, _, where in got)
+    monkeypatch.setenv("KSYNTH_RAY_HIDE_START", "0")
+    got = list(own_ray.imap_where(time.sleep, [0.01] * 10, chunksize=1))
+    assert all(where is not None for _, _, where in got)          # all on Ray
