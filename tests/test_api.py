@@ -117,7 +117,8 @@ def test_bad_settings_name_the_value(kwargs, message):
 
 
 @pytest.mark.slow
-def test_parallel_output_is_identical():
+def test_parallel_output_is_identical(monkeypatch):
+    monkeypatch.setenv("KSYNTH_RAY_MIN_WORK_S", "0")          # a small input, on Ray on purpose
     data = bytes(range(256)) * 8 + os.urandom(5000) + b"xyz" * 3000
     serial = Compressor(CompressConfig(level=3, block_size=1024)).compress(data).blob
     par = Compressor(CompressConfig(level=3, block_size=1024, workers=2)).compress(data).blob

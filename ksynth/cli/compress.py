@@ -176,9 +176,12 @@ def compress_cmd(files, output, stdout, keep, rm, force, to_decompress, level, b
         raise UsageError("refusing to write compressed data to a terminal (use -o, or -f)")
 
     def work(path, src, dst):
+        from ksynth.parallel import log_stderr
+
         total = _size(path)
         with _progress(path, quiet, total) as bar:
-            summary = Compressor(cfg).compress_stream(src, dst, progress=bar.update)
+            summary = Compressor(cfg).compress_stream(src, dst, progress=bar.update, size_hint=total,
+                                                      log=None if quiet else log_stderr)
         _verify(dst, summary.original_size, summary.checksum)
 
     done = list(_each(files, stdout, output, lambda p: p + SUFFIX, force, work))
