@@ -20,8 +20,9 @@ The detectors explain a target t (a list of small ints) the way a person would, 
     interleaved     t[0::2] and t[1::2] explained recursively: interleave (record widths 2^k)
     literal         set_list(t) for short targets (the encoder's enumerative code)
 and keep the cheapest by `program_bits_float`. Each costs O(L) numpy work; the recursion depth
-and a node budget bound the total. Decoding a program is guarded by `element_bound`: the sum of
-its lines' lengths, known before running, may not exceed ELEMENT_FACTOR x the block (no bombs).
+and a node budget bound the total. Decoding a program is guarded by `check_elements`: the sum of
+its lines' lengths, known from the op rows' `size` before running, may not exceed
+ELEMENT_FACTOR x the block (no bombs).
 """
 from __future__ import annotations
 
@@ -192,10 +193,10 @@ class Detector:
             if p is not None:
                 sub = self.solve(t[:p], depth - 1, splits, False) if depth > 0 else None
                 sub = sub if sub is not None else (_literal(t[:p]) if p <= LITERAL_MAX else None)
-                if sub is not None:
-                    rep = ("repeat_list", (-(-L // p), sub))
-                    cands.append(rep if L % p == 0 else
-                                 ("get_subsequence_between_indices", (rep, 0, L)))
+                if sub is not None:      # q whole periods, then a cut one: no list outgrows t
+                    rep = ("repeat_list", (L // p, sub))
+                    cands.append(rep if L % p == 0 else ("concatenate", (
+                        rep, ("get_subsequence_between_indices", (sub, 0, L % p)))))
         if more and depth > 0 and L >= 3:
             exact = not in_bytes or _distinct(d) <= _distinct(dm)
             steps = d if exact else dm
@@ -240,60 +241,46 @@ def _arith(t0: int, k: int, L: int, modulo: bool = False):
 
 # ---- running programs safely ----------------------------------------------------------------------
 def element_bound(program: Program, max_len: int) -> int:
-    """An upper bound on the elements all lines of `program` hold at once, from the arguments alone
-    (every list is capped at max_len: a longer one is rejected)."""
-    n: list[int] = []
-    for line in program.lines:
-        a = line.args
-        size = lambda k: n[a[k].index]      # noqa: E731 - the length of argument k's list
-        op = line.op
-        if op == "range_func_up":
-            v = a[1] - a[0] + 1
-        elif op == "range_func_interval":
-            v = len(range(a[0], a[1], a[2])) if a[2] else 0
-        elif op == "repeat_num":
-            v = a[0]
-        elif op == "set_list":
-            v = len(a[0])
-        elif op == "repeat_list":
-            v = a[0] * size(1)
-        elif op == "filter":
-            v = size(1)
-        elif op in ("max_n", "min_n"):
-            v = min(size(0), a[1])
-        elif op in ("add_two_lists", "subtract_two_lists", "modulo_two_lists"):
-            v = min(size(0), size(1))
-        elif op in ("concatenate", "interleave"):
-            v = sum(n[r.index] for r in a)
-        else:                                # unary list ops keep (or shrink) the length
-            v = size(0)
-        n.append(max(0, min(v, max_len)))
-    return sum(n)
+    """A bound on the elements all lines of `program` hold together, from the op rows' `size`
+    alone (nothing is built; each line at most max_len: a longer one is rejected when it runs);
+    CorruptInput when a line is rejected on its arguments."""
+    from ksynth.dsl.interp import line_sizes
+
+    try:
+        return sum(line_sizes(program, max_len))
+    except ExecError as e:
+        raise CorruptInput(f"program rejected by the interpreter: {e}") from None
 
 
-def run_program(program: Program, raw_size: int) -> bytes:
-    """The program's output as bytes; CorruptInput unless it is exactly raw_size bytes 0..255.
-    Lists are capped at raw_size while the program runs, so no line can outgrow the block."""
+def check_elements(program: Program, raw_size: int) -> None:
+    """CorruptInput unless the lines together hold at most ELEMENT_FACTOR x raw_size +
+    ELEMENT_SLACK elements (the decoder's memory bound), each capped at raw_size."""
     bound = element_bound(program, raw_size)
     if bound > ELEMENT_FACTOR * raw_size + ELEMENT_SLACK:
         raise CorruptInput(f"program would build {bound} elements for a {raw_size}-byte block "
                            f"(limit {ELEMENT_FACTOR}x + {ELEMENT_SLACK})")
+
+
+def run_program(program: Program, raw_size: int, work=None) -> bytes:
+    """The program's output as bytes; CorruptInput unless it is exactly raw_size bytes 0..255.
+    Every line's length is bounded from its arguments before anything runs: lines holding more
+    than ELEMENT_FACTOR x raw_size + ELEMENT_SLACK elements together are refused first, and a
+    line over raw_size stops the run (no bombs). Long blocks run in the numba executor's pre-sized arena (`work`, a
+    jit.Workspace, keeps it between blocks); short ones on the reference interpreter."""
+    check_elements(program, raw_size)
     from ksynth.dsl import executor
 
-    if executor.backend == "numba" and raw_size >= JIT_MIN:
-        from ksynth.dsl import jit
+    try:
+        if executor.backend == "numba" and raw_size >= JIT_MIN:
+            from ksynth.dsl import jit
 
-        out = jit.run(jit.lower([program]), raw_size, threads=1)
-        if out.status[0] != jit.OK:
-            raise CorruptInput(f"program rejected by the executor (status {int(out.status[0])})")
-        values = out[0]
-    else:
-        from ksynth.dsl.interp import run
+            values = jit.run_one(program, raw_size, work=work)
+        else:
+            from ksynth.dsl.interp import run
 
-        try:
             values = np.asarray(run(program, raw_size), dtype=np.int64)
-        except ExecError as e:
-            raise CorruptInput(f"program rejected by the interpreter: {e}") from None
+    except ExecError as e:
+        raise CorruptInput(f"program rejected by the executor: {e}") from None
     if values.shape[0] != raw_size or (values.size and (values.min() < 0 or values.max() > 255)):
         raise CorruptInput(f"program output is not {raw_size} bytes in 0..255")
     return values.astype(np.uint8).tobytes()
@@ -322,9 +309,22 @@ def codec_encode(kind: int, data: bytes, level: int, prev: bytes) -> bytes:
     raise ValueError(f"not a codec kind: {kind}")
 
 
-def decode_block(kind: int, payload: bytes, raw_size: int, prev: bytes, block_size: int) -> bytes:
+def workspace():
+    """Memory that program blocks reuse from one block to the next (None: nothing to keep)."""
+    from ksynth.dsl import executor
+
+    if executor.backend != "numba":
+        return None
+    from ksynth.dsl import jit
+
+    return jit.Workspace()
+
+
+def decode_block(kind: int, payload: bytes, raw_size: int, prev: bytes, block_size: int,
+                 work=None) -> bytes:
     """The block's bytes; CorruptInput for anything that does not decode to exactly raw_size bytes.
-    Codec output is read at most raw_size + 1 bytes far (no bombs)."""
+    Codec output is read at most raw_size + 1 bytes far (no bombs). `work`: a jit.Workspace
+    reused for program blocks (see run_program)."""
     if kind == C.STORED:
         out = payload
     elif kind == C.COPY:
@@ -332,7 +332,7 @@ def decode_block(kind: int, payload: bytes, raw_size: int, prev: bytes, block_si
     elif kind == C.PROGRAM:
         from ksynth.dsl.encode import decode
 
-        out = run_program(decode(payload), raw_size)
+        out = run_program(decode(payload), raw_size, work)
     else:
         out = _codec_decode(kind, payload, raw_size, prev, block_size)
     if len(out) != raw_size:
@@ -414,14 +414,16 @@ def _program_choice(data: bytes, plan: Plan) -> Choice | None:
     from ksynth.dsl.encode import bits, encode
 
     t = np.frombuffer(data, dtype=np.uint8)
-    limit = ELEMENT_FACTOR * len(data) + ELEMENT_SLACK
     for depth in range(plan.depth, 0, -1):   # deeper nests spend the node budget sooner and
         expr = Detector(replace(plan, depth=depth)).solve(t)     # build more elements: back off
         if expr is None:
             continue
         program = lower(expr)
-        if element_bound(program, len(data)) <= limit:
+        try:
+            check_elements(program, len(data))
             break
+        except CorruptInput:
+            continue
     else:
         return None
     try:

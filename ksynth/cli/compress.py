@@ -257,7 +257,7 @@ def _ratio(raw: int, packed: int) -> str:
 @click.argument("file")
 def explain_cmd(file):
     """Print each block's program (KT text, each line's value and bits) and a per-kind summary."""
-    from ksynth.blocks import ELEMENT_FACTOR, ELEMENT_SLACK, element_bound
+    from ksynth.blocks import check_elements
     from ksynth.dsl.encode import decode, line_bits
     from ksynth.dsl.interp import run_lines
     from ksynth.errors import ExecError
@@ -275,14 +275,17 @@ def explain_cmd(file):
         if entry.kind != C.PROGRAM:
             continue
         program = decode(payload)
-        if element_bound(program, entry.raw_size) > ELEMENT_FACTOR * entry.raw_size + ELEMENT_SLACK:
-            raise CorruptInput(f"block {n}: program would build too many elements")
+        try:
+            check_elements(program, entry.raw_size)
+        except CorruptInput as e:
+            raise CorruptInput(f"block {n}: {e}") from None
         try:
             values = run_lines(program, entry.raw_size)
         except ExecError as e:
             raise CorruptInput(f"block {n}: program rejected by the interpreter: {e}") from None
+        texts = program.format().splitlines()
         for i, line in enumerate(program.lines):
-            text = program.format().splitlines()[i]
+            text = texts[i]
             v = values[i]
             shown = ", ".join(str(x) for x in v[:SHOWN_VALUES]) + (", ..." if len(v) > SHOWN_VALUES else "")
             click.echo(f"    {text}  # [{shown}] ({len(v)} values, "

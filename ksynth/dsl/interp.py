@@ -35,14 +35,20 @@ def _check_literal(a) -> None:
         _need(all(-VALUE_LIMIT < v < VALUE_LIMIT for v in a), "literal outside +/-2^31")
 
 
-def apply(spec, args: list, max_len: int = DEFAULT_MAX_LEN) -> list[int]:
-    """One op on resolved arguments (lists for references): domains, then the output length
-    (from the row's `size`, before anything is built), then the body. Raises _Reject."""
+def _size(spec, args: list) -> int:
+    """The domains checked, then the output length from the row's `size` (which reads only the
+    lengths of the list arguments). Raises _Reject."""
     for arg, a in zip(spec.params, args):
         if arg.domain is not None:
             ok, rule = DOMAINS[arg.domain]
             _need(ok(a), f"{arg.name} {rule}, got {a}")
-    _need(spec.size(*args) <= max_len, f"output longer than the cap of {max_len} elements")
+    return spec.size(*args)
+
+
+def apply(spec, args: list, max_len: int = DEFAULT_MAX_LEN) -> list[int]:
+    """One op on resolved arguments (lists for references): domains, then the output length
+    (from the row's `size`, before anything is built), then the body. Raises _Reject."""
+    _need(_size(spec, args) <= max_len, f"output longer than the cap of {max_len} elements")
     out = spec.body(*args)
     _need(all(-VALUE_LIMIT < v < VALUE_LIMIT for v in out), "a value left +/-2^31")
     return out
@@ -62,6 +68,23 @@ def run_lines(program: Program, max_len: int = DEFAULT_MAX_LEN) -> list[list[int
             raise ExecError(f"{line.op}: {e}", i + 1) from None
         values.append(out)
     return values
+
+
+def line_sizes(program: Program, max_len: int = DEFAULT_MAX_LEN) -> list[int]:
+    """An upper bound on every line's output length from the rows' `size` alone, nothing built
+    (each list argument stands in as a range of its bound), at most max_len (a longer line is
+    rejected when it runs): exact until a body drops elements (filter, modulo_two_lists).
+    Raises ExecError, as run_lines would, for a literal or domain violation."""
+    sizes: list[int] = []
+    for i, line in enumerate(program.lines):
+        try:
+            for a in line.args:
+                _check_literal(a)
+            args = [range(sizes[a.index]) if isinstance(a, Ref) else a for a in line.args]
+            sizes.append(min(max(_size(OPS[line.op], args), 0), max_len))
+        except _Reject as e:
+            raise ExecError(f"{line.op}: {e}", i + 1) from None
+    return sizes
 
 
 def run(program: Program, max_len: int = DEFAULT_MAX_LEN) -> list[int]:
