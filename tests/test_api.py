@@ -116,8 +116,8 @@ def test_bad_settings_name_the_value(kwargs, message):
         CompressConfig(**kwargs)
 
 
-@pytest.mark.slow
 def test_parallel_output_is_identical():
+    # -T 2 goes through Ray (about 10 s to start a local instance, the one Ray test of the suite)
     data = bytes(range(256)) * 8 + os.urandom(5000) + b"xyz" * 3000
     serial = Compressor(CompressConfig(level=3, block_size=1024)).compress(data).blob
     par = Compressor(CompressConfig(level=3, block_size=1024, workers=2)).compress(data).blob
