@@ -442,6 +442,13 @@ def _program_choice(data: bytes, plan: Plan) -> Choice | None:
     return Choice(C.PROGRAM, payload, len(data), program, bits(program))
 
 
+def promise(plan_level: int) -> str:
+    """What a level promises about size (experiments/bench_files.py checks both bounds)."""
+    if any(kind == C.XZ for kind, _ in LEVELS[plan_level].codecs):
+        return "<= gzip -9 + 32 B and <= best(gzip -9, zstd -19, xz -9) + 64 B"
+    return "<= gzip -9 + 32 B only (no xz: text can be far larger than xz -9)"
+
+
 def describe(plan_level: int) -> str:
     p = LEVELS[plan_level]
     names = ", ".join(f"{C.KIND_NAMES[k]} {lv}" for k, lv in p.codecs)
