@@ -7,9 +7,11 @@ A block (1..block_size bytes) becomes one of the container's kinds:
     copy     the block equals the previous block (no payload)
     deflate  raw deflate, with the previous block's last 32 KiB as preset dictionary
     zstd, xz raw zstd frame / raw LZMA2 of the block alone
+    zstd-prev a zstd frame with the previous block's last 32 KiB as its dictionary (what zstd tries
+             after block 0: a period that spans blocks is not paid for twice)
     stored   the bytes themselves
 Every candidate is decoded (programs: run by the executor) and compared before it may win; ties
-go to the earlier kind in the order stored, copy, program, deflate, zstd, xz.
+go to the earlier kind in the order stored, copy, program, deflate, zstd (or zstd-prev), xz.
 
 The detectors explain a target t (a list of small ints) the way a person would, recursively:
     constant        repeat_num(L, v)
@@ -39,6 +41,7 @@ from ksynth.dsl.program import Line, Program, Ref
 from ksynth.errors import CorruptInput, ExecError
 
 DEFLATE_DICT = 32 * 1024         # bytes of the previous block given to deflate as its dictionary
+ZSTD_DICT = 32 * 1024            # .. and to zstd-prev (a whole 1 MiB block came out larger at zstd 9)
 LITERAL_MAX = 4096               # elements: longer literals decode too slowly (one big integer)
 MAX_RUNS = 64                    # runs detector: at most this many runs
 DIFF_MAX_DISTINCT = 16           # differences detector: only when d takes few values
@@ -79,6 +82,7 @@ LEVELS = {
     8: Plan(3, 4, 384, _BEST, 128, 1.0),
     9: Plan(3, 5, 512, _BEST, 256, 1.8),
 }
+XZ_EXTREME = 6                   # xz presets from here on run extreme (-6e): ~10% slower, smaller
 INCOMPRESSIBLE = 0.995           # zstd -1 ratio above which only stored is tried (random data)
 
 
@@ -289,8 +293,8 @@ def run_program(program: Program, raw_size: int, work=None) -> bytes:
 # ---- codecs -----------------------------------------------------------------------------------
 def _xz_filters(size: int, preset: int) -> list[dict]:
     dict_size = max(4096, 1 << max(size - 1, 1).bit_length())
-    return [{"id": lzma.FILTER_LZMA2, "preset": preset | (lzma.PRESET_EXTREME if preset >= 9 else 0),
-             "dict_size": dict_size}]
+    return [{"id": lzma.FILTER_LZMA2, "preset": preset | (lzma.PRESET_EXTREME if preset >= XZ_EXTREME
+                                                         else 0), "dict_size": dict_size}]
 
 
 def codec_encode(kind: int, data: bytes, level: int, prev: bytes) -> bytes:
@@ -299,11 +303,12 @@ def codec_encode(kind: int, data: bytes, level: int, prev: bytes) -> bytes:
         # memLevel 8 as gzip uses (9 came out larger on CSV); -15: raw deflate, no zlib framing
         enc = zlib.compressobj(level, zlib.DEFLATED, -15, 8, **({"zdict": zdict} if zdict else {}))
         return enc.compress(data) + enc.flush()
-    if kind == C.ZSTD:
+    if kind in (C.ZSTD, C.ZSTD_PREV):
         import zstandard
 
         return zstandard.ZstdCompressor(level=level, write_content_size=False, write_checksum=False,
-                                        write_dict_id=False).compress(data)
+                                        write_dict_id=False,
+                                        dict_data=_zstd_dict(kind, prev)).compress(data)
     if kind == C.XZ:
         return lzma.compress(data, format=lzma.FORMAT_RAW, filters=_xz_filters(len(data), level))
     raise ValueError(f"not a codec kind: {kind}")
@@ -318,6 +323,16 @@ def workspace():
     from ksynth.dsl import jit
 
     return jit.Workspace()
+
+
+def _zstd_dict(kind: int, prev: bytes):
+    """ZSTD_PREV: the previous block's last ZSTD_DICT bytes as a raw-content dictionary (no
+    header, no entropy tables)."""
+    if kind != C.ZSTD_PREV:
+        return None
+    import zstandard
+
+    return zstandard.ZstdCompressionDict(prev[-ZSTD_DICT:], dict_type=zstandard.DICT_TYPE_RAWCONTENT)
 
 
 def decode_block(kind: int, payload: bytes, raw_size: int, prev: bytes, block_size: int,
@@ -348,11 +363,11 @@ def _codec_decode(kind: int, payload: bytes, raw_size: int, prev: bytes, block_s
             dec = zlib.decompressobj(-15, **({"zdict": zdict} if zdict else {}))
             out = dec.decompress(payload, raw_size + 1)
             ok = dec.eof and not dec.unused_data and not dec.unconsumed_tail
-        elif kind == C.ZSTD:
+        elif kind in (C.ZSTD, C.ZSTD_PREV):
             import zstandard
 
-            reader = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(payload),
-                                                                read_across_frames=False)
+            dec = zstandard.ZstdDecompressor(dict_data=_zstd_dict(kind, prev))
+            reader = dec.stream_reader(io.BytesIO(payload), read_across_frames=False)
             out = reader.read(raw_size + 1)
             ok = True
         else:
@@ -397,6 +412,7 @@ def choose(data: bytes, prev: bytes, plan: Plan, block_size: int) -> Choice:
     if len(data) >= 4096 and _incompressible(data):
         codecs = codecs[:1]                  # deflate only: it stands in for gzip's bound
     for kind, level in codecs:
+        kind = C.ZSTD_PREV if kind == C.ZSTD and prev else kind
         payload = codec_encode(kind, data, level, prev)
         if len(payload) < len(best.payload) and \
                 decode_block(kind, payload, len(data), prev, block_size) == data:
@@ -445,13 +461,14 @@ def _program_choice(data: bytes, plan: Plan) -> Choice | None:
 def promise(plan_level: int) -> str:
     """What a level promises about size (experiments/bench_files.py checks both bounds)."""
     if any(kind == C.XZ for kind, _ in LEVELS[plan_level].codecs):
-        return "<= gzip -9 + 32 B and <= best(gzip -9, zstd -19, xz -9) + 64 B"
+        return "<= gzip -9 + 32 B and <= best(gzip -9, zstd -19, xz -9e) + 64 B"
     return "<= gzip -9 + 32 B only (no xz: text can be far larger than xz -9)"
 
 
 def describe(plan_level: int) -> str:
     p = LEVELS[plan_level]
-    names = ", ".join(f"{C.KIND_NAMES[k]} {lv}" for k, lv in p.codecs)
+    names = ", ".join(f"{C.KIND_NAMES[k]} {lv}" + ("e" if k == C.XZ and lv >= XZ_EXTREME else "")
+                      for k, lv in p.codecs)
     search = f"; search on targets <= {p.search_len} bytes ({p.search_seconds:g} s)" \
         if p.search_len else ""
     return (f"detectors depth {p.depth}, record widths <= {1 << p.splits}, {p.nodes} nodes; "

@@ -122,3 +122,19 @@ def test_parallel_output_is_identical():
     serial = Compressor(CompressConfig(level=3, block_size=1024)).compress(data).blob
     par = Compressor(CompressConfig(level=3, block_size=1024, workers=2)).compress(data).blob
     assert serial == par
+
+
+def test_zstd_prev_pays_for_a_pattern_once():
+    pattern = np.random.default_rng(2).integers(0, 256, 1500, dtype=np.uint8).tobytes()
+    data = (pattern * 3)[:4096]                     # block 1 continues block 0's pattern
+    result = Compressor(CompressConfig(level=9, block_size=2048)).compress(data)
+    assert result.blocks[1].kind == "zstd-prev" and result.blocks[1].payload_size < 100
+    assert ksynth.decompress(result.blob) == data
+
+
+def test_zstd_prev_as_block_0_is_refused():
+    from ksynth import container as C
+
+    blob = C.header_bytes(1024) + C.block_record(C.ZSTD_PREV, 3, b"xyz", 1024) + C.trailer_bytes(3, 1, 0)
+    with pytest.raises(CorruptInput, match="block 0"):
+        ksynth.decompress(blob)
