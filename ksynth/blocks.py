@@ -7,11 +7,13 @@ A block (1..block_size bytes) becomes one of the container's kinds:
     copy     the block equals the previous block (no payload)
     deflate  raw deflate, with the previous block's last 32 KiB as preset dictionary
     zstd, xz raw zstd frame / raw LZMA2 of the block alone
-    zstd-prev a zstd frame with the previous block's last 32 KiB as its dictionary (what zstd tries
-             after block 0: a period that spans blocks is not paid for twice)
+    zstd-prev, xz-prev  zstd / raw LZMA2 with the previous block's last 32 / 256 KiB as the
+             dictionary (tried after block 0, zstd-prev instead of zstd, xz-prev as well as xz:
+             a second block of text or a period that spans blocks does not start from nothing;
+             xz-prev needs liblzma, ksynth.lzma2)
     stored   the bytes themselves
 Every candidate is decoded (programs: run by the executor) and compared before it may win; ties
-go to the earlier kind in the order stored, copy, program, deflate, zstd (or zstd-prev), xz.
+go to the earlier kind in the order stored, copy, program, deflate, zstd, xz (or their -prev).
 
 The detectors explain a target t (a list of small ints) the way a person would, recursively:
     constant        repeat_num(L, v)
@@ -38,10 +40,11 @@ import numpy as np
 from ksynth import container as C
 from ksynth.dsl.ops import OPS, ArgKind
 from ksynth.dsl.program import Line, Program, Ref
-from ksynth.errors import CorruptInput, ExecError
+from ksynth.errors import CorruptInput, ExecError, KsynthError
 
 DEFLATE_DICT = 32 * 1024         # bytes of the previous block given to deflate as its dictionary
 ZSTD_DICT = 32 * 1024            # .. and to zstd-prev (a whole 1 MiB block came out larger at zstd 9)
+XZ_DICT = 256 * 1024             # .. and to xz-prev (2 MiB CSV: as small as 1 MiB, 4x faster)
 LITERAL_MAX = 4096               # elements: longer literals decode too slowly (one big integer)
 MAX_RUNS = 64                    # runs detector: at most this many runs
 DIFF_MAX_DISTINCT = 16           # differences detector: only when d takes few values
@@ -68,9 +71,10 @@ class Plan:
     search_parts: bool = False   # .. and so do the parts of a block (periods, halves), not only blocks
 
 
+_E = lzma.PRESET_EXTREME                 # an xz "level" is its preset, with lzma's extreme flag
 _FAST = ((C.DEFLATE, 9), (C.ZSTD, 3))
-_MID = ((C.DEFLATE, 9), (C.ZSTD, 9), (C.XZ, 6))
-_BEST = ((C.DEFLATE, 9), (C.ZSTD, 19), (C.XZ, 9))
+_MID = ((C.DEFLATE, 9), (C.ZSTD, 9), (C.XZ, 6 | _E))
+_BEST = ((C.DEFLATE, 9), (C.ZSTD, 19), (C.XZ, 9 | _E))
 LEVELS = {
     1: Plan(1, 2, 16, _FAST, 0, 0.0),
     2: Plan(2, 2, 32, _FAST, 0, 0.0),
@@ -82,7 +86,6 @@ LEVELS = {
     8: Plan(3, 4, 384, _BEST, 128, 1.0),
     9: Plan(3, 5, 512, _BEST, 256, 1.8),
 }
-XZ_EXTREME = 6                   # xz presets from here on run extreme (-6e): ~10% slower, smaller
 INCOMPRESSIBLE = 0.995           # zstd -1 ratio above which only stored is tried (random data)
 
 
@@ -293,8 +296,7 @@ def run_program(program: Program, raw_size: int, work=None) -> bytes:
 # ---- codecs -----------------------------------------------------------------------------------
 def _xz_filters(size: int, preset: int) -> list[dict]:
     dict_size = max(4096, 1 << max(size - 1, 1).bit_length())
-    return [{"id": lzma.FILTER_LZMA2, "preset": preset | (lzma.PRESET_EXTREME if preset >= XZ_EXTREME
-                                                         else 0), "dict_size": dict_size}]
+    return [{"id": lzma.FILTER_LZMA2, "preset": preset, "dict_size": dict_size}]
 
 
 def codec_encode(kind: int, data: bytes, level: int, prev: bytes) -> bytes:
@@ -311,6 +313,12 @@ def codec_encode(kind: int, data: bytes, level: int, prev: bytes) -> bytes:
                                         dict_data=_zstd_dict(kind, prev)).compress(data)
     if kind == C.XZ:
         return lzma.compress(data, format=lzma.FORMAT_RAW, filters=_xz_filters(len(data), level))
+    if kind == C.XZ_PREV:
+        from ksynth import lzma2
+
+        f = _xz_filters(len(data), level)[0]
+        zdict = prev[-XZ_DICT:]
+        return lzma2.compress(data, f["preset"], f["dict_size"] + len(zdict), zdict)
     raise ValueError(f"not a codec kind: {kind}")
 
 
@@ -370,11 +378,19 @@ def _codec_decode(kind: int, payload: bytes, raw_size: int, prev: bytes, block_s
             reader = dec.stream_reader(io.BytesIO(payload), read_across_frames=False)
             out = reader.read(raw_size + 1)
             ok = True
-        else:
+        elif kind == C.XZ:
             dec = lzma.LZMADecompressor(lzma.FORMAT_RAW, filters=[
                 {"id": lzma.FILTER_LZMA2, "dict_size": block_size}])
             out = dec.decompress(payload, raw_size + 1)
             ok = dec.eof and not dec.unused_data
+        else:
+            from ksynth import lzma2
+
+            if not lzma2.available:
+                raise KsynthError("this stream has xz-prev blocks, which need liblzma; "
+                                  "it could not be loaded")
+            zdict = prev[-XZ_DICT:]
+            out, ok = lzma2.decompress(payload, raw_size + 1, block_size + len(zdict), zdict)
     except (zlib.error, lzma.LZMAError, EOFError, ValueError, MemoryError) as e:
         raise CorruptInput(f"{C.KIND_NAMES[kind]} payload does not decode: {e}") from None
     except Exception as e:                   # zstandard.ZstdError (imported lazily)
@@ -411,13 +427,27 @@ def choose(data: bytes, prev: bytes, plan: Plan, block_size: int) -> Choice:
     codecs = plan.codecs
     if len(data) >= 4096 and _incompressible(data):
         codecs = codecs[:1]                  # deflate only: it stands in for gzip's bound
-    for kind, level in codecs:
-        kind = C.ZSTD_PREV if kind == C.ZSTD and prev else kind
+    tries = [(k, level) for kind, level in codecs for k in (_AFTER_FIRST.get(kind, (kind,))
+                                                             if prev else (kind,))]
+    for kind, level in tries:
+        if kind == C.XZ_PREV and not _lzma2_available():
+            continue
         payload = codec_encode(kind, data, level, prev)
-        if len(payload) < len(best.payload) and \
+        if payload is not None and len(payload) < len(best.payload) and \
                 decode_block(kind, payload, len(data), prev, block_size) == data:
             best = Choice(kind, payload, len(data))
     return best
+
+
+# what a codec tries after block 0: zstd-prev never came out larger than zstd; xz-prev did (a
+# 128 KiB CSV block: 18.5 -> 22.2 KB; 1 MiB: 121.6 -> 93.8 KB), so xz tries both
+_AFTER_FIRST = {C.ZSTD: (C.ZSTD_PREV,), C.XZ: (C.XZ, C.XZ_PREV)}
+
+
+def _lzma2_available() -> bool:
+    from ksynth import lzma2
+
+    return lzma2.available
 
 
 def _incompressible(data: bytes) -> bool:
@@ -467,8 +497,7 @@ def promise(plan_level: int) -> str:
 
 def describe(plan_level: int) -> str:
     p = LEVELS[plan_level]
-    names = ", ".join(f"{C.KIND_NAMES[k]} {lv}" + ("e" if k == C.XZ and lv >= XZ_EXTREME else "")
-                      for k, lv in p.codecs)
+    names = ", ".join(f"{C.KIND_NAMES[k]} {lv & ~_E}" + ("e" if lv & _E else "") for k, lv in p.codecs)
     search = f"; search on targets <= {p.search_len} bytes ({p.search_seconds:g} s)" \
         if p.search_len else ""
     return (f"detectors depth {p.depth}, record widths <= {1 << p.splits}, {p.nodes} nodes; "

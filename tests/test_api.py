@@ -138,3 +138,22 @@ def test_zstd_prev_as_block_0_is_refused():
     blob = C.header_bytes(1024) + C.block_record(C.ZSTD_PREV, 3, b"xyz", 1024) + C.trailer_bytes(3, 1, 0)
     with pytest.raises(CorruptInput, match="block 0"):
         ksynth.decompress(blob)
+
+
+def test_xz_prev_round_trip_gain_and_corruption():
+    from ksynth import blocks as K, container as C, lzma2
+
+    if not lzma2.available:
+        pytest.skip("liblzma not loadable")
+    text = b"".join(b"%d,%d,item-%d\n" % (i, i * i % 97, i % 13) for i in range(20000))
+    a, b = text[:1 << 17], text[1 << 17:1 << 18]
+    a = a[-(1 << 15):]                              # here a 32 KiB dictionary pays (128 KiB not)
+    prev_payload = K.codec_encode(C.XZ_PREV, b, 6, a)
+    assert len(prev_payload) < len(K.codec_encode(C.XZ, b, 6, a))
+    assert K.decode_block(C.XZ_PREV, prev_payload, len(b), a, 1 << 18) == b
+    for bad in (prev_payload[:-3], prev_payload[:40] + bytes([prev_payload[40] ^ 0x55]) + prev_payload[41:],
+                prev_payload + b"\x00"):
+        with pytest.raises(CorruptInput):
+            K.decode_block(C.XZ_PREV, bad, len(b), a, 1 << 18)
+    with pytest.raises(CorruptInput):                # the right bytes, the wrong dictionary
+        assert K.decode_block(C.XZ_PREV, prev_payload, len(b), a[::-1], 1 << 18) == b
