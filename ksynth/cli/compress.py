@@ -148,7 +148,7 @@ def _compress_help() -> str:
             "Each 1 MiB block becomes the shortest of: a KT-DSL program found for it, a copy of the "
             "previous block, deflate, zstd, xz or the bytes stored; every choice is decoded and "
             "checked before it is written. Levels:\n\n\b\n" + _level_help() +
-            "\n\nSize promises against whole-file gzip -9 / zstd -19 / xz -9e, for inputs of one "
+            "\n\nSize promises against whole-file gzip -9 / zstd -19 / xz -9, for inputs of one "
             "1 MiB block (experiments/bench_files.py measures them). Each further block is its "
             "own deflate or xz stream (deflate and zstd-prev see the last 32 KiB of the block "
             "before, xz nothing): up to ~200 B more per block than gzip, and up to 15% more than "
