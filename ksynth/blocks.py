@@ -74,7 +74,7 @@ class Plan:
 _E = lzma.PRESET_EXTREME                 # an xz "level" is its preset, with lzma's extreme flag
 _FAST = ((C.DEFLATE, 9), (C.ZSTD, 3))
 _MID = ((C.DEFLATE, 9), (C.ZSTD, 9), (C.XZ, 6))     # 6e: ~0.1% smaller on audio, 2x slower on CSV
-_BEST = ((C.DEFLATE, 9), (C.ZSTD, 19), (C.XZ, 9 | _E))
+_BEST = ((C.DEFLATE, 9), (C.ZSTD, 19), (C.XZ, 9), (C.XZ, 9 | _E))   # each wins on some blocks
 LEVELS = {
     1: Plan(1, 2, 16, _FAST, 0, 0.0),
     2: Plan(2, 2, 32, _FAST, 0, 0.0),

@@ -151,8 +151,8 @@ def _compress_help() -> str:
             "\n\nSize promises against whole-file gzip -9 / zstd -19 / xz -9, for inputs of one "
             "1 MiB block (experiments/bench_files.py measures them). Each further block is its "
             "own deflate or xz stream (deflate and zstd-prev see the last 32 KiB of the block "
-            "before, xz nothing): up to ~200 B more per block than gzip, and up to 15% more than "
-            "xz on 2 MiB text:\n\n\b\n" + _promises())
+            "before, xz-prev its last 256 KiB): up to ~200 B more per block than gzip, and up to "
+            "12% more than xz -9 on 2 MiB text:\n\n\b\n" + _promises())
 
 
 def _level_options(f):
