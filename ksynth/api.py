@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import BinaryIO, Callable
 
 from ksynth import container as C
-from ksynth.blocks import LEVELS, Choice, Plan, choose, decode_block
+from ksynth.blocks import LEVELS, Choice, Plan, choose, decode_block, workspace
 from ksynth.dsl.program import Program
 from ksynth.errors import CorruptInput, KsynthError, UsageError
 
@@ -216,13 +216,13 @@ class Decompressor:
         received data when an error is raised: callers that must not leave partial output
         write to a temporary file (the CLI does)."""
         r = C.Reader(reader)
-        total, crc, prev = 0, 0, b""
+        total, crc, prev, work = 0, 0, b"", workspace()
         for n, (entry, payload) in enumerate(r.blocks()):
             if self.max_output_size is not None and total + entry.raw_size > self.max_output_size:
                 raise UsageError(f"output would exceed --max-output-size {self.max_output_size} "
                                  f"bytes (block {n} ends at byte {total + entry.raw_size})")
             try:
-                data = decode_block(entry.kind, payload, entry.raw_size, prev, r.block_size)
+                data = decode_block(entry.kind, payload, entry.raw_size, prev, r.block_size, work)
             except CorruptInput as e:
                 raise CorruptInput(f"block {n}: {e}") from None
             writer.write(data)
