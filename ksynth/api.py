@@ -9,18 +9,22 @@
 The input is cut into blocks of `block_size` bytes; each gets the cheapest verified
 representation of ksynth.blocks (a program, a copy of the previous block, a codec payload or
 the bytes themselves), and ksynth.container writes them. Blocks are chosen through
-ksynth.parallel: serially by default, on `workers` Ray workers when asked (the choice of a block
-depends only on the block and the one before it, so the output is identical either way).
+ksynth.parallel: serially by default, on `workers` Ray workers when asked and when the job pays
+for Ray's start-up: the first block is chosen here and timed, and that time x the blocks the
+input holds (`size_hint`, known for files and bytes; else the first batch) goes to the parallel
+rule. The choice of a block depends only on the block and the one before it, so the output is
+identical either way.
 """
 from __future__ import annotations
 
 import io
+import time
 import zlib
 from dataclasses import dataclass, field
 from typing import BinaryIO, Callable
 
 from ksynth import container as C
-from ksynth.blocks import LEVELS, Choice, Plan, choose, decode_block
+from ksynth.blocks import LEVELS, Choice, Plan, choose, decode_block, workspace
 from ksynth.dsl.program import Program
 from ksynth.errors import CorruptInput, KsynthError, UsageError
 
@@ -123,7 +127,7 @@ class Compressor:
         """The whole .ksz stream in memory, verified by decompressing it."""
         data = bytes(data)
         out = io.BytesIO()
-        summary = self.compress_stream(io.BytesIO(data), out)
+        summary = self.compress_stream(io.BytesIO(data), out, size_hint=len(data))
         blob = out.getvalue()
         if Decompressor().decompress(blob) != data:       # never hand out a stream that lies
             raise KsynthError("internal error: the stream does not decompress to its input")
@@ -131,10 +135,12 @@ class Compressor:
                       summary.blocks, summary.config, blob)
 
     def compress_stream(self, reader: BinaryIO, writer: BinaryIO,
-                        progress: Callable[[int], None] | None = None) -> Summary:
+                        progress: Callable[[int], None] | None = None, size_hint: int | None = None,
+                        log: Callable[[str], None] | None = None) -> Summary:
         """Read `reader` to its end, write the .ksz stream to `writer`. Memory: a batch of blocks
         (one when serial). Every block's representation is decoded and compared before it is
-        written; `progress(n)` is called with each block's input bytes."""
+        written; `progress(n)` is called with each block's input bytes. `size_hint` (bytes) and
+        `log` (told the parallel choice) matter only with workers > 1."""
         from ksynth.parallel import Parallel
 
         cfg, plan = self.config, self.config.plan
@@ -142,9 +148,10 @@ class Compressor:
         writer.write(C.header_bytes(bs))
         written, total, crc, prev = C.HEADER_SIZE, 0, 0, b""
         infos: list[BlockInfo] = []
+        block_s = 1.0                              # seconds per block, until the first is timed
         batch = BLOCKS_PER_WORKER * cfg.workers if cfg.workers > 1 else 1
         backend = "ray" if cfg.workers > 1 else "serial"
-        with Parallel(backend, cfg.workers) as par:
+        with Parallel(backend, cfg.workers, log=log) as par:
             while True:
                 items = []
                 for _ in range(batch):
@@ -156,11 +163,20 @@ class Compressor:
                 if not items:
                     break
                 choices: list = [None] * len(items)
-                # serial or parallel, the small inputs never start Ray (Parallel starts it lazily)
-                run = par.imap(_choose_item, items) if len(items) > 1 else \
-                    iter([(0, _choose_item(items[0]))])
-                for i, choice in run:
-                    choices[i] = choice
+                rest = 0
+                if par.choice is None and len(items) > 1:
+                    # the first block, timed here, sizes the job for the parallel rule
+                    t0 = time.perf_counter()
+                    choices[0] = _choose_item(items[0])
+                    block_s = time.perf_counter() - t0
+                    blocks = -(-size_hint // bs) if size_hint else len(items)
+                    par.decide(max(blocks, len(items)) - 1, block_s)
+                    rest = 1
+                if len(items) - rest > 1:
+                    for i, choice in par.imap(_choose_item, items[rest:], item_seconds=block_s):
+                        choices[rest + i] = choice
+                elif len(items) > rest:
+                    choices[rest] = _choose_item(items[rest])
                 for (data, _, _, _), ch in zip(items, choices):
                     record = C.block_record(ch.kind, ch.raw_size, ch.payload, bs)
                     writer.write(record)
@@ -200,13 +216,13 @@ class Decompressor:
         received data when an error is raised: callers that must not leave partial output
         write to a temporary file (the CLI does)."""
         r = C.Reader(reader)
-        total, crc, prev = 0, 0, b""
+        total, crc, prev, work = 0, 0, b"", workspace()
         for n, (entry, payload) in enumerate(r.blocks()):
             if self.max_output_size is not None and total + entry.raw_size > self.max_output_size:
                 raise UsageError(f"output would exceed --max-output-size {self.max_output_size} "
                                  f"bytes (block {n} ends at byte {total + entry.raw_size})")
             try:
-                data = decode_block(entry.kind, payload, entry.raw_size, prev, r.block_size)
+                data = decode_block(entry.kind, payload, entry.raw_size, prev, r.block_size, work)
             except CorruptInput as e:
                 raise CorruptInput(f"block {n}: {e}") from None
             writer.write(data)

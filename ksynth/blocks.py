@@ -7,9 +7,13 @@ A block (1..block_size bytes) becomes one of the container's kinds:
     copy     the block equals the previous block (no payload)
     deflate  raw deflate, with the previous block's last 32 KiB as preset dictionary
     zstd, xz raw zstd frame / raw LZMA2 of the block alone
+    zstd-prev, xz-prev  zstd / raw LZMA2 with the previous block's last 32 / 256 KiB as the
+             dictionary (tried after block 0, zstd-prev instead of zstd, xz-prev as well as xz:
+             a second block of text or a period that spans blocks does not start from nothing;
+             xz-prev needs liblzma, ksynth.lzma2)
     stored   the bytes themselves
 Every candidate is decoded (programs: run by the executor) and compared before it may win; ties
-go to the earlier kind in the order stored, copy, program, deflate, zstd, xz.
+go to the earlier kind in the order stored, copy, program, deflate, zstd, xz (or their -prev).
 
 The detectors explain a target t (a list of small ints) the way a person would, recursively:
     constant        repeat_num(L, v)
@@ -20,8 +24,9 @@ The detectors explain a target t (a list of small ints) the way a person would, 
     interleaved     t[0::2] and t[1::2] explained recursively: interleave (record widths 2^k)
     literal         set_list(t) for short targets (the encoder's enumerative code)
 and keep the cheapest by `program_bits_float`. Each costs O(L) numpy work; the recursion depth
-and a node budget bound the total. Decoding a program is guarded by `element_bound`: the sum of
-its lines' lengths, known before running, may not exceed ELEMENT_FACTOR x the block (no bombs).
+and a node budget bound the total. Decoding a program is guarded by `check_elements`: the sum of
+its lines' lengths, known from the op rows' `size` before running, may not exceed
+ELEMENT_FACTOR x the block (no bombs).
 """
 from __future__ import annotations
 
@@ -35,9 +40,11 @@ import numpy as np
 from ksynth import container as C
 from ksynth.dsl.ops import OPS, ArgKind
 from ksynth.dsl.program import Line, Program, Ref
-from ksynth.errors import CorruptInput, ExecError
+from ksynth.errors import CorruptInput, ExecError, KsynthError
 
 DEFLATE_DICT = 32 * 1024         # bytes of the previous block given to deflate as its dictionary
+ZSTD_DICT = 32 * 1024            # .. and to zstd-prev (a whole 1 MiB block came out larger at zstd 9)
+XZ_DICT = 256 * 1024             # .. and to xz-prev (2 MiB CSV: as small as 1 MiB, 4x faster)
 LITERAL_MAX = 4096               # elements: longer literals decode too slowly (one big integer)
 MAX_RUNS = 64                    # runs detector: at most this many runs
 DIFF_MAX_DISTINCT = 16           # differences detector: only when d takes few values
@@ -64,9 +71,10 @@ class Plan:
     search_parts: bool = False   # .. and so do the parts of a block (periods, halves), not only blocks
 
 
+_E = lzma.PRESET_EXTREME                 # an xz "level" is its preset, with lzma's extreme flag
 _FAST = ((C.DEFLATE, 9), (C.ZSTD, 3))
-_MID = ((C.DEFLATE, 9), (C.ZSTD, 9), (C.XZ, 6))
-_BEST = ((C.DEFLATE, 9), (C.ZSTD, 19), (C.XZ, 9))
+_MID = ((C.DEFLATE, 9), (C.ZSTD, 9), (C.XZ, 6))     # 6e: ~0.1% smaller on audio, 2x slower on CSV
+_BEST = ((C.DEFLATE, 9), (C.ZSTD, 19), (C.XZ, 9), (C.XZ, 9 | _E))   # each wins on some blocks
 LEVELS = {
     1: Plan(1, 2, 16, _FAST, 0, 0.0),
     2: Plan(2, 2, 32, _FAST, 0, 0.0),
@@ -192,10 +200,10 @@ class Detector:
             if p is not None:
                 sub = self.solve(t[:p], depth - 1, splits, False) if depth > 0 else None
                 sub = sub if sub is not None else (_literal(t[:p]) if p <= LITERAL_MAX else None)
-                if sub is not None:
-                    rep = ("repeat_list", (-(-L // p), sub))
-                    cands.append(rep if L % p == 0 else
-                                 ("get_subsequence_between_indices", (rep, 0, L)))
+                if sub is not None:      # q whole periods, then a cut one: no list outgrows t
+                    rep = ("repeat_list", (L // p, sub))
+                    cands.append(rep if L % p == 0 else ("concatenate", (
+                        rep, ("get_subsequence_between_indices", (sub, 0, L % p)))))
         if more and depth > 0 and L >= 3:
             exact = not in_bytes or _distinct(d) <= _distinct(dm)
             steps = d if exact else dm
@@ -240,60 +248,46 @@ def _arith(t0: int, k: int, L: int, modulo: bool = False):
 
 # ---- running programs safely ----------------------------------------------------------------------
 def element_bound(program: Program, max_len: int) -> int:
-    """An upper bound on the elements all lines of `program` hold at once, from the arguments alone
-    (every list is capped at max_len: a longer one is rejected)."""
-    n: list[int] = []
-    for line in program.lines:
-        a = line.args
-        size = lambda k: n[a[k].index]      # noqa: E731 - the length of argument k's list
-        op = line.op
-        if op == "range_func_up":
-            v = a[1] - a[0] + 1
-        elif op == "range_func_interval":
-            v = len(range(a[0], a[1], a[2])) if a[2] else 0
-        elif op == "repeat_num":
-            v = a[0]
-        elif op == "set_list":
-            v = len(a[0])
-        elif op == "repeat_list":
-            v = a[0] * size(1)
-        elif op == "filter":
-            v = size(1)
-        elif op in ("max_n", "min_n"):
-            v = min(size(0), a[1])
-        elif op in ("add_two_lists", "subtract_two_lists", "modulo_two_lists"):
-            v = min(size(0), size(1))
-        elif op in ("concatenate", "interleave"):
-            v = sum(n[r.index] for r in a)
-        else:                                # unary list ops keep (or shrink) the length
-            v = size(0)
-        n.append(max(0, min(v, max_len)))
-    return sum(n)
+    """A bound on the elements all lines of `program` hold together, from the op rows' `size`
+    alone (nothing is built; each line at most max_len: a longer one is rejected when it runs);
+    CorruptInput when a line is rejected on its arguments."""
+    from ksynth.dsl.interp import line_sizes
+
+    try:
+        return sum(line_sizes(program, max_len))
+    except ExecError as e:
+        raise CorruptInput(f"program rejected by the interpreter: {e}") from None
 
 
-def run_program(program: Program, raw_size: int) -> bytes:
-    """The program's output as bytes; CorruptInput unless it is exactly raw_size bytes 0..255.
-    Lists are capped at raw_size while the program runs, so no line can outgrow the block."""
+def check_elements(program: Program, raw_size: int) -> None:
+    """CorruptInput unless the lines together hold at most ELEMENT_FACTOR x raw_size +
+    ELEMENT_SLACK elements (the decoder's memory bound), each capped at raw_size."""
     bound = element_bound(program, raw_size)
     if bound > ELEMENT_FACTOR * raw_size + ELEMENT_SLACK:
         raise CorruptInput(f"program would build {bound} elements for a {raw_size}-byte block "
                            f"(limit {ELEMENT_FACTOR}x + {ELEMENT_SLACK})")
+
+
+def run_program(program: Program, raw_size: int, work=None) -> bytes:
+    """The program's output as bytes; CorruptInput unless it is exactly raw_size bytes 0..255.
+    Every line's length is bounded from its arguments before anything runs: lines holding more
+    than ELEMENT_FACTOR x raw_size + ELEMENT_SLACK elements together are refused first, and a
+    line over raw_size stops the run (no bombs). Long blocks run in the numba executor's pre-sized arena (`work`, a
+    jit.Workspace, keeps it between blocks); short ones on the reference interpreter."""
+    check_elements(program, raw_size)
     from ksynth.dsl import executor
 
-    if executor.backend == "numba" and raw_size >= JIT_MIN:
-        from ksynth.dsl import jit
+    try:
+        if executor.backend == "numba" and raw_size >= JIT_MIN:
+            from ksynth.dsl import jit
 
-        out = jit.run(jit.lower([program]), raw_size, threads=1)
-        if out.status[0] != jit.OK:
-            raise CorruptInput(f"program rejected by the executor (status {int(out.status[0])})")
-        values = out[0]
-    else:
-        from ksynth.dsl.interp import run
+            values = jit.run_one(program, raw_size, work=work)
+        else:
+            from ksynth.dsl.interp import run
 
-        try:
             values = np.asarray(run(program, raw_size), dtype=np.int64)
-        except ExecError as e:
-            raise CorruptInput(f"program rejected by the interpreter: {e}") from None
+    except ExecError as e:
+        raise CorruptInput(f"program rejected by the executor: {e}") from None
     if values.shape[0] != raw_size or (values.size and (values.min() < 0 or values.max() > 255)):
         raise CorruptInput(f"program output is not {raw_size} bytes in 0..255")
     return values.astype(np.uint8).tobytes()
@@ -302,8 +296,7 @@ def run_program(program: Program, raw_size: int) -> bytes:
 # ---- codecs -----------------------------------------------------------------------------------
 def _xz_filters(size: int, preset: int) -> list[dict]:
     dict_size = max(4096, 1 << max(size - 1, 1).bit_length())
-    return [{"id": lzma.FILTER_LZMA2, "preset": preset | (lzma.PRESET_EXTREME if preset >= 9 else 0),
-             "dict_size": dict_size}]
+    return [{"id": lzma.FILTER_LZMA2, "preset": preset, "dict_size": dict_size}]
 
 
 def codec_encode(kind: int, data: bytes, level: int, prev: bytes) -> bytes:
@@ -312,19 +305,49 @@ def codec_encode(kind: int, data: bytes, level: int, prev: bytes) -> bytes:
         # memLevel 8 as gzip uses (9 came out larger on CSV); -15: raw deflate, no zlib framing
         enc = zlib.compressobj(level, zlib.DEFLATED, -15, 8, **({"zdict": zdict} if zdict else {}))
         return enc.compress(data) + enc.flush()
-    if kind == C.ZSTD:
+    if kind in (C.ZSTD, C.ZSTD_PREV):
         import zstandard
 
         return zstandard.ZstdCompressor(level=level, write_content_size=False, write_checksum=False,
-                                        write_dict_id=False).compress(data)
+                                        write_dict_id=False,
+                                        dict_data=_zstd_dict(kind, prev)).compress(data)
     if kind == C.XZ:
         return lzma.compress(data, format=lzma.FORMAT_RAW, filters=_xz_filters(len(data), level))
+    if kind == C.XZ_PREV:
+        from ksynth import lzma2
+
+        f = _xz_filters(len(data), level)[0]
+        zdict = prev[-XZ_DICT:]
+        return lzma2.compress(data, f["preset"], f["dict_size"] + len(zdict), zdict)
     raise ValueError(f"not a codec kind: {kind}")
 
 
-def decode_block(kind: int, payload: bytes, raw_size: int, prev: bytes, block_size: int) -> bytes:
+def workspace():
+    """Memory that program blocks reuse from one block to the next (None: nothing to keep)."""
+    from ksynth.dsl import executor
+
+    if executor.backend != "numba":
+        return None
+    from ksynth.dsl import jit
+
+    return jit.Workspace()
+
+
+def _zstd_dict(kind: int, prev: bytes):
+    """ZSTD_PREV: the previous block's last ZSTD_DICT bytes as a raw-content dictionary (no
+    header, no entropy tables)."""
+    if kind != C.ZSTD_PREV:
+        return None
+    import zstandard
+
+    return zstandard.ZstdCompressionDict(prev[-ZSTD_DICT:], dict_type=zstandard.DICT_TYPE_RAWCONTENT)
+
+
+def decode_block(kind: int, payload: bytes, raw_size: int, prev: bytes, block_size: int,
+                 work=None) -> bytes:
     """The block's bytes; CorruptInput for anything that does not decode to exactly raw_size bytes.
-    Codec output is read at most raw_size + 1 bytes far (no bombs)."""
+    Codec output is read at most raw_size + 1 bytes far (no bombs). `work`: a jit.Workspace
+    reused for program blocks (see run_program)."""
     if kind == C.STORED:
         out = payload
     elif kind == C.COPY:
@@ -332,7 +355,7 @@ def decode_block(kind: int, payload: bytes, raw_size: int, prev: bytes, block_si
     elif kind == C.PROGRAM:
         from ksynth.dsl.encode import decode
 
-        out = run_program(decode(payload), raw_size)
+        out = run_program(decode(payload), raw_size, work)
     else:
         out = _codec_decode(kind, payload, raw_size, prev, block_size)
     if len(out) != raw_size:
@@ -348,18 +371,26 @@ def _codec_decode(kind: int, payload: bytes, raw_size: int, prev: bytes, block_s
             dec = zlib.decompressobj(-15, **({"zdict": zdict} if zdict else {}))
             out = dec.decompress(payload, raw_size + 1)
             ok = dec.eof and not dec.unused_data and not dec.unconsumed_tail
-        elif kind == C.ZSTD:
+        elif kind in (C.ZSTD, C.ZSTD_PREV):
             import zstandard
 
-            reader = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(payload),
-                                                                read_across_frames=False)
+            dec = zstandard.ZstdDecompressor(dict_data=_zstd_dict(kind, prev))
+            reader = dec.stream_reader(io.BytesIO(payload), read_across_frames=False)
             out = reader.read(raw_size + 1)
             ok = True
-        else:
+        elif kind == C.XZ:
             dec = lzma.LZMADecompressor(lzma.FORMAT_RAW, filters=[
                 {"id": lzma.FILTER_LZMA2, "dict_size": block_size}])
             out = dec.decompress(payload, raw_size + 1)
             ok = dec.eof and not dec.unused_data
+        else:
+            from ksynth import lzma2
+
+            if not lzma2.available:
+                raise KsynthError("this stream has xz-prev blocks, which need liblzma; "
+                                  "it could not be loaded")
+            zdict = prev[-XZ_DICT:]
+            out, ok = lzma2.decompress(payload, raw_size + 1, block_size + len(zdict), zdict)
     except (zlib.error, lzma.LZMAError, EOFError, ValueError, MemoryError) as e:
         raise CorruptInput(f"{C.KIND_NAMES[kind]} payload does not decode: {e}") from None
     except Exception as e:                   # zstandard.ZstdError (imported lazily)
@@ -396,12 +427,27 @@ def choose(data: bytes, prev: bytes, plan: Plan, block_size: int) -> Choice:
     codecs = plan.codecs
     if len(data) >= 4096 and _incompressible(data):
         codecs = codecs[:1]                  # deflate only: it stands in for gzip's bound
-    for kind, level in codecs:
+    tries = [(k, level) for kind, level in codecs for k in (_AFTER_FIRST.get(kind, (kind,))
+                                                             if prev else (kind,))]
+    for kind, level in tries:
+        if kind == C.XZ_PREV and not _lzma2_available():
+            continue
         payload = codec_encode(kind, data, level, prev)
-        if len(payload) < len(best.payload) and \
+        if payload is not None and len(payload) < len(best.payload) and \
                 decode_block(kind, payload, len(data), prev, block_size) == data:
             best = Choice(kind, payload, len(data))
     return best
+
+
+# what a codec tries after block 0: zstd-prev never came out larger than zstd; xz-prev did (a
+# 128 KiB CSV block: 18.5 -> 22.2 KB; 1 MiB: 121.6 -> 93.8 KB), so xz tries both
+_AFTER_FIRST = {C.ZSTD: (C.ZSTD_PREV,), C.XZ: (C.XZ, C.XZ_PREV)}
+
+
+def _lzma2_available() -> bool:
+    from ksynth import lzma2
+
+    return lzma2.available
 
 
 def _incompressible(data: bytes) -> bool:
@@ -414,14 +460,16 @@ def _program_choice(data: bytes, plan: Plan) -> Choice | None:
     from ksynth.dsl.encode import bits, encode
 
     t = np.frombuffer(data, dtype=np.uint8)
-    limit = ELEMENT_FACTOR * len(data) + ELEMENT_SLACK
     for depth in range(plan.depth, 0, -1):   # deeper nests spend the node budget sooner and
         expr = Detector(replace(plan, depth=depth)).solve(t)     # build more elements: back off
         if expr is None:
             continue
         program = lower(expr)
-        if element_bound(program, len(data)) <= limit:
+        try:
+            check_elements(program, len(data))
             break
+        except CorruptInput:
+            continue
     else:
         return None
     try:
@@ -440,9 +488,16 @@ def _program_choice(data: bytes, plan: Plan) -> Choice | None:
     return Choice(C.PROGRAM, payload, len(data), program, bits(program))
 
 
+def promise(plan_level: int) -> str:
+    """What a level promises about size (experiments/bench_files.py checks both bounds)."""
+    if any(kind == C.XZ for kind, _ in LEVELS[plan_level].codecs):
+        return "<= gzip -9 + 32 B and <= best(gzip -9, zstd -19, xz -9) + 64 B"
+    return "<= gzip -9 + 32 B only (no xz: text can be far larger than xz -9)"
+
+
 def describe(plan_level: int) -> str:
     p = LEVELS[plan_level]
-    names = ", ".join(f"{C.KIND_NAMES[k]} {lv}" for k, lv in p.codecs)
+    names = ", ".join(f"{C.KIND_NAMES[k]} {lv & ~_E}" + ("e" if lv & _E else "") for k, lv in p.codecs)
     search = f"; search on targets <= {p.search_len} bytes ({p.search_seconds:g} s)" \
         if p.search_len else ""
     return (f"detectors depth {p.depth}, record widths <= {1 << p.splits}, {p.nodes} nodes; "

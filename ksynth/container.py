@@ -34,9 +34,10 @@ END = 0xFF
 SHORT = 0x10                 # kind-byte bit: the raw size follows (else it is the block size)
 VARINT_MAX_BYTES = 10
 
-# block kinds (the low 4 bits of the kind byte)
-STORED, DEFLATE, ZSTD, XZ, PROGRAM, COPY = range(6)
-KIND_NAMES = ("stored", "deflate", "zstd", "xz", "program", "copy")
+# block kinds (the low 4 bits of the kind byte); NEEDS_PREV: never block 0
+STORED, DEFLATE, ZSTD, XZ, PROGRAM, COPY, ZSTD_PREV, XZ_PREV = range(8)
+KIND_NAMES = ("stored", "deflate", "zstd", "xz", "program", "copy", "zstd-prev", "xz-prev")
+NEEDS_PREV = (COPY, ZSTD_PREV, XZ_PREV)
 
 
 @dataclass(frozen=True)
@@ -195,7 +196,7 @@ class Reader:
                                        f"1..{self.block_size - 1}")
             size = src.varint(f"block {n} payload size")
             limit = 0 if kind == COPY else MAX_PROGRAM_PAYLOAD if kind == PROGRAM else raw
-            if size > limit or (kind == COPY and n == 0) or (kind != COPY and size == 0):
+            if size > limit or (kind in NEEDS_PREV and n == 0) or (kind != COPY and size == 0):
                 raise CorruptInput(f"block {n} ({KIND_NAMES[kind]}) declares a payload of {size} "
                                    f"bytes for {raw} bytes of data")
             entry = BlockEntry(kind, raw, size, src.pos)

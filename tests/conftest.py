@@ -44,3 +44,31 @@ def kt_data_dir() -> Path:
     if not (path / "text.bin").is_file():
         pytest.skip(f"KT data not found in {path} (set KSYNTH_DATA_DIR)")
     return path
+
+
+@pytest.fixture(scope="module")
+def own_ray(request):
+    """A local Ray instance on 2 workers, owned by one test module and shut down after it (custom
+    resources from the module's RAY_RESOURCES). Its jobs are tiny: Ray on purpose (break-even 0),
+    every item in a worker (no in-process helper while Ray warms up)."""
+    pytest.importorskip("ray")
+    from ksynth.parallel import HIDE_START_ENV, MIN_WORK_ENV, Parallel
+
+    old = {k: os.environ.get(k) for k in (MIN_WORK_ENV, HIDE_START_ENV)}
+    os.environ.update({MIN_WORK_ENV: "0", HIDE_START_ENV: "0"})
+    par = Parallel("ray", workers=2, resources=getattr(request.module, "RAY_RESOURCES", None))
+    try:
+        par.start()
+    except Exception as e:                       # no room for a Ray instance here
+        par.close()
+        pytest.skip(f"ray failed to start: {e}")
+    yield par
+    par.close()
+    for k, v in old.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+    import ray
+
+    assert not ray.is_initialized()              # it shut down what it started

@@ -116,9 +116,45 @@ def test_bad_settings_name_the_value(kwargs, message):
         CompressConfig(**kwargs)
 
 
-@pytest.mark.slow
-def test_parallel_output_is_identical():
+def test_parallel_output_is_identical(monkeypatch):
+    # -T 2 goes through Ray (about 10 s to start a local instance), on purpose for a small input
+    monkeypatch.setenv("KSYNTH_RAY_MIN_WORK_S", "0")
     data = bytes(range(256)) * 8 + os.urandom(5000) + b"xyz" * 3000
     serial = Compressor(CompressConfig(level=3, block_size=1024)).compress(data).blob
     par = Compressor(CompressConfig(level=3, block_size=1024, workers=2)).compress(data).blob
     assert serial == par
+
+
+def test_zstd_prev_pays_for_a_pattern_once():
+    pattern = np.random.default_rng(2).integers(0, 256, 1500, dtype=np.uint8).tobytes()
+    data = (pattern * 3)[:4096]                     # block 1 continues block 0's pattern
+    result = Compressor(CompressConfig(level=9, block_size=2048)).compress(data)
+    assert result.blocks[1].kind == "zstd-prev" and result.blocks[1].payload_size < 100
+    assert ksynth.decompress(result.blob) == data
+
+
+def test_zstd_prev_as_block_0_is_refused():
+    from ksynth import container as C
+
+    blob = C.header_bytes(1024) + C.block_record(C.ZSTD_PREV, 3, b"xyz", 1024) + C.trailer_bytes(3, 1, 0)
+    with pytest.raises(CorruptInput, match="block 0"):
+        ksynth.decompress(blob)
+
+
+def test_xz_prev_round_trip_gain_and_corruption():
+    from ksynth import blocks as K, container as C, lzma2
+
+    if not lzma2.available:
+        pytest.skip("liblzma not loadable")
+    text = b"".join(b"%d,%d,item-%d\n" % (i, i * i % 97, i % 13) for i in range(20000))
+    a, b = text[:1 << 17], text[1 << 17:1 << 18]
+    a = a[-(1 << 15):]                              # here a 32 KiB dictionary pays (128 KiB not)
+    prev_payload = K.codec_encode(C.XZ_PREV, b, 6, a)
+    assert len(prev_payload) < len(K.codec_encode(C.XZ, b, 6, a))
+    assert K.decode_block(C.XZ_PREV, prev_payload, len(b), a, 1 << 18) == b
+    for bad in (prev_payload[:-3], prev_payload[:40] + bytes([prev_payload[40] ^ 0x55]) + prev_payload[41:],
+                prev_payload + b"\x00"):
+        with pytest.raises(CorruptInput):
+            K.decode_block(C.XZ_PREV, bad, len(b), a, 1 << 18)
+    with pytest.raises(CorruptInput):                # the right bytes, the wrong dictionary
+        assert K.decode_block(C.XZ_PREV, prev_payload, len(b), a[::-1], 1 << 18) == b

@@ -249,6 +249,9 @@ def test_pruning_grid_has_every_off_switch():
     (["--budget", "nan"], "'--budget': must be a finite number of seconds > 0"),
     (["--set", "budget.secs=1"], "unknown setting 'secs'"),
     (["--config", "/nonexistent/grid.toml"], "cannot read config file"),
+    (["--n", "0"], "must be at least 1 (or 'all')"),
+    (["--n", "most"], "neither a number of items nor 'all'"),
+    (["--n", "all", "--modalities", "synthetic,text"], "synthetic is drawn on demand"),
 ])
 def test_cli_bad_input_is_one_line_exit_2(args, message, tmp_path):
     result = CliRunner().invoke(main, ["bench", "--out", str(tmp_path), *args])
@@ -265,3 +268,50 @@ def test_cli_tiny_run(tmp_path):
     assert result.exit_code == 0, result.output
     assert (out / "report.md").exists() and len(harness.read_jsonl(out / "rows.jsonl")) == 4
     assert CliRunner().invoke(main, ["bench", "--out", str(out), "--report-only"]).exit_code == 0
+
+
+# ---- large files, --n all ---------------------------------------------------------------------
+def _big_file(path: Path, nbytes: int) -> None:
+    """A sparse file of nbytes (zeros) with a marked byte at the start of a few chunks."""
+    with open(path, "wb") as f:
+        f.truncate(nbytes)
+        for k in (0, 1000, nbytes // 128 - 1):
+            f.seek(k * 128)
+            f.write(bytes([k % 251 + 1]) * 3)
+
+
+def test_a_large_file_is_never_read_whole(tmp_path):
+    import tracemalloc
+
+    nbytes = 64 << 20                            # 64 MiB: 524,288 chunks
+    _big_file(tmp_path / "dna.bin", nbytes)
+    tracemalloc.start()
+    parts = datasets.open_chunks("dna", tmp_path)
+    items = datasets.load("dna", "all", n=5, seed=1, directory=tmp_path)
+    count, _, tasks = harness.plan(harness.BenchSpec(modalities=("dna",), methods=("gzip",), n=None,
+                                                     split="test", data_dir=str(tmp_path)), set())
+    first = [next(tasks) for _ in range(3)]
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert len(parts) == nbytes // 128 and count == nbytes // 256     # the test half, counted
+    assert parts[1000] == bytes([1000 % 251 + 1]) * 3 + bytes(125)
+    assert len(items) == 5 and all(len(it.data) == 128 for it in items)
+    assert [it.index for it, _ in first] == [nbytes // 256, nbytes // 256 + 1, nbytes // 256 + 2]
+    assert peak < 8 << 20                        # bytes: far below the file's 64 MiB
+
+
+def test_cli_n_all_runs_every_chunk_with_a_progress_bar(tmp_path):
+    data = bytes(range(256)) * 40 + b"tail"      # 10,244 bytes: 81 chunks, the last one short
+    (tmp_path / "dna.bin").write_bytes(data)
+    out = tmp_path / "run"
+    args = ["bench", "--n", "all", "--modalities", "dna", "--methods", "gzip", "--split", "test",
+            "--data-dir", str(tmp_path), "--workers", "1", "--out", str(out)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    rows = harness.read_jsonl(out / "rows.jsonl")
+    assert sorted(r["index"] for r in rows) == list(range(40, 81))  # every test chunk, once
+    assert rows[-1]["n_bytes"] == 4 and all(r["verified"] for r in rows)
+    assert "41/41" in result.output and "<00:00" in result.output  # done/total and the ETA
+    assert json.loads((out / "run.json").read_text())["n"] is None
+    again = CliRunner().invoke(main, args)           # checkpointed: a rerun has nothing to do
+    assert again.exit_code == 0 and len(harness.read_jsonl(out / "rows.jsonl")) == 41

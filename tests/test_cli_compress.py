@@ -96,3 +96,5 @@ def test_list_and_explain(work):
 def test_compress_help_names_every_level():
     r = _run("compress", "--help")
     assert all(f"-{k}:" in r.output for k in range(1, 10)) and "--budget" in r.output
+    assert "-4..-9: <= gzip -9 + 32 B and <= best(gzip -9, zstd -19, xz -9) + 64 B" in r.output
+    assert "-1..-3: <= gzip -9 + 32 B only" in r.output

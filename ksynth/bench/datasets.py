@@ -2,6 +2,8 @@
 
 Natural data (KT.md section 6) is cut into non-overlapping chunks at offsets that are multiples
 of 128; the last chunk of a file may be shorter (that is how KT counts 7,846 text chunks).
+Files are read through a read-only np.memmap, chunk by chunk as items are asked for: a 1 GB DNA
+or text file is never read whole (`iter_items` yields them lazily; `load` lists them).
 Split convention: chunk index < half is `dev`, the rest is `test`; `all` is both.
 `n` picks a seeded random sample of n chunks from the split (all of them when n is None or larger).
 
@@ -17,6 +19,7 @@ import os
 import random
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 from ksynth.errors import DataError, UsageError
 
@@ -72,15 +75,49 @@ def _check_split(split: str) -> None:
         raise UsageError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
 
 
-def read_file(modality: str, directory: str | os.PathLike | None = None) -> bytes:
+def _path(modality: str, directory: str | os.PathLike | None) -> Path:
     path = data_dir(directory) / NATURAL[modality]
+    if not path.is_file():
+        raise DataError(f"missing KT data file {path} (for {modality}); pass --data-dir DIR or set "
+                        f"KSYNTH_DATA_DIR to the folder holding {NATURAL[modality]}")
+    return path
+
+
+def read_file(modality: str, directory: str | os.PathLike | None = None) -> bytes:
+    """The whole file (the 1 MB KT files; use `open_chunks` for large ones)."""
+    path = _path(modality, directory)
     try:
         return path.read_bytes()
-    except FileNotFoundError:
-        raise DataError(f"missing KT data file {path} (for {modality}); pass --data-dir DIR or set "
-                        f"KSYNTH_DATA_DIR to the folder holding {NATURAL[modality]}") from None
     except OSError as e:
         raise DataError(f"cannot read KT data file {path}: {e.strerror}") from None
+
+
+class Chunks:
+    """A data file as a sequence of CHUNK_BYTES-byte chunks over a read-only memmap: len() and
+    [k] without reading the file (the OS pages in only the chunks used)."""
+
+    def __init__(self, path: Path, size: int = CHUNK_BYTES):
+        import numpy as np
+
+        self.path, self.size = path, size
+        try:
+            nbytes = path.stat().st_size
+            self._map = np.memmap(path, dtype=np.uint8, mode="r") if nbytes else None
+        except (OSError, ValueError) as e:
+            raise DataError(f"cannot read KT data file {path}: {getattr(e, 'strerror', None) or e}") from None
+        self.nbytes = nbytes
+
+    def __len__(self) -> int:
+        return -(-self.nbytes // self.size)
+
+    def __getitem__(self, k: int) -> bytes:
+        if not 0 <= k < len(self):
+            raise IndexError(k)
+        return self._map[k * self.size:(k + 1) * self.size].tobytes()
+
+
+def open_chunks(modality: str, directory: str | os.PathLike | None = None) -> Chunks:
+    return Chunks(_path(modality, directory))
 
 
 def chunks(data: bytes, size: int = CHUNK_BYTES) -> list[bytes]:
@@ -95,10 +132,10 @@ def split_indices(n_chunks: int, split: str) -> range:
 
 
 def pick(indices, n: int | None, seed: int) -> list[int]:
-    """A seeded random sample of n indices (sorted), or all of them."""
-    indices = list(indices)
+    """A seeded random sample of n indices (sorted), or all of them. `indices` may be a range of
+    millions: random.sample draws from it without listing it (the same draw as from the list)."""
     if n is None or n >= len(indices):
-        return indices
+        return list(indices)
     if n < 0:
         raise UsageError(f"n must be positive, got {n}")
     return sorted(random.Random(seed).sample(indices, n))
@@ -109,17 +146,35 @@ def synthetic_seed(seed: int, split: str) -> int:
     return 2 * seed + (split != "dev")
 
 
-def load(modality: str, split: str = "test", n: int | None = None, seed: int = 0,
-         directory: str | os.PathLike | None = None) -> list[Item]:
-    """Items of one modality, in index order."""
+def indices(modality: str, split: str = "test", n: int | None = None, seed: int = 0,
+            directory: str | os.PathLike | None = None):
+    """The item indices of one modality (a range when all are taken), without reading data."""
     check_modalities([modality])
     _check_split(split)
     if modality == "synthetic":
         if n is None:
             raise UsageError("the synthetic dataset is drawn on demand: give a number of items (--n)")
+        return range(n)
+    span = split_indices(len(open_chunks(modality, directory)), split)
+    return span if n is None or n >= len(span) else pick(span, n, seed)
+
+
+def iter_items(modality: str, split: str = "test", n: int | None = None, seed: int = 0,
+               directory: str | os.PathLike | None = None) -> Iterator[Item]:
+    """Items of one modality, in index order, read one chunk at a time."""
+    if modality == "synthetic":
         from ksynth.dsl.sample import sample
 
-        return [Item("synthetic", i, bytes(s.sequence), s.program.format())
-                for i, s in enumerate(sample(n, synthetic_seed(seed, split)))]
-    parts = chunks(read_file(modality, directory))
-    return [Item(modality, i, parts[i]) for i in pick(split_indices(len(parts), split), n, seed)]
+        indices(modality, split, n)                 # the same checks
+        for i, s in enumerate(sample(n, synthetic_seed(seed, split))):
+            yield Item("synthetic", i, bytes(s.sequence), s.program.format())
+        return
+    parts = open_chunks(modality, directory)
+    for i in indices(modality, split, n, seed, directory):
+        yield Item(modality, i, parts[i])
+
+
+def load(modality: str, split: str = "test", n: int | None = None, seed: int = 0,
+         directory: str | os.PathLike | None = None) -> list[Item]:
+    """Items of one modality, in index order."""
+    return list(iter_items(modality, split, n, seed, directory))

@@ -3,7 +3,8 @@
 Every error a user can cause ends as ONE line on stderr, `ksynth: error: ...`, naming the file,
 line or flag, and an exit code: 2 for bad input (a flag, a program, a row, a path of the wrong
 kind), 1 for a failure the system reports (permission, a full disk, out of memory), 130 for
-Ctrl-C. `ksynth --debug CMD` or KSYNTH_DEBUG=1 shows the traceback instead. Anything else is a
+Ctrl-C (SIGINT), 143 for SIGTERM. SIGTERM takes the same path as Ctrl-C: the command unwinds,
+so files are closed between rows and a Ray instance it started is shut down. `ksynth --debug CMD` or KSYNTH_DEBUG=1 shows the traceback instead. Anything else is a
 bug in ksynth and says so in one line, pointing at --debug.
 
 One module per command group (compress.py: compress/decompress/explain/list, dsl.py:
@@ -16,7 +17,9 @@ from __future__ import annotations
 
 import importlib
 import os
+import signal
 import sys
+import threading
 
 import click
 
@@ -24,7 +27,23 @@ from ksynth.errors import IOFailure, KsynthError, clip
 
 # command-group modules, each exporting COMMANDS; the order is the order of `ksynth --help`
 COMMAND_MODULES = ("compress", "dsl", "solve", "bench", "demo")
-EXIT_IO, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+EXIT_IO, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 1, 2, 130, 143
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the program is, so that it unwinds exactly as after Ctrl-C."""
+
+
+def _on_sigterm(signum, frame):
+    raise Terminated()
+
+
+def _interrupted(e: KeyboardInterrupt):
+    if isinstance(e, Terminated):
+        click.echo("\nksynth: terminated", err=True)
+        sys.exit(EXIT_TERMINATED)
+    click.echo("\nksynth: interrupted", err=True)
+    sys.exit(EXIT_INTERRUPTED)
 
 
 def _fail(message: str, code: int):
@@ -59,6 +78,8 @@ class _Group(click.Group):
         sys.exit(code or 0)
 
     def invoke(self, ctx):
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, _on_sigterm)
         if ctx.params.get("debug") or os.environ.get("KSYNTH_DEBUG") == "1":
             return super().invoke(ctx)
         try:
@@ -77,9 +98,8 @@ class _Group(click.Group):
             if isinstance(e, IOFailure):
                 _silence_stdout()                # stdout may be what failed
             _fail(str(e), e.exit_code)
-        except KeyboardInterrupt:
-            click.echo("\nksynth: interrupted", err=True)
-            sys.exit(EXIT_INTERRUPTED)
+        except KeyboardInterrupt as e:
+            _interrupted(e)
         except BrokenPipeError:                   # `ksynth ... | head`: the reader left, not an error to shout
             _silence_stdout()
             sys.exit(EXIT_IO)

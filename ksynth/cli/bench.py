@@ -38,14 +38,34 @@ def _is_names(v) -> bool:
 
 
 def _is_count(v) -> bool:
-    return type(v) is int and v >= 1
+    return (type(v) is int and v >= 1) or v == ALL
+
+
+ALL = "all"
+
+
+class Count(click.ParamType):
+    """--n: a number of items >= 1, or "all" (every chunk of the split)."""
+
+    name = "count"
+
+    def convert(self, value, param, ctx):
+        if value is None or value == ALL or (type(value) is int and value >= 1):
+            return value
+        try:
+            n = int(str(value).strip())
+        except ValueError:
+            self.fail(f"{value!r} is neither a number of items nor 'all'", param, ctx)
+        if n < 1:
+            self.fail(f"must be at least 1 (or 'all'), got {n}", param, ctx)
+        return n
 
 
 # [bench] keys: (accepts the value, what the message says it must be)
 BENCH_KEYS = {
     "modalities": (_is_names, "a list of modality names"),
     "methods": (_is_names, "a list of method names"),
-    "n": (_is_count, "an integer >= 1"),
+    "n": (_is_count, "an integer >= 1 or \"all\""),
     "split": (lambda v: isinstance(v, str), "a string (dev, test or all)"),
     "seed": (lambda v: type(v) is int, "an integer"),
 }
@@ -168,8 +188,9 @@ def _names_of(value) -> list[str]:
 @click.command("bench")
 @click.option("--modalities", multiple=True, metavar="LIST",
               help="Comma-separated: synthetic, text, dna, audio_8bit, audio_16bit, audio_mfcc [all].")
-@click.option("--n", "n", type=click.IntRange(min=1), default=100, show_default=True,
-              help="Items per modality (a seeded sample of the split's chunks).")
+@click.option("--n", "n", type=Count(), default=100, show_default=True, metavar="N|all",
+              help="Items per modality (a seeded sample of the split's chunks), or all of them "
+                   "(natural modalities only: synthetic is drawn, give it a number).")
 @click.option("--split", default="test", show_default=True, metavar="dev|test|all",
               help="Chunks with index < half are dev, the rest test.")
 @click.option("--methods", multiple=True, metavar="LIST",
@@ -209,7 +230,13 @@ def bench_cmd(ctx, modalities, n, split, methods, budget, overrides, config_file
         given = ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT
         return value if given or name not in file_bench else file_bench[name]
 
-    modalities = _names(modalities) if modalities else _names_of(pick("modalities", ())) or list(datasets.MODALITIES)
+    n = pick("n", n)
+    given = _names(modalities) if modalities else _names_of(pick("modalities", ()))
+    if n == ALL and not given:
+        given = list(datasets.NATURAL)           # synthetic has no fixed set of chunks to take all of
+        click.echo(f"ksynth: --n all: every chunk of {', '.join(given)} (synthetic is drawn on "
+                   f"demand: run it with a number)", err=True)
+    modalities = given or list(datasets.MODALITIES)
     methods = _names(methods) if methods else _names_of(pick("methods", ()))
     if modalities == ["all"]:
         modalities = list(datasets.MODALITIES)
@@ -218,7 +245,11 @@ def bench_cmd(ctx, modalities, n, split, methods, budget, overrides, config_file
         methods = None
     else:
         harness.check_methods(methods)
-    split, n, seed = pick("split", split), pick("n", n), pick("seed", seed)
+    split, seed = pick("split", split), pick("seed", seed)
+    if n == ALL and "synthetic" in modalities:
+        raise UsageError("--n all takes every chunk of a data file; synthetic is drawn on demand: "
+                         "give it a number (--modalities synthetic --n 1000) or leave it out")
+    n = None if n == ALL else n
     if split not in datasets.SPLITS:
         raise UsageError(f"unknown split {split!r}; choose one of {', '.join(datasets.SPLITS)}")
     base = ([f"budget.seconds={budget}"] if budget is not None else []) + list(overrides)

@@ -35,20 +35,26 @@ def run_cmd(program_file, max_len, max_work, timeout):
 @click.option("--seed", default=0, show_default=True, type=int, help="Random seed.")
 @click.option("--output", required=True, metavar="FILE",
               help="JSONL file to write, atomically (- = stdout).")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Draw blocks of 16,384 on a local Ray instance when N is large enough to pay for "
+                   "it; the file is the same for any number of workers.")
+@click.option("--ray-address", default=None, metavar="ADDR", help="Join this running Ray cluster instead.")
 @force_option
-def sample_cmd(n, seed, output, force):
+def sample_cmd(n, seed, output, workers, ray_address, force):
     """Draw N (sequence, program) pairs from the KT synthetic distribution."""
     import math
 
     from tqdm import tqdm
 
     from ksynth.dsl.sample import OVERSAMPLE, sample
+    from ksynth.parallel import Parallel, log_stderr
 
     check_target(output, "--output", force)          # before the sampling, not after
     bar = tqdm(total=math.ceil(OVERSAMPLE * n), unit="draw", file=sys.stderr,
                disable=True if n < PROGRESS_MIN else None)    # None: only on a TTY
-    with bar:
-        samples = sample(n, seed, progress=bar.update)
+    backend = "ray" if workers > 1 or ray_address else "serial"
+    with bar, Parallel(backend, workers, ray_address, log=log_stderr) as par:
+        samples = sample(n, seed, progress=bar.update, parallel=par if backend == "ray" else None)
     with atomic_text(output, "--output") as f, io_errors(output):
         for s in samples:
             row = {"sequence": s.sequence, "program": s.program.format(), "kt_bits": s.kt_bits}

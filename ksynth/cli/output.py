@@ -7,7 +7,9 @@
 - a whole file is written to a temporary sibling and renamed over the target once complete, so a
   reader sees the old file or the new one, never half of one; it gets the mode any new file gets
   under the user's umask (mkstemp's 0600 would hide results from the group);
-- row-by-row logs (solve's JSONL) are appended instead, one write per row; resume repairs a torn tail.
+- row-by-row logs (solve's and bench's JSONL) are appended instead, one write per row with
+  SIGINT / SIGTERM held back until the line is whole (`write_row`); resume repairs a torn tail
+  all the same (a SIGKILL or a power cut).
 
 A path of the wrong kind is a UsageError (exit 2); the system refusing a write (no permission,
 a full disk) an IOFailure (exit 1). Both name the flag and the path.
@@ -98,3 +100,22 @@ def echo(text: str) -> None:
     with io_errors(STDOUT):
         sys.stdout.write(text + "\n")
         sys.stdout.flush()
+
+
+def write_row(f, line: str, path: str) -> None:
+    """One whole JSONL line, written and flushed with SIGINT / SIGTERM held back: a signal that
+    arrives meanwhile is delivered after the line is complete, so a stop never tears a row."""
+    import signal
+    import threading
+
+    held = {signal.SIGINT, signal.SIGTERM}
+    main = threading.current_thread() is threading.main_thread()
+    if main:
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        with io_errors(path):
+            f.write(line + "\n")
+            f.flush()
+    finally:
+        if main:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)

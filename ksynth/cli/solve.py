@@ -5,11 +5,18 @@ input row), `program` (KT text), `kt_bits`, `bits`, `verified`, `seconds`, `stra
 fingerprints: `input_sha256` (of the row's sequence as bytes) and `config_sha256` (of the search
 config), so a row always says which input and which settings made it.
 
-Rows are appended and flushed one write each as they finish, so a crash loses nothing already
-solved. `--resume` continues such a file: a torn last line (a crash mid-write) is cut off and
+Rows are appended and flushed one write each as they finish (SIGINT / SIGTERM wait for the line
+to be whole), so a crash loses nothing already solved. `--resume` continues such a file: a torn last line (a crash mid-write) is cut off and
 redone; a row whose fingerprints do not match this input and config is refused with one line
 (the file is left as it is), so a resumed file never mixes inputs or settings. `--force` starts
 the file over.
+
+Parallel: `--workers N` (a local Ray instance) or `--ray-address ADDR` (a running cluster) go
+through ksynth.parallel, which keeps a job in this process unless its work (rows x budget) pays
+for Ray's start-up, and says which on stderr. On Ray a row also records `node` (the Ray node id)
+and `pid` (the worker process) that made it; a worker that dies mid-row has its task rerun by Ray,
+and the driver writes each row once, when it arrives. Programs are the same as serial whenever
+every search finishes inside its budget (a search cut by its deadline depends on the load).
 
 A sequence longer than `--max-len` is refused before any search: no single program may build it
 under the limit that `ksynth run` / `score` apply (the literal fallback included).
@@ -23,7 +30,7 @@ import os
 
 import click
 
-from ksynth.cli.output import STDOUT, check_target, io_errors
+from ksynth.cli.output import STDOUT, check_target, io_errors, write_row
 from ksynth.cli.params import SECONDS, force_option, max_len_option
 from ksynth.cli.rows import parse_json_line, read_sequence_rows
 from ksynth.config import STRATEGIES, Budget, SearchConfig
@@ -117,16 +124,18 @@ def solve_row(item) -> dict:
 @functools.partial(max_len_option, help="Element cap of every list a program builds, the one `ksynth run` "
                   "applies: a longer sequence is refused (split it into rows of at most N).")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Parallel workers (> 1 uses Ray through ksynth.parallel).")
+              help="Parallel workers (> 1: a local Ray instance, when the job pays for its start-up).")
+@click.option("--ray-address", default=None, metavar="ADDR",
+              help="Join this running Ray cluster (host:port) instead of starting one.")
 @click.option("--resume", is_flag=True,
               help="Continue OUTPUT: skip rows already solved for this input and config.")
 @force_option
-def solve_cmd(input_path, output_path, budget, strategies, objective, policy, max_len, workers, resume,
-              force):
+def solve_cmd(input_path, output_path, budget, strategies, objective, policy, max_len, workers,
+              ray_address, resume, force):
     """Find the shortest verified program for each sequence of INPUT."""
     from tqdm import tqdm
 
-    from ksynth.parallel import Parallel
+    from ksynth.parallel import Parallel, log_stderr
 
     if resume and force:
         raise UsageError("--resume continues OUTPUT and --force starts it over: pass one of them")
@@ -154,14 +163,15 @@ def solve_cmd(input_path, output_path, budget, strategies, objective, policy, ma
         click.echo(f"ksynth: all {len(rows)} rows of {input_path} are already in {output_path}; "
                    f"nothing to do", err=True)
         return
-    backend = "ray" if workers > 1 and len(items) > 1 else "serial"
+    backend = "ray" if (workers > 1 or ray_address) and len(items) > 1 else "serial"
     with _open_rows(output_path, resume) as out, \
             tqdm(total=len(items), desc="solve", unit="seq", disable=None) as bar, \
-            Parallel(backend, workers) as par:
-        for _, row in par.imap(solve_row, items):
-            with io_errors(output_path):
-                out.write(json.dumps(row) + "\n")
-                out.flush()
+            Parallel(backend, workers, ray_address, log=log_stderr) as par:
+        # the budget bounds each row's search: the rule decides from it, before any row runs
+        for _, row, where in par.imap_where(solve_row, items, item_seconds=cfg.budget.seconds or 1.0):
+            if where is not None:
+                row.update(where)
+            write_row(out, json.dumps(row), output_path)
             bar.update(1)
 
 

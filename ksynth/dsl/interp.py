@@ -62,15 +62,21 @@ def _check_literal(a) -> None:
         _need(all(-VALUE_LIMIT < v < VALUE_LIMIT for v in a), "literal outside +/-2^31")
 
 
-def apply(spec, args: list, max_len: int = DEFAULT_MAX_LEN, work: _Work | None = None) -> list[int]:
-    """One op on resolved arguments (lists for references): domains, then the output length
-    (from the row's `size`, before anything is built), then its work (elements read + written)
-    charged to `work`, then the body. Raises _Reject."""
+def _size(spec, args: list) -> int:
+    """The domains checked, then the output length from the row's `size` (which reads only the
+    lengths of the list arguments). Raises _Reject."""
     for arg, a in zip(spec.params, args):
         if arg.domain is not None:
             ok, rule = DOMAINS[arg.domain]
             _need(ok(a), f"{arg.name} {rule}, got {a}")
-    size = spec.size(*args)
+    return spec.size(*args)
+
+
+def apply(spec, args: list, max_len: int = DEFAULT_MAX_LEN, work: _Work | None = None) -> list[int]:
+    """One op on resolved arguments (lists for references): domains, then the output length
+    (from the row's `size`, before anything is built), then its work (elements read + written)
+    charged to `work`, then the body. Raises _Reject."""
+    size = _size(spec, args)
     _need(size <= max_len, f"output longer than the cap of {max_len} elements")
     if work is not None:
         work.charge(size + sum(len(a) for a in args if isinstance(a, (list, tuple))))
@@ -121,6 +127,23 @@ def run_lines(program: Program, max_len: int = DEFAULT_MAX_LEN, *,
               max_work: int | None = DEFAULT_MAX_WORK, seconds: float | None = None) -> list[list[int]]:
     """Every line's value, in order. Raises ExecError (with the 1-based line) on rejection."""
     return _execute(program, max_len, max_work, seconds, keep=True)
+
+
+def line_sizes(program: Program, max_len: int = DEFAULT_MAX_LEN) -> list[int]:
+    """An upper bound on every line's output length from the rows' `size` alone, nothing built
+    (each list argument stands in as a range of its bound), at most max_len (a longer line is
+    rejected when it runs): exact until a body drops elements (filter, modulo_two_lists).
+    Raises ExecError, as run_lines would, for a literal or domain violation."""
+    sizes: list[int] = []
+    for i, line in enumerate(program.lines):
+        try:
+            for a in line.args:
+                _check_literal(a)
+            args = [range(sizes[a.index]) if isinstance(a, Ref) else a for a in line.args]
+            sizes.append(min(max(_size(OPS[line.op], args), 0), max_len))
+        except _Reject as e:
+            raise ExecError(f"{line.op}: {e}", i + 1) from None
+    return sizes
 
 
 def run(program: Program, max_len: int = DEFAULT_MAX_LEN, *, max_work: int | None = DEFAULT_MAX_WORK,

@@ -29,6 +29,8 @@ import numpy as np
 from numba import njit, prange
 
 from ksynth.dsl.interp import DEFAULT_MAX_LEN, VALUE_LIMIT
+from ksynth.dsl.interp import line_sizes as interp_line_sizes
+from ksynth.dsl.interp import run as interp_run
 from ksynth.dsl.ops import OPS, OPS_BY_CODE, PREDICATES, ArgKind
 from ksynth.dsl.program import Line, Program, Ref
 from ksynth.errors import ProgramError
@@ -316,13 +318,19 @@ def _concat(start, count, i, pool, max_len, arena, pos, off, ln):
 
 
 @njit(cache=True, inline="always")
-def _exec(lines, lo, n_lines, out_line, pool, code_map, max_len, target, mode, arena, off, ln):
+def _exec(lines, lo, n_lines, out_line, pool, code_map, max_len, target, mode, arena, off, ln,
+          at, cap):
     """Run one program (lines[lo:lo + n_lines]); line i's value lands at arena[off[i]:][:ln[i]].
 
-    Returns a status; with a target, stops with MISMATCH as soon as the output line disagrees."""
+    Lines are written one after another, unless `at` is non-empty: a layout made ahead
+    (`layout`) that puts line i at arena[at[i]:at[i] + cap[i]]. Returns a status; with a target,
+    stops with MISMATCH as soon as the output line disagrees."""
     pos = np.int64(0)               # not the literal 0: one compiled signature per callee
+    planned = at.shape[0] > 0
     for i in range(n_lines):
         row = lo + i
+        if planned:
+            pos = at[i]
         opc = lines[row, 0]
         if opc < 0 or opc >= code_map.shape[0]:
             return MALFORMED
@@ -350,7 +358,9 @@ def _exec(lines, lo, n_lines, out_line, pool, code_map, max_len, target, mode, a
                 return MALFORMED
             n = _unary(body, c, d, max_len, arena, pos, off[x], ln[x])
         if n < 0:
-            return -n
+            return -REJECTED if planned and n == -_GROW else -n
+        if planned and n > cap[i]:          # the layout was wrong: never trust what follows
+            return REJECTED
         off[i] = pos
         ln[i] = n
         pos += n
@@ -374,6 +384,7 @@ def _run_span(lines, starts, outputs, pool, code_map, max_len, which, lo, hi, ta
     arena = np.empty(_ARENA0, np.int64)
     off = np.empty(max_lines, np.int64)
     ln = np.empty(max_lines, np.int64)
+    sequential = np.empty(0, np.int64)      # no layout: lines one after another
     w = w0
     for k in range(lo, hi):
         p = which[k]
@@ -386,11 +397,11 @@ def _run_span(lines, starts, outputs, pool, code_map, max_len, which, lo, hi, ta
             out_at[k] = w
             continue
         st = _exec(lines, first, n_lines, out, pool, code_map, max_len, target, mode, arena,
-                   off, ln)
+                   off, ln, sequential, sequential)
         while st == _GROW:                  # bounded: a program needs <= n_lines * max_len
             arena = np.empty(2 * arena.shape[0], np.int64)
             st = _exec(lines, first, n_lines, out, pool, code_map, max_len, target, mode, arena,
-                       off, ln)
+                       off, ln, sequential, sequential)
         n = ln[out] if st == OK else 0
         if mode == NO_TARGET:
             if w + n > w_end:
@@ -416,6 +427,14 @@ def _run_parallel(lines, starts, outputs, pool, code_map, max_len, which, target
                              out_buf, c * region, (c + 1) * region, out_at, status, out_len,
                              max_lines)
     return stops
+
+
+@njit(cache=True)
+def _run_laid_out(lines, n_lines, out_line, pool, code_map, max_len, arena, at, cap, off, ln):
+    """One program (all of `lines`) in the arena layout at/cap: one pass, nothing regrown."""
+    no_target = np.empty(0, np.int64)
+    return _exec(lines, 0, n_lines, out_line, pool, code_map, max_len, no_target, NO_TARGET,
+                 arena, off, ln, at, cap)
 
 
 @njit(cache=True, parallel=True)
@@ -717,6 +736,71 @@ def match(batch: Batch, target, max_len: int = DEFAULT_MAX_LEN, *, prefix: bool 
                   max_lines)
     _check(batch, status, which)
     return status
+
+
+# Bodies that sort a whole copy of their list in place before cutting it to n: a line's region
+# must hold that copy.
+_WORKS_ON_COPY = frozenset(OPS[name].code for name in ("max_n", "min_n"))
+
+
+def layout(program: Program, max_len: int = DEFAULT_MAX_LEN) -> tuple[np.ndarray, np.ndarray, int]:
+    """(at, cap, arena size) for `run_one`: line i is written to arena[at[i]:at[i] + cap[i]].
+
+    cap[i] bounds the line's length (interp.line_sizes: the op rows' `size`, at most max_len), or
+    its list's for bodies that sort a copy. A line's
+    region is free again once its last reader has run (the output's only at the end) and is reused
+    first fit, so the arena is about the most the program holds at once, not its lines' sum (and
+    long enough that a line's longest input would fit after its start: the kernels check that)."""
+    sizes = interp_line_sizes(program, max_len)
+    n = len(sizes)
+    last = list(range(n))                # a line that nothing reads is free as soon as it has run
+    cap = list(sizes)
+    reach = list(sizes)                  # one-list bodies check len(x) fits after their start
+    for i, line in enumerate(program.lines):
+        refs = [a.index for a in line.args if isinstance(a, Ref)]
+        for j in refs:
+            last[j] = i
+        if OPS[line.op].code in _WORKS_ON_COPY:
+            cap[i] = max(cap[i], sizes[refs[0]])
+        reach[i] = max([cap[i]] + [sizes[j] for j in refs])
+    last[program.output] = n
+    at = [0] * n
+    live: list[tuple[int, int, int]] = []        # (start, end, line), by start
+    top = 0
+    for i in range(n):
+        pos = 0
+        for start, end, _ in live:
+            if start - pos >= cap[i]:
+                break
+            pos = max(pos, end)
+        at[i] = pos
+        top = max(top, pos + reach[i])
+        live = sorted([x for x in live if last[x[2]] > i] + ([(pos, pos + cap[i], i)]
+                                                              if last[i] > i else []))
+    return np.array(at, np.int64), np.array(cap, np.int64), top
+
+
+def run_one(program: Program, max_len: int = DEFAULT_MAX_LEN, *,
+            work: Workspace | None = None) -> np.ndarray:
+    """One program's output (int64), run once in its `layout`: the arena is sized before the run,
+    touched once and never regrown (fresh memory costs a page fault per 4 KiB; a Workspace kept
+    across calls pays them once). The result is a view into the arena, valid until `work`'s next
+    use. Raises ExecError, with the reference's message, when the program is rejected."""
+    at, cap, size = layout(program, max_len)
+    batch = lower([program])
+    n = len(program.lines)
+    arena = (work.take if work is not None else _fresh)("arena", size)
+    off = np.empty(n, np.int64)
+    ln = np.empty(n, np.int64)
+    status = _run_laid_out(batch.lines, n, program.output, batch.pool, CODE_MAP, int(max_len),
+                           arena, at, cap, off, ln)
+    if status == UNSUPPORTED:                    # an op without a kernel body
+        return np.array(interp_run(program, max_len), np.int64)
+    if status != OK:
+        interp_run(program, max_len)             # raises the reference's ExecError
+        raise RuntimeError(f"numba executor rejected a program the reference accepts:\n{program}")
+    a = int(off[program.output])
+    return arena[a:a + int(ln[program.output])]
 
 
 def warm_up(parallel: bool = True) -> None:
