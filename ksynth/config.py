@@ -79,6 +79,27 @@ class Tuning:
 
 
 @dataclass(frozen=True)
+class Guidance:
+    """Settings of the policy-guided strategies (beam, mcts, seqcoder); see search/policy.py."""
+
+    samples: int = 16                          # seqcoder: best-of-k candidates (1 = greedy only, like the paper)
+    decoding: str = "sample"                   # seqcoder: the k - 1 candidates beside greedy: "sample" (temperature) | "beam" (token-level beam search)
+    temperature: float = 1.0                   # seqcoder: sampling temperature
+    beam_width: int = 8                        # beam: states kept per depth
+    branch: int = 4                            # beam / mcts: interleave splits and concat cuts tried per state
+    puct: float = 1.5                          # mcts: exploration constant of PUCT
+
+    def __post_init__(self):
+        if self.decoding not in ("sample", "beam"):
+            raise UsageError(f"guidance.decoding must be sample or beam, got {self.decoding!r}")
+        if self.samples < 1 or self.beam_width < 1 or self.branch < 1:
+            raise UsageError("guidance.samples, beam_width and branch must be >= 1")
+
+
+POLICIES = ("uniform", "pcfg", "lm", "default")   # or a folder holding a saved model
+
+
+@dataclass(frozen=True)
 class SearchConfig:
     objective: str = "kt"                     # "kt": KT prior bits, 24 KT functions; "bits": real code
     strategies: tuple[str, ...] = STRATEGIES
@@ -87,6 +108,8 @@ class SearchConfig:
     tuning: Tuning = field(default_factory=Tuning)
     max_len: int = 1 << 16                    # element cap for every list a program builds
     seed: int = 0
+    policy: str = "uniform"                   # prior guiding beam / mcts / seqcoder: uniform (KT's, the unguided order) | pcfg | lm = default (shipped checkpoint) | PATH
+    guidance: Guidance = field(default_factory=Guidance)
 
     def __post_init__(self):
         if self.objective not in OBJECTIVES:
@@ -100,6 +123,16 @@ class SearchConfig:
             raise UsageError(f"unknown strategy {bad[0]!r}{hint}; choose from {', '.join(REGISTRY)}")
         if not self.strategies:
             raise UsageError("at least one strategy is needed")
+        if self.policy not in POLICIES:
+            import os
+
+            if not os.path.isdir(self.policy):
+                import difflib
+
+                near = difflib.get_close_matches(self.policy, POLICIES, n=1)
+                hint = f" (did you mean {near[0]}?)" if near else ""
+                raise UsageError(f"unknown policy {self.policy!r}{hint}; choose "
+                                 f"{', '.join(POLICIES)} or a folder holding a saved model")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -111,6 +144,8 @@ class SearchConfig:
             d["budget"] = Budget(**d["budget"])
         if "ablations" in d:
             d["ablations"] = Ablations(**d["ablations"])
+        if "guidance" in d:
+            d["guidance"] = Guidance(**d["guidance"])
         if "tuning" in d:
             d["tuning"] = Tuning(**d["tuning"])
         if "strategies" in d:

@@ -149,6 +149,16 @@ def correct_flags(pairs: Sequence[Pair], max_len: int = DEFAULT_MAX_LEN) -> list
     return [p is not None and try_run(p, max_len) == list(s) for s, p in pairs]
 
 
+def prior_precision(pairs: Sequence[Pair], correct: Sequence[bool]) -> float | None:
+    """The second reading of precision (KT.md section 5): KT prior bits of the correct programs
+    over the gzip bits of the same sequences (the reading the quoted SeqCoder-8B 0.56 matches);
+    `Scores.precision` is the first (gzip of the program text)."""
+    solved = [i for i, ok in enumerate(correct) if ok]
+    if not solved:
+        return None
+    return sum(kt_bits(pairs[i][1]) for i in solved) / fallback_bits([list(pairs[i][0]) for i in solved])
+
+
 def score(pairs: Sequence[Pair], correct: Sequence[bool] | None = None,
           max_len: int = DEFAULT_MAX_LEN) -> Scores:
     """All official scores. `correct` (one flag per pair) skips re-running known programs."""
@@ -195,3 +205,23 @@ def score(pairs: Sequence[Pair], correct: Sequence[bool] | None = None,
         gzip_rate_raw=rate(fallback_bits(seqs, raw=True)),
         input_bits=input_bits,
     )
+
+
+def paired_bootstrap(a: Sequence[float], b: Sequence[float], stat=None, draws: int = 2000,
+                     seed: int = 0) -> tuple[float, float, float]:
+    """(stat(a) - stat(b), 2.5%, 97.5%) over `draws` paired resamples of the items (same indices
+    for both arms). `stat` maps a list of per-item values to a number (default: the mean)."""
+    import random
+    import statistics
+
+    stat = stat or statistics.fmean
+    if len(a) != len(b) or not a:
+        raise DataError("paired bootstrap needs two equally long, non-empty lists")
+    rng = random.Random(seed)
+    n = len(a)
+    diffs = []
+    for _ in range(draws):
+        idx = [rng.randrange(n) for _ in range(n)]
+        diffs.append(stat([a[i] for i in idx]) - stat([b[i] for i in idx]))
+    diffs.sort()
+    return stat(list(a)) - stat(list(b)), diffs[int(0.025 * draws)], diffs[int(0.975 * draws) - 1]

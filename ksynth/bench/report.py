@@ -48,13 +48,25 @@ context only, not a like-for-like comparison with the tables above.
 | GPT-4o | DNA | accuracy 50.3% |
 | Llama-3.1-405B | audio | accuracy as low as 3.9% |
 | Llama-3.1-405B | DNA | accuracy 24.8% |
-| SeqCoder-8B | synthetic | accuracy 92.5%, precision 0.56 |
+| SeqCoder-8B (quoted) | synthetic | accuracy 92.5%, precision 0.56 (the KT-prior-bits reading, KT.md section 5) |
 | o1-mini | 500 text chunks | 52.6% correct, precision 1.68, rate about 0.65 (gzip 0.46 on the same chunks) |
 | gzip, official pooled formula, whole files | text / dna / audio_8bit / audio_16bit / audio_mfcc | 0.373 / 0.281 / 0.409 / 0.929 / 0.911 |
 | gzip pooled / ground-truth programs | synthetic draws | 0.600 / 0.326 |
 
 No published system beats gzip on the real modalities (KT.md section 7).
 """
+
+
+def seqcoder_name(config: dict) -> str:
+    """The report's name of a seqcoder-only config: parameters from its model card (no torch)."""
+    from ksynth.lm import model as lm_model
+
+    policy = config.get("policy", "uniform")
+    folder = policy if policy not in ("uniform", "pcfg", "lm", "default") else lm_model.DEFAULT_CHECKPOINT
+    params = lm_model.card(folder).get("model", {}).get("parameters")
+    size = f"{params / 1e6:.1f}M params" if params else "unknown size"
+    k = config.get("guidance", {}).get("samples", 1)
+    return f"SeqCoder-style (ours, {size}, {'greedy' if k <= 1 else f'best-of-{k}'})"
 
 
 def _fmt(x, digits: int = 3) -> str:
@@ -90,7 +102,11 @@ class Run:
         self._gzip: dict = {}
 
     def method_name(self, row: dict) -> str:
-        """`ksynth`, or `ksynth[label]` when the run holds a grid of configs."""
+        """`ksynth`, or `ksynth[label]` when the run holds a grid of configs; a config that runs
+        only the seqcoder strategy reads "SeqCoder-style (ours, N params, greedy | best-of-k)"."""
+        cfg = row.get("config") or {}
+        if row["method"] == KSYNTH and list(cfg.get("strategies", ())) == ["seqcoder"]:
+            return seqcoder_name(cfg)
         if row["method"] == KSYNTH and row.get("label") not in (None, "default"):
             return f"{KSYNTH}[{row['label']}]"
         return row["method"]

@@ -35,6 +35,7 @@ from ksynth.cli.params import SECONDS, force_option, max_len_option
 from ksynth.cli.rows import parse_json_line, read_sequence_rows
 from ksynth.config import STRATEGIES, Budget, SearchConfig
 from ksynth.errors import DataError, UsageError
+from ksynth.search import REGISTRY
 
 
 def input_fingerprint(sequence: list[int]) -> str:
@@ -112,9 +113,14 @@ def solve_row(item) -> dict:
 @click.option("--budget", type=SECONDS, default=None,
               help=f"Wall seconds per sequence [default: {Budget().seconds}].")
 @click.option("--strategies", default=None,
-              help=f"Comma-separated subset of {','.join(STRATEGIES)} [default: all].")
+              help=f"Comma-separated strategies from {','.join(REGISTRY)} "
+                   f"[default: {','.join(STRATEGIES)}].")
 @click.option("--objective", type=click.Choice(["kt", "bits"]), default="kt", show_default=True,
               help="kt: KT prior bits (comparable with the paper); bits: ksynth's real code length.")
+@click.option("--policy", default=SearchConfig().policy, show_default=True,
+              help="Prior guiding the beam, mcts and seqcoder strategies: uniform (KT's prior, the "
+                   "unguided order), pcfg (op bigram frequencies), default (the shipped LM), or a "
+                   "folder holding a saved causal LM.")
 @functools.partial(max_len_option, help="Element cap of every list a program builds, the one `ksynth run` "
                   "applies: a longer sequence is refused (split it into rows of at most N).")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
@@ -124,8 +130,8 @@ def solve_row(item) -> dict:
 @click.option("--resume", is_flag=True,
               help="Continue OUTPUT: skip rows already solved for this input and config.")
 @force_option
-def solve_cmd(input_path, output_path, budget, strategies, objective, max_len, workers, ray_address,
-              resume, force):
+def solve_cmd(input_path, output_path, budget, strategies, objective, policy, max_len, workers,
+              ray_address, resume, force):
     """Find the shortest verified program for each sequence of INPUT."""
     from tqdm import tqdm
 
@@ -138,7 +144,7 @@ def solve_cmd(input_path, output_path, budget, strategies, objective, max_len, w
     check_target(output_path, "--output", force, existing_ok=resume,
                  exists_hint="pass --resume to continue it or --force to start over")
     rows = read_rows(input_path, max_len)
-    kwargs = {"objective": objective, "max_len": max_len}
+    kwargs = {"objective": objective, "max_len": max_len, "policy": policy}
     strict = False
     if strategies is not None:
         kwargs["strategies"] = tuple(s.strip() for s in strategies.split(",") if s.strip())

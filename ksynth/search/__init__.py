@@ -42,6 +42,11 @@ REGISTRY: dict[str, StrategySpec] = {s.name: s for s in (
                  takes_bound=True),
     StrategySpec("solve", "ksynth.search.solve", "SolveStrategy", weight=0.1, order=3,
                  takes_bound=True),
+    # policy-guided (issue 14); not in the default portfolio: see experiments/README.md
+    StrategySpec("beam", "ksynth.search.beam", "BeamStrategy", weight=0.3, order=4, default=False),
+    StrategySpec("mcts", "ksynth.search.mcts", "MCTSStrategy", weight=0.3, order=5, default=False),
+    StrategySpec("seqcoder", "ksynth.search.seqcoder", "SeqCoderStrategy", weight=0.3, order=-1,
+                 default=False),
 )}
 
 DEFAULT_STRATEGIES: tuple[str, ...] = tuple(
