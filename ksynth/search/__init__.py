@@ -24,6 +24,8 @@ class StrategySpec:
     order: strategies run in ascending order (the ones that find most programs cheaply first).
     takes_bound: search() gets `bound=` the cheapest verified cost so far (Ablations.incumbent_bound).
     default: part of the default portfolio (SearchConfig().strategies).
+    objectives: the objectives it runs under; under any other the portfolio leaves it out (its
+    budget share is not counted, so the other strategies' shares stay as they were).
     """
 
     name: str
@@ -33,6 +35,7 @@ class StrategySpec:
     order: int
     takes_bound: bool = False
     default: bool = True
+    objectives: tuple[str, ...] = ("kt", "bits")
 
 
 REGISTRY: dict[str, StrategySpec] = {s.name: s for s in (
@@ -42,6 +45,8 @@ REGISTRY: dict[str, StrategySpec] = {s.name: s for s in (
                  takes_bound=True),
     StrategySpec("solve", "ksynth.search.solve", "SolveStrategy", weight=0.1, order=3,
                  takes_bound=True),
+    StrategySpec("predict", "ksynth.search.predict", "PredictStrategy", weight=0.1, order=-1,
+                 objectives=("bits",)),
 )}
 
 DEFAULT_STRATEGIES: tuple[str, ...] = tuple(
