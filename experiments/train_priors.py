@@ -2,11 +2,11 @@
 
     python experiments/train_priors.py [--data DIR] [--n 2000] [--rounds 2] [--only NAME ...]
 
-- residual_a8.bin / residual_a16.bin / residual_mfcc.bin: the residual coders' shape tables,
+- residual_a8.prior / residual_a16.prior / residual_mfcc.prior: the residual coders' shape tables,
   P(bucket | running-mean context), counted over the residuals of the predictor the `predict`
   strategy picks on each dev chunk. Round 1 picks under the formula table, each later round under
   the table the previous round built (the pick depends on the table).
-- dna.bin: P(base | 6 previous bases) over every dev chunk (contexts restart at each chunk, as
+- dna.prior: P(base | 6 previous bases) over every dev chunk (contexts restart at each chunk, as
   the decoder sees them), then P(case | previous case).
 Each file is zlib -9 of big-endian uint16 frequency rows (models.write_rows); its size is what
 the benchmark charges. Prints every file's size in bytes.
@@ -68,7 +68,7 @@ def train_residual(modality: str, name: str, n: int, rounds: int, directory=None
         rows = models._rows_from_counts((counts + 0.5 * smooth + 1e-3).tolist())
         model = models.ResidualModel(name, rows=rows)
         print(f"{name}: round {r + 1}, {counts.sum()} residuals", flush=True)
-    return models.write_rows(models.PRIOR_DIR / f"{name}.bin", model.rows)
+    return models.write_rows(models.PRIOR_DIR / f"{name}.prior", model.rows)
 
 
 def train_dna(directory=None) -> int:
@@ -88,7 +88,7 @@ def train_dna(directory=None) -> int:
         np.add.at(case, (np.concatenate([[0], c[:-1]]), c), 1)
     rows = models._rows_from_counts((base + 0.5).tolist())
     case_rows = [r + (0, 0) for r in models._rows_from_counts((case + 0.5).tolist())]
-    return models.write_rows(models.PRIOR_DIR / "dna.bin", list(rows) + case_rows)
+    return models.write_rows(models.PRIOR_DIR / "dna.prior", list(rows) + case_rows)
 
 
 def main(argv=None) -> None:
@@ -102,9 +102,9 @@ def main(argv=None) -> None:
     for modality, name in RESIDUAL_PRIORS.items():
         if args.only is None or name in args.only:
             size = train_residual(modality, name, args.n, args.rounds, args.data)
-            print(f"{name}.bin: {size} bytes", flush=True)
+            print(f"{name}.prior: {size} bytes", flush=True)
     if args.only is None or "dna" in args.only:
-        print(f"dna.bin: {train_dna(args.data)} bytes", flush=True)
+        print(f"dna.prior: {train_dna(args.data)} bytes", flush=True)
 
 
 if __name__ == "__main__":

@@ -263,16 +263,16 @@ def read_rows(path: Path, n_rows: int, width: int):
 
 MODELS: tuple = (
     ResidualModel("residual"),
-    ResidualModel("residual_a8", prior_file="residual_a8.bin"),
-    ResidualModel("residual_a16", prior_file="residual_a16.bin"),
-    ResidualModel("residual_mfcc", prior_file="residual_mfcc.bin"),
-    DnaModel("dna", prior_file="dna.bin"),
+    ResidualModel("residual_a8", prior_file="residual_a8.prior"),
+    ResidualModel("residual_a16", prior_file="residual_a16.prior"),
+    ResidualModel("residual_mfcc", prior_file="residual_mfcc.prior"),
+    DnaModel("dna", prior_file="dna.prior"),
 )
 MODEL_INDEX = {m.name: k for k, m in enumerate(MODELS)}
 
 # which trained priors a modality's programs may use (the benchmark charges these files)
-MODALITY_PRIORS = {"audio_8bit": ("residual_a8.bin",), "audio_16bit": ("residual_a16.bin",),
-                   "audio_mfcc": ("residual_mfcc.bin",), "dna": ("dna.bin",)}
+MODALITY_PRIORS = {"audio_8bit": ("residual_a8.prior",), "audio_16bit": ("residual_a16.prior",),
+                   "audio_mfcc": ("residual_mfcc.prior",), "dna": ("dna.prior",)}
 
 
 @lru_cache(maxsize=None)
