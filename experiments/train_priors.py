@@ -1,11 +1,13 @@
 """Build the trained priors in ksynth/priors/ from the DEV split only (chunk index < half).
 
-    python experiments/train_priors.py [--data DIR] [--n 2000] [--rounds 2] [--only NAME ...]
+    python experiments/train_priors.py [--data DIR] [--n 2000] [--rounds 2] [--book 61] [--only audio|dna]
 
 - residual_a8.prior / residual_a16.prior / residual_mfcc.prior: the residual coders' shape tables,
   P(bucket | running-mean context), counted over the residuals of the predictor the `predict`
   strategy picks on each dev chunk. Round 1 picks under the formula table, each later round under
   the table the previous round built (the pick depends on the table).
+- predictors.prior: the shared lpc codebook (after FLAC's fixed predictors): per order, k-means
+  centres of the dev chunks' least-squares coefficients (round 1's picks), 6 fractional bits.
 - dna.prior: P(base | 6 previous bases) over every dev chunk (contexts restart at each chunk, as
   the decoder sees them), then P(case | previous case).
 Each file is zlib -9 of big-endian uint16 frequency rows (models.write_rows); its size is what
@@ -25,6 +27,8 @@ from ksynth.bench import datasets  # noqa: E402
 from ksynth.dsl import models  # noqa: E402
 from ksynth.search import predict  # noqa: E402
 
+BOOK_SIZE = 61                   # trained codebook entries (+ 3 fixed + explicit = radix 65)
+BOOK_SHIFT = 6                   # their coefficients' fractional bits
 RESIDUAL_PRIORS = {"audio_8bit": "residual_a8", "audio_16bit": "residual_a16",
                    "audio_mfcc": "residual_mfcc"}
 
@@ -33,42 +37,111 @@ def dev_chunks(modality: str, n: int | None, directory=None) -> list[bytes]:
     return [item.data for item in datasets.load(modality, "dev", n, seed=0, directory=directory)]
 
 
-def residual_counts(chunks, slot: int) -> np.ndarray:
-    """(context, bucket) counts of the residuals `predict` would code under models.MODELS[slot]."""
-    counts = np.zeros((models.N_CTX, models.N_BUCKETS), np.int64)
+def readings(data: bytes) -> list[np.ndarray]:
+    """The sample readings `predict` tries: int8, and int16 little-endian for an even length."""
+    t = np.frombuffer(data, np.uint8).astype(np.int64)
+    out = [((t + 128) % 256) - 128]
+    if len(t) % 2 == 0:
+        v = t[0::2] + 256 * t[1::2]
+        out.append(np.where(v >= 32768, v - 65536, v))
+    return out
+
+
+def best_codes(chunks, slot: int):
+    """Per chunk: (residuals, param, predictor, samples) of the cheapest `predict` candidate under
+    models.MODELS[slot]."""
+    out = []
     for data in chunks:
-        best = (float("inf"), None, 0)
-        t = np.frombuffer(data, np.uint8).astype(np.int64)
-        readings = [((t + 128) % 256) - 128]
-        if len(t) % 2 == 0:
-            v = t[0::2] + 256 * t[1::2]
-            readings.append(np.where(v >= 32768, v - 65536, v))
-        for y in readings:
-            for s, c in predict.candidates(y):
-                res = tuple(int(r) for r in predict.residuals(y, s, c))
+        best = (float("inf"),)
+        for y in readings(data):
+            for pred in predict.candidates(y):
+                res = tuple(int(r) for r in (predict.residuals(y, pred) if pred else y))
                 bits, _, p = predict.best_residual_code(res, (slot,))
-                bits += len(c) * (s + 3)
+                bits += predict.predictor_bits(pred)
                 if bits < best[0]:
-                    best = (bits, res, p)
-        for ctx, b in models.residual_contexts(best[1], best[2]):
+                    best = (bits, res, p, pred, y)
+        out.append(best[1:])
+    return out
+
+
+def residual_counts(codes) -> np.ndarray:
+    """(context, bucket) counts of the chosen residuals."""
+    counts = np.zeros((models.N_CTX, models.N_BUCKETS), np.int64)
+    for res, p, _, _ in codes:
+        for ctx, b in models.residual_contexts(res, p):
             counts[ctx, b] += 1
     return counts
 
 
-def train_residual(modality: str, name: str, n: int, rounds: int, directory=None) -> int:
-    chunks = dev_chunks(modality, n, directory)
+def kmeans(x: np.ndarray, k: int, rounds: int = 20, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centres = x[rng.choice(len(x), size=min(k, len(x)), replace=False)]
+    for _ in range(rounds):
+        near = np.argmin(((x[:, None, :] - centres[None]) ** 2).sum(-1), axis=1)
+        for j in range(len(centres)):
+            if (near == j).any():
+                centres[j] = x[near == j].mean(0)
+    return centres
+
+
+def train_book(codes, size: int) -> list[tuple[int, ...]]:
+    """The trained codebook entries: per order p, k-means centres of the real least-squares
+    coefficients of the dev chunks whose pick was an explicit order-p fit, k proportional to how
+    often order p was picked, quantised to BOOK_SHIFT fractional bits."""
+    by_order: dict[int, list] = {}
+    for _, _, pred, y in codes:
+        if pred and pred not in models.FIXED_PREDICTORS:
+            p = len(pred) - 1
+            n = len(y)
+            rows = np.stack([y[p - k - 1:n - k - 1] for k in range(p)], axis=1).astype(float)
+            a, *_ = np.linalg.lstsq(rows, y[p:].astype(float), rcond=None)
+            by_order.setdefault(p, []).append(a)
+    total = sum(len(v) for v in by_order.values()) or 1
+    entries = []
+    for p, vecs in sorted(by_order.items()):
+        k = max(1, round(size * len(vecs) / total))
+        for c in kmeans(np.array(vecs), k):
+            entries.append((BOOK_SHIFT,) + tuple(int(v) for v in np.round(c * (1 << BOOK_SHIFT))))
+    return entries[:size]
+
+
+def fit_table(name: str, codes) -> models.ResidualModel:
+    counts = residual_counts(codes)
+    # a light floor from the formula keeps unseen (context, bucket) pairs codable and sane
+    smooth = np.array(models._formula_counts(), float)
+    smooth = smooth / smooth.sum(1, keepdims=True)
+    rows = models._rows_from_counts((counts + 0.5 * smooth + 1e-3).tolist())
+    return models.ResidualModel(name, rows=rows)
+
+
+def install(name: str, model) -> None:
     k = models.MODEL_INDEX[name]
-    model = models.ResidualModel(name, rows=models.MODELS[0].rows)   # round 1: the formula table
+    models.MODELS = models.MODELS[:k] + (model,) + models.MODELS[k + 1:]
+
+
+def train_audio(n: int, rounds: int, book_size: int, directory=None) -> None:
+    """Residual tables and the shared codebook, alternating: round 1 picks under the formula table
+    and the fixed predictors only; the codebook is fitted to round 1's picks; later rounds pick
+    under the previous round's tables and the codebook."""
+    chunks = {m: dev_chunks(m, n, directory) for m in RESIDUAL_PRIORS}
+    models.set_predictor_book(())
+    for name in RESIDUAL_PRIORS.values():
+        install(name, models.ResidualModel(name, rows=models.MODELS[0].rows))
     for r in range(rounds):
-        models.MODELS = models.MODELS[:k] + (model,) + models.MODELS[k + 1:]
-        counts = residual_counts(chunks, k)
-        # a light floor from the formula keeps unseen (context, bucket) pairs codable and sane
-        smooth = np.array(models._formula_counts(), float)
-        smooth = smooth / smooth.sum(1, keepdims=True)
-        rows = models._rows_from_counts((counts + 0.5 * smooth + 1e-3).tolist())
-        model = models.ResidualModel(name, rows=rows)
-        print(f"{name}: round {r + 1}, {counts.sum()} residuals", flush=True)
-    return models.write_rows(models.PRIOR_DIR / f"{name}.prior", model.rows)
+        codes = {m: best_codes(chunks[m], models.MODEL_INDEX[name])
+                 for m, name in RESIDUAL_PRIORS.items()}
+        for m, name in RESIDUAL_PRIORS.items():
+            install(name, fit_table(name, codes[m]))
+        if r == 0 and book_size:
+            entries = train_book([c for m in codes for c in codes[m]], book_size)
+            models.set_predictor_book(entries)
+            size = models.write_book(models.PRIOR_DIR / models.BOOK_FILE, entries)
+            print(f"{models.BOOK_FILE}: {len(entries)} trained entries, {size} bytes", flush=True)
+        print(f"round {r + 1} done", flush=True)
+    for name in RESIDUAL_PRIORS.values():
+        size = models.write_rows(models.PRIOR_DIR / f"{name}.prior",
+                                 models.MODELS[models.MODEL_INDEX[name]].rows)
+        print(f"{name}.prior: {size} bytes", flush=True)
 
 
 def train_dna(directory=None) -> int:
@@ -96,14 +169,13 @@ def main(argv=None) -> None:
     ap.add_argument("--data", default=None, help="folder with the KT .bin files")
     ap.add_argument("--n", type=int, default=2000, help="dev chunks per audio modality")
     ap.add_argument("--rounds", type=int, default=2)
-    ap.add_argument("--only", nargs="*", default=None)
+    ap.add_argument("--book", type=int, default=BOOK_SIZE, help="trained codebook entries")
+    ap.add_argument("--only", choices=("audio", "dna"), default=None)
     args = ap.parse_args(argv)
     models.PRIOR_DIR.mkdir(exist_ok=True)
-    for modality, name in RESIDUAL_PRIORS.items():
-        if args.only is None or name in args.only:
-            size = train_residual(modality, name, args.n, args.rounds, args.data)
-            print(f"{name}.prior: {size} bytes", flush=True)
-    if args.only is None or "dna" in args.only:
+    if args.only in (None, "audio"):
+        train_audio(args.n, args.rounds, args.book, args.data)
+    if args.only in (None, "dna"):
         print(f"dna.prior: {train_dna(args.data)} bytes", flush=True)
 
 

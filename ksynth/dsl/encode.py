@@ -73,11 +73,12 @@ ceil(log2 B), about the sum of log2(T / f) over the triples. Arguments coded thi
     model     radix len(models.MODELS): which model.
     mparam    radix the model's `param_radix`: its parameter (an initial scale, a mixing weight).
     modeled   the length with the BLOCK code, then each value under the line's model and param.
-    shift     radix 16 (lpc's right shift, 0..15).
     width     radix 2: bytes_le's width, 1 or 2 bytes.
-    coeffs    the predictor order with the ORDER code, then each coefficient c with the WINDOWED
-              code over -2^(s+2) .. 2^(s+2) - 1 (s = the line's shift): a digit of radix
-              2^(s+3) + 1, the escape followed by GAMMA as for any windowed code.
+    predictor lpc's [shift, c1, ..., cp]: a digit of radix len(book) + 1 over the shared predictor
+              codebook (models.predictor_book(), a trained prior); the last digit = explicit:
+              the shift in radix 16, the order p with the ORDER code, then each coefficient
+              with the WINDOWED code over -2^(s+2) .. 2^(s+2) - 1: a digit of radix 2^(s+3) + 1,
+              the escape followed by GAMMA as for any windowed code.
 
 Corrupt input never hangs: each symbol adds >= 1 bit to log2 M, and decoding stops with CorruptInput
 as soon as that sum passes 8 * len(data);
@@ -613,37 +614,44 @@ def _coeff_code(shift: int) -> _Windowed:
     return _Windowed("int", tuple(range(-half, half)))
 
 
-class _ShiftArg(_Coder):
-    def symbols(self, v, args, arg, i):
-        if not 0 <= v < SHIFT_RADIX:
-            raise ProgramError(f"shift {v} cannot be encoded (0..{SHIFT_RADIX - 1})")
-        return [(v, SHIFT_RADIX)]
-
-    def bits(self, v, args, arg, i):
-        self.symbols(v, args, arg, i)
-        return _log2(SHIFT_RADIX)
-
-    def read(self, reader, args, arg, i):
-        return reader.digit(SHIFT_RADIX)
-
-
-class _CoeffsArg(_Coder):
-    """Predictor coefficients: the order, then each with the windowed code for shift args[base]."""
+class _PredictorArg(_Coder):
+    """lpc's [shift, c1, ..., cp]: a codebook entry, or explicit (module docstring)."""
 
     def symbols(self, v, args, arg, i):
-        code = _coeff_code(args[arg.base])
-        out = ORDER.symbols(len(v))
-        for c in v:
+        book = models.predictor_book()
+        k = book.index.get(tuple(v))
+        if k is not None:
+            return [(k, len(book.entries) + 1)]
+        if not v or not 0 <= v[0] < SHIFT_RADIX:
+            raise ProgramError(f"predictor {list(v)[:4]} cannot be encoded (shift 0..{SHIFT_RADIX - 1})")
+        code = _coeff_code(v[0])
+        out = [(len(book.entries), len(book.entries) + 1), (v[0], SHIFT_RADIX)]
+        out += ORDER.symbols(len(v) - 1)
+        for c in v[1:]:
             out += code.symbols(c)
         return out
 
     def bits(self, v, args, arg, i):
-        code = _coeff_code(args[arg.base])
-        return ORDER.bits(len(v)) + sum(code.bits(c) for c in v)
+        book = models.predictor_book()
+        head = _log2(len(book.entries) + 1)
+        if tuple(v) in book.index:
+            return head
+        if not v or not 0 <= v[0] < SHIFT_RADIX:
+            raise ProgramError(f"predictor {list(v)[:4]} cannot be encoded (shift 0..{SHIFT_RADIX - 1})")
+        code = _coeff_code(v[0])
+        return head + _log2(SHIFT_RADIX) + ORDER.bits(len(v) - 1) + sum(code.bits(c) for c in v[1:])
 
     def read(self, reader, args, arg, i):
-        code = _coeff_code(args[arg.base])
-        return tuple(code.read(reader) for _ in range(ORDER.read(reader)))
+        book = models.predictor_book()
+        k = reader.digit(len(book.entries) + 1)
+        if k < len(book.entries):
+            return book.entries[k]
+        shift = reader.digit(SHIFT_RADIX)
+        code = _coeff_code(shift)
+        p = ORDER.read(reader)
+        if p > 32:
+            raise CorruptInput("program stream is corrupt: a predictor of more than 32 taps")
+        return (shift,) + tuple(code.read(reader) for _ in range(p))
 
 
 CODERS: dict[str, _Coder] = {
@@ -652,7 +660,7 @@ CODERS: dict[str, _Coder] = {
     "literal": _LiteralArg(), "pred": _PredArg(), "ref": _RefArg(), "refs": _RefsArg(),
     "interval_end": _IntervalEndArg(),
     "model": _ModelArg(), "mparam": _ModelParamArg(), "modeled": _ModeledArg(),
-    "shift": _ShiftArg(), "coeffs": _CoeffsArg(), "width": _WidthArg(),
+    "predictor": _PredictorArg(), "width": _WidthArg(),
 }
 
 

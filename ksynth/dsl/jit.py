@@ -8,7 +8,7 @@ Lowered layout (`Batch`), built by `lower()` or directly by a caller that makes 
     outputs[P]   int64  index of p's output line, relative to its first line
     pool[K]      int64  set_list's literals and concatenate's references
 Argument slots: an int literal as is; a literal list of any other op (modeled_list's values,
-lpc's coefficients) as one slot, the start of a block pool[start] = count, then the values; a reference as the 0-based line index inside its program;
+lpc's predictor) as one slot, the start of a block pool[start] = count, then the values; a reference as the 0-based line index inside its program;
 a predicate as its index in PREDICATES; set_list's literal list and concatenate's references as
 (start in pool, count). Literals beyond int64 are clamped to +/-VALUE_LIMIT by `lower()`, which the
 kernel rejects like any out-of-range literal.
@@ -271,7 +271,7 @@ def _block(pool, start, max_len):
 
 @njit(cache=True)
 def _ksynth_op(body, a0, a1, a2, pool, max_len, arena, pos, xs, xn):
-    """modeled_list(model, param, values), lpc(x, shift, coeffs), bytes_le(x, width)."""
+    """modeled_list(model, param, values), lpc(x, [shift, coeffs]), bytes_le(x, width)."""
     if body == _MODELED:
         if _bad(a0) or _bad(a1) or a0 < 0 or a1 < 0:
             return -REJECTED
@@ -299,11 +299,16 @@ def _ksynth_op(body, a0, a1, a2, pool, max_len, arena, pos, xs, xn):
                 arena[pos + 2 * k + 1] = (v >> 8) & 255
         return n
     if body == _LPC:
-        if _bad(a1) or a1 < 0 or a1 > 15:
-            return -REJECTED
-        first, order = _block(pool, a2, 32)
+        first, order = _block(pool, a1, 33)
         if first < 0:
             return first
+        if order < 1:
+            return -REJECTED
+        shift = pool[first]
+        if shift < 0 or shift > 15:
+            return -REJECTED
+        first += 1
+        order -= 1
         for k in range(order):
             c = pool[first + k]
             if c <= -(1 << 24) or c >= (1 << 24):
@@ -314,7 +319,7 @@ def _ksynth_op(body, a0, a1, a2, pool, max_len, arena, pos, xs, xn):
             acc = np.int64(0)
             for k in range(min(order, n)):
                 acc += pool[first + k] * arena[pos + n - 1 - k]
-            v = arena[xs + n] + (acc >> a1)
+            v = arena[xs + n] + (acc >> shift)
             if _bad(v):
                 return -REJECTED
             arena[pos + n] = v

@@ -261,6 +261,58 @@ def read_rows(path: Path, n_rows: int, width: int):
     return tuple(tuple(vals[r * width:(r + 1) * width]) for r in range(n_rows))
 
 
+# ---- the shared predictor codebook (lpc) ----------------------------------------------------------
+FIXED_PREDICTORS = ((0, 1), (0, 2, -1), (0, 3, -3, 1))   # FLAC's fixed polynomials, always in the book
+BOOK_FILE = "predictors.prior"
+
+
+class PredictorBook:
+    """lpc predictors [shift, c1, ..., cp] a program names by index (encode.py's predictor code)."""
+
+    def __init__(self, entries):
+        self.entries = tuple(dict.fromkeys(tuple(e) for e in entries))
+        self.index = {e: k for k, e in enumerate(self.entries)}
+
+
+def write_book(path: Path, entries) -> int:
+    """Serialize trained entries (FIXED_PREDICTORS are implied): zlib -9 of big-endian int16
+    [length, shift, c1, ..., cp] per entry. Returns the size in bytes (the charged prior)."""
+    vals = []
+    for e in entries:
+        vals += [len(e)] + list(e)
+    blob = zlib.compress(b"".join(int(v).to_bytes(2, "big", signed=True) for v in vals), 9)
+    Path(path).write_bytes(blob)
+    return len(blob)
+
+
+def read_book(path: Path) -> tuple:
+    raw = zlib.decompress(Path(path).read_bytes())
+    vals = [int.from_bytes(raw[k:k + 2], "big", signed=True) for k in range(0, len(raw), 2)]
+    out, k = [], 0
+    while k < len(vals):
+        n = vals[k]
+        out.append(tuple(vals[k + 1:k + 1 + n]))
+        k += 1 + n
+    return tuple(out)
+
+
+_BOOK: list = []
+
+
+def predictor_book() -> PredictorBook:
+    """The fixed predictors, then the trained ones from ksynth/priors/predictors.prior (if built)."""
+    if not _BOOK:
+        path = PRIOR_DIR / BOOK_FILE
+        trained = read_book(path) if path.exists() else ()
+        _BOOK.append(PredictorBook(FIXED_PREDICTORS + trained))
+    return _BOOK[0]
+
+
+def set_predictor_book(entries) -> None:
+    """Replace the book (training and tests; programs coded under another book decode wrongly)."""
+    _BOOK[:] = [PredictorBook(FIXED_PREDICTORS + tuple(tuple(e) for e in entries))]
+
+
 MODELS: tuple = (
     ResidualModel("residual"),
     ResidualModel("residual_a8", prior_file="residual_a8.prior"),
@@ -271,8 +323,9 @@ MODELS: tuple = (
 MODEL_INDEX = {m.name: k for k, m in enumerate(MODELS)}
 
 # which trained priors a modality's programs may use (the benchmark charges these files)
-MODALITY_PRIORS = {"audio_8bit": ("residual_a8.prior",), "audio_16bit": ("residual_a16.prior",),
-                   "audio_mfcc": ("residual_mfcc.prior",), "dna": ("dna.prior",)}
+MODALITY_PRIORS = {"audio_8bit": ("residual_a8.prior", BOOK_FILE),
+                   "audio_16bit": ("residual_a16.prior", BOOK_FILE),
+                   "audio_mfcc": ("residual_mfcc.prior", BOOK_FILE), "dna": ("dna.prior",)}
 
 
 @lru_cache(maxsize=None)

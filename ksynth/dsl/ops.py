@@ -65,11 +65,11 @@ DOMAINS: dict[str, tuple[Callable[[int], bool], str]] = {
     "nonneg": (lambda v: v >= 0, "must be >= 0"),
     "pos": (lambda v: v >= 1, "must be >= 1"),
     "nonzero": (lambda v: v != 0, "must not be 0"),
-    # lpc's arguments: bounds that keep every prediction inside int64 in the JIT
-    "shift": (lambda v: 0 <= v <= MAX_SHIFT, "must be in 0..15"),
+    # lpc's predictor [shift, c1, ..., cp]: bounds that keep every prediction inside int64 in the JIT
+    "predictor": (lambda v: 1 <= len(v) <= MAX_ORDER + 1 and 0 <= v[0] <= MAX_SHIFT
+                  and all(abs(c) < MAX_COEFF for c in v[1:]),
+                  "must be [shift 0..15, then at most 32 coefficients, each |c| < 2^24]"),
     "width": (lambda v: v in (1, 2), "must be 1 or 2 (bytes)"),
-    "coeffs": (lambda v: len(v) <= MAX_ORDER and all(abs(c) < MAX_COEFF for c in v),
-               "must hold at most 32 coefficients, each |c| < 2^24"),
 }
 
 # default code (encode.py's coder name) of each kind; rows override where an argument is a length
@@ -241,9 +241,11 @@ def _preimage_scan(t):
     return [tuple(b - a for a, b in zip((0,) + tuple(t[:-1]), t))] if len(t) >= 2 else []
 
 
-def _lpc(x, shift, coeffs):
+def _lpc(x, predictor):
     """Restore a linear predictor's residuals x: y[n] = x[n] + (sum_k c_k y[n-1-k]) >> shift,
-    with y = 0 before the start (FLAC / Shorten style; floor division by 2^shift)."""
+    predictor = [shift, c1, ..., cp], y = 0 before the start (FLAC / Shorten style; floor
+    division by 2^shift)."""
+    shift, coeffs = predictor[0], predictor[1:]
     y = []
     for n, r in enumerate(x):
         acc = 0
@@ -334,10 +336,9 @@ _ROWS = [
                             Arg(L, "values", code="modeled", base=0)),
            "the literal list, arithmetic-coded under model m with parameter p (dsl/models.py)",
            lambda m, p, values: list(values), lambda m, p, values: len(values), dialect="ksynth"),
-    OpSpec("lpc", (Arg(R), Arg(N, "shift", "shift", code="shift"),
-                   Arg(L, "coeffs", "coeffs", code="coeffs", base=1)),
-           "y[n] = x[n] + (sum_k c_k y[n-1-k]) >> shift, y = 0 before the start",
-           _lpc, lambda x, s, c: len(x), dialect="ksynth"),
+    OpSpec("lpc", (Arg(R), Arg(L, "predictor", "predictor", code="predictor")),
+           "predictor [s, c1..cp]: y[n] = x[n] + (sum_k c_k y[n-k]) >> s, y = 0 before the start",
+           _lpc, lambda x, p: len(x), dialect="ksynth"),
     OpSpec("bytes_le", (Arg(R), Arg(S, "width", "width", code="width")),
            "each value as 1 or 2 bytes, little-endian two's complement (int8 / int16 samples)",
            _bytes_le, lambda x, w: w * len(x), dialect="ksynth"),

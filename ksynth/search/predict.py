@@ -5,14 +5,15 @@ explains it is a predictor plus small residuals, or a skewed symbol distribution
 reads the target in a few ways and writes the cheapest as a 1-3 line program:
 
     sequence_1 = modeled_list(model, param, [residuals])     # arithmetic-coded (dsl/models.py)
-    sequence_2 = lpc(sequence_1, shift, [c1, c2, ...])        # y[n] = r[n] + (sum c_k y[n-k]) >> shift
+    sequence_2 = lpc(sequence_1, [shift, c1, c2, ...])        # y[n] = r[n] + (sum c_k y[n-k]) >> shift
     sequence_3 = bytes_le(sequence_2, 1)                      # int8 samples -> bytes
              or  bytes_le(sequence_2, 2)                      # int16 samples -> little-endian bytes
     output = sequence_3
 
 Readings: int8 samples (any length), int16 little-endian samples (even length), symbols 0..7 under
-the DNA model (no predictor). Predictors: FLAC's fixed polynomials of orders 0..3 and least-squares
-fits of orders 1..MAX_LS_ORDER with coefficients quantised to `shift` fractional bits. Every
+the DNA model (no predictor). Predictors: none, every entry of the shared codebook (FLAC's fixed
+polynomials of orders 1..3 and the trained ones, a few bits each) and least-squares fits of orders
+1..MAX_LS_ORDER with coefficients quantised to `shift` fractional bits (written out). Every
 candidate is priced with the residual models' exact code lengths (their shape tables and the
 running-mean context), the best few are assembled and priced exactly by encode.bits; the portfolio
 verifies the winner. Under the kt objective the ops are not allowed and the strategy proposes nothing.
@@ -28,14 +29,14 @@ from ksynth.dsl.program import Program, Ref
 
 MAX_LS_ORDER = 8                 # least-squares predictor orders tried: 1..8
 LS_SHIFTS = (4, 5, 6, 7, 8, 9)   # fractional bits of the quantised coefficients
-FIXED = ((), (1,), (2, -1), (3, -3, 1))   # FLAC's fixed predictors (shift 0)
 EXACT_TOP = 3                    # candidates priced exactly (encode.bits) after the estimate
 RESIDUAL_MODELS = tuple(k for k, m in enumerate(models.MODELS) if m.kind == "residual")
 DNA_MODEL = models.MODEL_INDEX["dna"]
 
 
-def residuals(y: np.ndarray, shift: int, coeffs) -> np.ndarray:
-    """r with lpc(r, shift, coeffs) == y (exact integer arithmetic, the op's floor shift)."""
+def residuals(y: np.ndarray, predictor) -> np.ndarray:
+    """r with lpc(r, predictor) == y (exact integer arithmetic, the op's floor shift)."""
+    shift, coeffs = predictor[0], predictor[1:]
     acc = np.zeros(len(y), np.int64)
     for k, c in enumerate(coeffs):
         acc[k + 1:] += c * y[:len(y) - k - 1]
@@ -54,15 +55,23 @@ def ls_coeffs(y: np.ndarray, order: int, shift: int) -> tuple[int, ...] | None:
     return tuple(int(c) for c in np.clip(q, -lim, lim - 1))
 
 
-def candidates(y: np.ndarray) -> list[tuple[int, tuple[int, ...]]]:
-    """(shift, coefficients) of every predictor tried on y, without repeats."""
-    preds = [(0, c) for c in FIXED]
+def candidates(y: np.ndarray, book: bool = True) -> list[tuple[int, ...]]:
+    """Every predictor [shift, c1, ...] tried on y, without repeats: the codebook's (FLAC's fixed
+    ones first), then least-squares fits. `()` stands for no predictor (no lpc line)."""
+    preds = [()] + list(models.predictor_book().entries if book else models.FIXED_PREDICTORS)
     for order in range(1, MAX_LS_ORDER + 1):
         for s in LS_SHIFTS:
             c = ls_coeffs(y, order, s)
             if c is not None:
-                preds.append((s, c))
+                preds.append((s,) + c)
     return list(dict.fromkeys(preds))
+
+
+def predictor_bits(predictor) -> float:
+    """Bits of lpc's predictor argument (0 for no lpc line, whose cost the caller adds)."""
+    from ksynth.dsl import encode
+
+    return encode.CODERS["predictor"].bits(predictor, (), None, 1) if predictor else 0.0
 
 
 def _bucket_mean(res) -> int:
@@ -114,19 +123,18 @@ class PredictStrategy:
         nodes = 0
         for kind, y in readings:
             scored = []
-            for s, c in candidates(y):
+            for pred in candidates(y):
                 if time.monotonic() > deadline:
                     break
-                res = tuple(int(v) for v in residuals(y, s, c))
+                res = tuple(int(v) for v in residuals(y, pred)) if pred else tuple(int(v) for v in y)
                 bits, m, p = best_residual_code(res)
                 nodes += 1
-                # the coefficients' cost: ~ (shift + 3) bits each plus the order and shift digits
-                scored.append((bits + len(c) * (s + 3), s, c, m, p, res))
+                scored.append((bits + predictor_bits(pred), pred, m, p, res))
             scored.sort(key=lambda x: x[0])
-            for est, s, c, m, p, res in scored[:EXACT_TOP]:
+            for est, pred, m, p, res in scored[:EXACT_TOP]:
                 lines = [("modeled_list", (m, p, res))]
-                if c:
-                    lines.append(("lpc", (Ref(0), s, c)))
+                if pred:
+                    lines.append(("lpc", (Ref(0), pred)))
                 last = Ref(len(lines) - 1)
                 lines.append(("bytes_le", (last, 1 if kind == "s8" else 2)))
                 cands.append((est, Program.build(lines)))
