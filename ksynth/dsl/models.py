@@ -165,9 +165,33 @@ def _cumulative(row):
 
 # ---- DNA: symbols 0..7 = base (0..3) + 4 x case -----------------------------------------------------
 DNA_ORDER = 6                     # bases of context in the static table (4^6 = 4,096 rows)
-DNA_ADAPT_ORDER = 6               # bases of context for the in-chunk counts
-DNA_ADAPT_UNIT = 2 * ROW_TOTAL    # weight of one in-chunk occurrence, against param x a static row
-DNA_PARAMS = 16                   # param = weight of the static table, 1..16 (0 is read as 1)
+DNA_ADAPT_ORDER = 7               # bases of context for the in-chunk counts (dev: 7 >= 6, 8 > 5)
+DNA_ADAPT_UNIT = 2 * ROW_TOTAL    # weight of one in-chunk occurrence, against DNA_WEIGHT x a row
+DNA_WEIGHT = 4                    # the static row counts as 2 occurrences (dev: 2-4 equally good)
+DNA_PARAMS = 1                    # no parameter: the weight is fixed
+# The rANS tail (encode.py): the first symbols encoded (the list's last ones when nothing follows it
+# in the program) grow the bound additively until it passes their frequencies, wasting ~9 bits at
+# 12-bit precision. The last TAIL_VALUES values are coded with frequencies requantised to
+# TAIL_TOTAL, which brings the bound past 2^12 within a few symbols (dev: 8.7 -> ~2 bits a chunk).
+TAIL_VALUES = 8
+TAIL_TOTAL = 64
+LOG_STEP_NUM = 52016              # 2^(-1/3) in 1/65536: the DNA prior stores -log2(p) in 1/3 bits
+LOG_LEVELS = tuple(__import__("itertools").accumulate(
+    range(255), lambda w, _: w * LOG_STEP_NUM >> 16, initial=1 << 24))   # integer 2^(-q/3) << 24
+
+
+def log_row(q) -> tuple[int, ...]:
+    """Frequencies (>= 1, summing to about ROW_TOTAL) from quantised -log2 p values, integers only
+    (every platform decodes the same)."""
+    w = [LOG_LEVELS[v] for v in q]
+    total = sum(w)
+    return tuple(max(1, ROW_TOTAL * x // total) for x in w)
+
+
+def quantise_row(counts) -> bytes:
+    """-log2 p of each count (p = count / sum), in 1/3-bit steps clamped to 0..255."""
+    total = sum(counts)
+    return bytes(min(255, max(0, round(-3 * math.log2(c / total)))) for c in counts)
 
 
 def dna_context(bases, i: int, order: int) -> int:
@@ -178,9 +202,21 @@ def dna_context(bases, i: int, order: int) -> int:
     return c
 
 
+def coarse(freqs) -> tuple[int, ...]:
+    """freqs requantised to sum exactly TAIL_TOTAL, each >= 1 (integers only)."""
+    total = sum(freqs)
+    out = [max(1, f * TAIL_TOTAL // total) for f in freqs]
+    k = max(range(len(out)), key=lambda j: freqs[j])
+    out[k] += TAIL_TOTAL - sum(out)
+    if out[k] < 1:                        # cannot happen for <= 4 symbols and TAIL_TOTAL = 64
+        raise ValueError("coarse frequencies do not fit")
+    return tuple(out)
+
+
 class DnaModel:
     """P(case | previous case) x P(base | 6 previous bases): the static order-6 row mixed with
-    the counts of what followed the same 6 bases earlier in this chunk."""
+    the counts of what followed the same 6 bases earlier in this chunk. The prior file is zlib -9
+    of one byte per probability, -log2 p in 1/3-bit steps (4 per base row, then 2 x 2 case rows)."""
 
     kind = "dna"
     param_radix = DNA_PARAMS
@@ -193,8 +229,13 @@ class DnaModel:
     def tables(self):
         """(base rows: 4^DNA_ORDER x 4, case rows: 2 x 2), each row summing to ROW_TOTAL."""
         if self._tables is None:
-            rows = read_rows(PRIOR_DIR / self.prior_file, 4 ** DNA_ORDER + 2, 4)
-            self._tables = (rows[:4 ** DNA_ORDER], tuple(r[:2] for r in rows[4 ** DNA_ORDER:]))
+            raw = zlib.decompress((PRIOR_DIR / self.prior_file).read_bytes())
+            n = 4 ** DNA_ORDER
+            if len(raw) != 4 * n + 4:
+                raise ValueError(f"prior {self.prior_file}: expected {4 * n + 4} bytes")
+            base = tuple(log_row(raw[4 * k:4 * k + 4]) for k in range(n))
+            case = (log_row(raw[4 * n:4 * n + 2]), log_row(raw[4 * n + 2:4 * n + 4]))
+            self._tables = (base, tuple((c[0], ROW_TOTAL - c[0]) for c in case))
         return self._tables
 
     @staticmethod
@@ -213,15 +254,17 @@ class DnaModel:
 
     def symbols(self, values, param: int) -> list[tuple]:
         base_rows, case_rows = self.tables
-        weight, seen, bases, prev_case, out = max(param, 1), {}, [], 0, []
+        weight, seen, bases, prev_case, out = DNA_WEIGHT, {}, [], 0, []
         for i, v in enumerate(values):
             if not 0 <= v < 8:
                 from ksynth.errors import ProgramError
 
                 raise ProgramError(f"model {self.name} codes the symbols 0..7, got {v}")
             crow = case_rows[prev_case]
-            out.append((0 if v < 4 else crow[0], crow[v >> 2], ROW_TOTAL))
             freqs = self._base_freqs(bases, i, weight, base_rows, seen)
+            if i >= len(values) - TAIL_VALUES:
+                crow, freqs = coarse(crow), coarse(freqs)
+            out.append((0 if v < 4 else crow[0], crow[v >> 2], sum(crow)))
             out.append((sum(freqs[:v & 3]), freqs[v & 3], sum(freqs)))
             self._learn(bases, i, v & 3, seen)
             prev_case = v >> 2
@@ -232,11 +275,13 @@ class DnaModel:
 
     def read(self, reader, n: int, param: int) -> tuple:
         base_rows, case_rows = self.tables
-        weight, seen, bases, prev_case, out = max(param, 1), {}, [], 0, []
+        weight, seen, bases, prev_case, out = DNA_WEIGHT, {}, [], 0, []
         for i in range(n):
             crow = case_rows[prev_case]
-            case = reader.modeled(crow, (0, crow[0]), ROW_TOTAL)
             freqs = self._base_freqs(bases, i, weight, base_rows, seen)
+            if i >= n - TAIL_VALUES:
+                crow, freqs = coarse(crow), coarse(freqs)
+            case = reader.modeled(crow, (0, crow[0]), sum(crow))
             b = reader.modeled(freqs, tuple(_cumulative(freqs)), sum(freqs))
             out.append(4 * case + b)
             self._learn(bases, i, b, seen)

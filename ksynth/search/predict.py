@@ -113,7 +113,7 @@ class PredictStrategy:
         t = np.asarray(target, np.int64)
         cands = []                                        # (estimated bits, program)
         if t.min() >= 0 and t.max() < 8:
-            cands.append((0.0, Program.build([("modeled_list", (DNA_MODEL, 8, tuple(target)))])))
+            cands.append((0.0, Program.build([("modeled_list", (DNA_MODEL, 0, tuple(target)))])))
         readings = []
         if t.min() >= 0 and t.max() < 256:
             readings.append(("s8", ((t + 128) % 256) - 128))
