@@ -1,6 +1,6 @@
 """Build the trained priors in ksynth/priors/ from the DEV split only (chunk index < half).
 
-    python experiments/train_priors.py [--data DIR] [--n 2000] [--rounds 2] [--book 61] [--only audio|dna]
+    python experiments/train_priors.py [--data DIR] [--n 2000] [--rounds 2] [--book 61] [--only audio|dna|text]
 
 - residual_a8.prior / residual_a16.prior / residual_mfcc.prior: the residual coders' shape tables,
   P(bucket | running-mean context), counted over the residuals of the predictor the `predict`
@@ -8,6 +8,7 @@
   the table the previous round built (the pick depends on the table).
 - predictors.prior: the shared lpc codebook (after FLAC's fixed predictors): per order, k-means
   centres of the dev chunks' least-squares coefficients (round 1's picks), 6 fractional bits.
+- text.prior: P(byte | previous byte) over dev text, backed off to order 0, 1/3-bit log steps.
 - dna.prior: P(base | 6 previous bases), -log2 p quantised to 1/3 bit, over every dev chunk (contexts restart at each chunk, as
   the decoder sees them), then P(case | previous case).
 Each file is zlib -9 of big-endian uint16 frequency rows (models.write_rows); its size is what
@@ -28,6 +29,7 @@ from ksynth.bench import datasets  # noqa: E402
 from ksynth.dsl import models  # noqa: E402
 from ksynth.search import predict  # noqa: E402
 
+TEXT_BACKOFF = 128               # pseudo-counts of the order-0 distribution in each order-1 row
 BOOK_SIZE = 61                   # trained codebook entries (+ 3 fixed + explicit = radix 65)
 BOOK_SHIFT = 6                   # their coefficients' fractional bits
 RESIDUAL_PRIORS = {"audio_8bit": "residual_a8", "audio_16bit": "residual_a16",
@@ -167,19 +169,37 @@ def train_dna(directory=None) -> int:
     return len(blob)
 
 
+def train_text(directory=None) -> int:
+    """P(byte | previous byte) over every dev chunk (the first byte's context is a newline),
+    backed off to the order-0 frequencies (TEXT_BACKOFF pseudo-counts per row)."""
+    counts = np.zeros((256, 256))
+    for data in dev_chunks("text", None, directory):
+        x = np.frombuffer(data, np.uint8).astype(np.int64)
+        prev = np.concatenate([[models.TEXT_START], x[:-1]])
+        np.add.at(counts, (prev, x), 1)
+    order0 = counts.sum(0) + 0.5
+    rows = counts + TEXT_BACKOFF * order0 / order0.sum()
+    raw = b"".join(models.quantise_row(row) for row in rows.tolist())
+    blob = zlib.compress(raw, 9)
+    (models.PRIOR_DIR / "text.prior").write_bytes(blob)
+    return len(blob)
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=None, help="folder with the KT .bin files")
     ap.add_argument("--n", type=int, default=2000, help="dev chunks per audio modality")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--book", type=int, default=BOOK_SIZE, help="trained codebook entries")
-    ap.add_argument("--only", choices=("audio", "dna"), default=None)
+    ap.add_argument("--only", choices=("audio", "dna", "text"), default=None)
     args = ap.parse_args(argv)
     models.PRIOR_DIR.mkdir(exist_ok=True)
     if args.only in (None, "audio"):
         train_audio(args.n, args.rounds, args.book, args.data)
     if args.only in (None, "dna"):
         print(f"dna.prior: {train_dna(args.data)} bytes", flush=True)
+    if args.only in (None, "text"):
+        print(f"text.prior: {train_text(args.data)} bytes", flush=True)
 
 
 if __name__ == "__main__":

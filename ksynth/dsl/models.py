@@ -14,6 +14,7 @@ Models, by index (the program's first argument of modeled_list; `MODELS` below):
   2 residual_a16   ... on dev audio_16bit residuals
   3 residual_mfcc  ... on dev audio_mfcc residuals
   4 dna            static order-6 base table trained on dev DNA, mixed with in-chunk counts
+  5 text           static order-1 byte table trained on dev text, mixed with in-chunk order-2 counts
 The residual coders code r as: bucket b = bit_length(|r|) under the shape table row of the current
 context (a running mean of recent buckets, started at `param` / 2), then the b - 1 bits of |r|
 below its leading 1 as one uniform digit, then the sign as a binary digit when r != 0.
@@ -289,6 +290,85 @@ class DnaModel:
         return tuple(out)
 
 
+# ---- text: bytes under a static order-1 table mixed with in-chunk order-2 counts ----------------------
+TEXT_ADAPT_ORDER = 3              # bytes of context for the in-chunk counts (dev: 3 >= 2 > 1)
+TEXT_WEIGHT = 2                   # the static row counts as TEXT_WEIGHT / 2 occurrences
+TEXT_ADAPT_UNIT = 2 * ROW_TOTAL   # one in-chunk occurrence
+TEXT_START = 10                   # the context before the first byte (a newline)
+
+
+class TextModel:
+    """P(byte | previous byte) from a table trained on dev text (-log2 p in 1/3-bit steps, like the
+    DNA prior), mixed with the counts of what followed the same two bytes earlier in the chunk."""
+
+    kind = "text"
+    param_radix = 1
+
+    def __init__(self, name: str, rows=None, prior_file: str | None = None):
+        self.name, self.prior_file = name, prior_file
+        self._rows = rows
+
+    @property
+    def rows(self):
+        if self._rows is None:
+            raw = zlib.decompress((PRIOR_DIR / self.prior_file).read_bytes())
+            if len(raw) != 256 * 256:
+                raise ValueError(f"prior {self.prior_file}: expected {256 * 256} bytes")
+            self._rows = tuple(log_row(raw[256 * k:256 * (k + 1)]) for k in range(256))
+        return self._rows
+
+    def _freqs(self, values, i, seen):
+        row = self.rows[values[i - 1] if i else TEXT_START]
+        counts = seen.get(tuple(values[i - TEXT_ADAPT_ORDER:i])) if i >= TEXT_ADAPT_ORDER else None
+        if not counts:
+            return row
+        mixed = [TEXT_WEIGHT * f for f in row]
+        for v, c in counts.items():
+            mixed[v] += TEXT_ADAPT_UNIT * c
+        return mixed
+
+    @staticmethod
+    def _learn(values, i, seen):
+        if i >= TEXT_ADAPT_ORDER:
+            ctx = seen.setdefault(tuple(values[i - TEXT_ADAPT_ORDER:i]), {})
+            ctx[values[i]] = ctx.get(values[i], 0) + 1
+
+    def symbols(self, values, param: int) -> list[tuple]:
+        out, seen = [], {}
+        for i, v in enumerate(values):
+            if not 0 <= v < 256:
+                from ksynth.errors import ProgramError
+
+                raise ProgramError(f"model {self.name} codes bytes 0..255, got {v}")
+            freqs = self._freqs(values, i, seen)
+            if i >= len(values) - TAIL_VALUES:
+                freqs = coarse_wide(freqs)
+            out.append((sum(freqs[:v]), freqs[v], sum(freqs)))
+            self._learn(values, i, seen)
+        return out
+
+    def cost(self, values, param: int) -> float:
+        return sum(math.log2(t / f) for _, f, t in self.symbols(values, param))
+
+    def read(self, reader, n: int, param: int) -> tuple:
+        out, seen = [], {}
+        for i in range(n):
+            freqs = self._freqs(out, i, seen)
+            if i >= n - TAIL_VALUES:
+                freqs = coarse_wide(freqs)
+            out.append(reader.modeled(freqs, tuple(_cumulative(freqs)), sum(freqs)))
+            self._learn(out, i, seen)
+        return tuple(out)
+
+
+def coarse_wide(freqs) -> list[int]:
+    """The rANS-tail requantisation for a 256-symbol row: total 2^12 (every byte >= 1)."""
+    total = sum(freqs)
+    scale = 1 << 12
+    out = [max(1, f * scale // total) for f in freqs]
+    return out
+
+
 # ---- serialized priors: zlib (level 9) of big-endian uint16 rows ---------------------------------------
 def write_rows(path: Path, rows) -> int:
     """Write frequency rows; returns the file's size in bytes (the prior's charged size)."""
@@ -364,13 +444,15 @@ MODELS: tuple = (
     ResidualModel("residual_a16", prior_file="residual_a16.prior"),
     ResidualModel("residual_mfcc", prior_file="residual_mfcc.prior"),
     DnaModel("dna", prior_file="dna.prior"),
+    TextModel("text", prior_file="text.prior"),
 )
 MODEL_INDEX = {m.name: k for k, m in enumerate(MODELS)}
 
 # which trained priors a modality's programs may use (the benchmark charges these files)
 MODALITY_PRIORS = {"audio_8bit": ("residual_a8.prior", BOOK_FILE),
                    "audio_16bit": ("residual_a16.prior", BOOK_FILE),
-                   "audio_mfcc": ("residual_mfcc.prior", BOOK_FILE), "dna": ("dna.prior",)}
+                   "audio_mfcc": ("residual_mfcc.prior", BOOK_FILE), "dna": ("dna.prior",),
+                   "text": ("text.prior",)}
 
 
 @lru_cache(maxsize=None)

@@ -11,7 +11,7 @@ reads the target in a few ways and writes the cheapest as a 1-3 line program:
     output = sequence_3
 
 Readings: int8 samples (any length), int16 little-endian samples (even length), symbols 0..7 under
-the DNA model (no predictor). Predictors: none, every entry of the shared codebook (FLAC's fixed
+the DNA model and bytes under the text model (no predictor). Predictors: none, every entry of the shared codebook (FLAC's fixed
 polynomials of orders 1..3 and the trained ones, a few bits each) and least-squares fits of orders
 1..MAX_LS_ORDER with coefficients quantised to `shift` fractional bits (written out). Every
 candidate is priced with the residual models' exact code lengths (their shape tables and the
@@ -32,6 +32,7 @@ LS_SHIFTS = (4, 5, 6, 7, 8, 9)   # fractional bits of the quantised coefficients
 EXACT_TOP = 3                    # candidates priced exactly (encode.bits) after the estimate
 RESIDUAL_MODELS = tuple(k for k, m in enumerate(models.MODELS) if m.kind == "residual")
 DNA_MODEL = models.MODEL_INDEX["dna"]
+TEXT_MODEL = models.MODEL_INDEX["text"]
 
 
 def residuals(y: np.ndarray, predictor) -> np.ndarray:
@@ -112,6 +113,8 @@ class PredictStrategy:
         t0 = time.monotonic()
         t = np.asarray(target, np.int64)
         cands = []                                        # (estimated bits, program)
+        if t.min() >= 0 and t.max() < 256:
+            cands.append((0.0, Program.build([("modeled_list", (TEXT_MODEL, 0, tuple(target)))])))
         if t.min() >= 0 and t.max() < 8:
             cands.append((0.0, Program.build([("modeled_list", (DNA_MODEL, 0, tuple(target)))])))
         readings = []
