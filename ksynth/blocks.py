@@ -265,6 +265,10 @@ def element_bound(program: Program, max_len: int) -> int:
             v = min(size(0), size(1))
         elif op in ("concatenate", "interleave"):
             v = sum(n[r.index] for r in a)
+        elif op == "modeled_list":           # the ksynth dialect (dsl/ops.py)
+            v = len(a[2])
+        elif op == "bytes_le":
+            v = a[1] * size(0)
         else:                                # unary list ops keep (or shrink) the length
             v = size(0)
         n.append(max(0, min(v, max_len)))

@@ -29,6 +29,7 @@ from ksynth.dsl.program import Program, Ref
 
 MAX_LS_ORDER = 8                 # least-squares predictor orders tried: 1..8
 LS_SHIFTS = (4, 5, 6, 7, 8, 9)   # fractional bits of the quantised coefficients
+MAX_TARGET = 8192               # longer targets are left to the others (pure-Python model costs)
 EXACT_TOP = 3                    # candidates priced exactly (encode.bits) after the estimate
 RESIDUAL_MODELS = tuple(k for k, m in enumerate(models.MODELS) if m.kind == "residual")
 DNA_MODEL = models.MODEL_INDEX["dna"]
@@ -40,7 +41,8 @@ def residuals(y: np.ndarray, predictor) -> np.ndarray:
     shift, coeffs = predictor[0], predictor[1:]
     acc = np.zeros(len(y), np.int64)
     for k, c in enumerate(coeffs):
-        acc[k + 1:] += c * y[:len(y) - k - 1]
+        if k + 1 < len(y):
+            acc[k + 1:] += c * y[:len(y) - k - 1]
     return y - (acc >> shift)
 
 
@@ -108,7 +110,7 @@ class PredictStrategy:
         from ksynth.search.base import SearchResult
         from ksynth.search.objective import program_cost
 
-        if config.objective != "bits" or not target:
+        if config.objective != "bits" or not target or len(target) > MAX_TARGET:
             return None
         t0 = time.monotonic()
         t = np.asarray(target, np.int64)
