@@ -57,11 +57,34 @@ class Ablations:
 
 
 @dataclass(frozen=True)
+class Tuning:
+    """Search knobs worth sweeping (`tuning.beam=3` is a config, never a code edit). Defaults are
+    the values the search was tuned with on dev draws; units in the comments."""
+
+    beam: int = 2                  # segment: DP entries kept per position (plus open literals)
+    max_sources: int = 16          # segment: most recent path pieces used as copy sources
+    max_pair_sources: int = 8      # segment: newest sources combined pairwise by two-list ops
+    long_run: int = 48             # segment: runs longer than this (elements) offer only 7 end points
+    max_depth: int = 4             # decompose: nested witnesses (interleave, repeat, preimages)
+    top_splits: int = 3            # decompose: interleave splits solved in full at the top (1 fewer per level)
+    reuse_top: int = 1             # decompose: splits the reuse-aware estimate adds per level
+    reuse_max_m: int = 32          # decompose: longest interleaved piece (elements) it scores (KT: 5..25)
+    max_grow_lines: int = 4        # enumerate: entries with this many lines are closed, not grown
+    long_factor: int = 6           # enumerate: a kept value is at most this many times the target's length
+    polish_rounds: int = 20        # polish: rewrite passes over a program (each applies many rewrites)
+    max_divisors: int = 32         # solve: modulus candidates tried per sketch family
+    z3_timeout_ms: int = 300       # solve: Z3 time per query (milliseconds)
+    resegment_top: int = 2         # portfolio: verified programs (cheapest first) whose literal lines are re-covered
+    polish_reserve: float = 0.1    # portfolio: share of the wall budget kept for that final re-cover
+
+
+@dataclass(frozen=True)
 class SearchConfig:
     objective: str = "kt"                     # "kt": KT prior bits, 24 KT functions; "bits": real code
     strategies: tuple[str, ...] = STRATEGIES
     budget: Budget = field(default_factory=Budget)
     ablations: Ablations = field(default_factory=Ablations)
+    tuning: Tuning = field(default_factory=Tuning)
     max_len: int = 1 << 16                    # element cap for every list a program builds
     seed: int = 0
 
@@ -88,6 +111,8 @@ class SearchConfig:
             d["budget"] = Budget(**d["budget"])
         if "ablations" in d:
             d["ablations"] = Ablations(**d["ablations"])
+        if "tuning" in d:
+            d["tuning"] = Tuning(**d["tuning"])
         if "strategies" in d:
             d["strategies"] = tuple(d["strategies"])
         return cls(**d)

@@ -10,7 +10,8 @@ from ksynth.config import Ablations
 from ksynth.dsl.interp import run
 from ksynth.dsl.score import kt_bits
 from ksynth.search.decompose import Decomposer, ReuseHalf, reuse_cover, reuse_split_cost
-from ksynth.search.segment import assemble, costs_for
+from ksynth.search.ir import assemble
+from ksynth.search.segment import costs_for
 
 RNG = random.Random(3)
 LIT = tuple(RNG.randrange(256) for _ in range(14))     # random literals: no cheaper program

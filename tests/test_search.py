@@ -25,7 +25,8 @@ from ksynth.search.base import SearchResult
 from ksynth.search.decompose import Decomposer
 from ksynth.search.objective import line_cost, program_cost
 from ksynth.search.portfolio import Portfolio, solve
-from ksynth.search.segment import Segmenter, assemble
+from ksynth.search.ir import assemble
+from ksynth.search.segment import Segmenter
 
 RNG = random.Random(5)
 LIT_A = tuple(RNG.randrange(256) for _ in range(9))       # a random literal: no cheaper program

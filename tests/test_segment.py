@@ -8,7 +8,8 @@ from ksynth.dsl.program import Line, Program, Ref
 from ksynth.dsl.sample import sample
 from ksynth.dsl.score import kt_bits
 from ksynth.search.polish import _Dag, best_order, _to_program, polish
-from ksynth.search.segment import Segmenter, assemble, literal_node
+from ksynth.search.ir import assemble, literal_node
+from ksynth.search.segment import Segmenter
 
 
 def P(text: str) -> Program:

@@ -237,6 +237,35 @@ def _witness_repeat(x, t):
     return [(n // m,)]
 
 
+def _witness_substitute(x, t):
+    """The one (a, b) that turns x into t: every element equal to a, and only those, becomes b."""
+    if len(x) != len(t):
+        return []
+    pair = None
+    for u, v in zip(x, t):
+        if u != v:
+            if pair is None:
+                pair = (u, v)
+            elif pair != (u, v):
+                return []
+    if pair is None:
+        return []
+    a, b = pair
+    return [pair] if all((v == b) if u == a else (u == v) for u, v in zip(x, t)) else []
+
+
+def _witness_jumps(x, t):
+    """The smallest jump j >= 2 with x[::j] == t (j = 1 would be x itself)."""
+    n = len(t)
+    if not n or len(x) <= n:
+        return []
+    t = tuple(t)
+    for j in range(2, len(x) // max(n - 1, 1) + 2):
+        if len(range(0, len(x), j)) == n and tuple(x[::j]) == t:
+            return [(j,)]
+    return []
+
+
 def _preimage_scan(t):
     return [tuple(b - a for a, b in zip((0,) + tuple(t[:-1]), t))] if len(t) >= 2 else []
 
@@ -290,10 +319,11 @@ _ROWS = [
     OpSpec("reverse_list", (Arg(R),), "x[::-1]", lambda x: list(x[::-1]), len,
            Hooks(derive=_derive_reverse, witness=_witness_reverse)),
     OpSpec("substitute", (Arg(R), Arg(N, "a"), Arg(N, "b")), "every element equal to a replaced by b",
-           lambda x, a, b: [b if v == a else v for v in x], lambda x, a, b: len(x)),
+           lambda x, a, b: [b if v == a else v for v in x], lambda x, a, b: len(x),
+           Hooks(witness=_witness_substitute)),
     OpSpec("get_subsequence_with_jumps", (Arg(R), Arg(S, "jump", "pos", code="jump")), "x[::j], j >= 1",
            lambda x, j: list(x[::j]), lambda x, j: len(range(0, len(x), j)),
-           Hooks(derive=_derive_jumps)),
+           Hooks(derive=_derive_jumps, witness=_witness_jumps)),
     OpSpec("get_subsequence_between_indices",
            (Arg(R), Arg(N, "a"), Arg(N, "b", code="span", base=1)), "x[a:b], Python slice semantics",
            lambda x, a, b: list(x[a:b]), lambda x, a, b: _slice_len(len(x), a, b)),

@@ -8,7 +8,7 @@ be absorbed into the longer argument. For a target t and every split point m:
 and t = interleave(X, Y). Both halves are scored with a fast run/literal estimate, and only the most
 promising splits are solved in full (recursively: X is often itself an interleave). Other witnesses:
 concatenation (the segmentation, always an option), repeat_list (t = x * k) and scan_add (t is the
-prefix sum of its differences). Lines are shared through the pool: the half solved second may copy
+prefix sum of its differences: any row's `preimage` hook). Lines are shared through the pool: the half solved second may copy
 or transform any line the first built, and the halves are solved in the order that lets the
 interleave's simple argument reuse the complex one.
 
@@ -19,14 +19,17 @@ from __future__ import annotations
 
 import time
 
-from ksynth.search.segment import (Node, Segmenter, assemble, costs_for, interleave_node,
-                                   unary_node)
-from ksynth.search.objective import line_cost, APPROX_INDEX
+from ksynth.config import Tuning
+from ksynth.dsl.ops import with_hook
+from ksynth.search.ir import Node, assemble, extend
+from ksynth.search.objective import APPROX_INDEX, COST_EPS, allowed_ops, line_cost
+from ksynth.search.segment import Segmenter, costs_for
 
-MAX_DEPTH = 4            # nested interleaves explored
-TOP_SPLITS = 3           # interleave splits solved in full at the top level (fewer deeper down)
-MIN_INTERLEAVE = 4       # shortest target worth splitting
-REUSE_SCAN = 256         # splits beyond the top ones tested for reuse between their halves
+MIN_INTERLEAVE = 4       # elements: the shortest target worth splitting
+MIN_PREIMAGE = 4         # elements: the shortest target inverted through a preimage hook
+REUSE_SCAN = 256         # splits beyond the top ones tested for reuse between their halves (O(n) each)
+COPY_SPLITS = 2          # splits whose halves copy each other added at the top (1 fewer per level)
+SPLIT_SLACK_RUNS = 2     # a split is solved when its estimate is within this many interval lines of the best
 
 
 COPY_EST_BITS = 4.0      # estimated bits of reusing an earlier stretch (a reference, maybe a slice)
@@ -116,9 +119,7 @@ def _item_transform_len(small, big, k: int = TRANSFORM_PROBE) -> int:
 REUSE_STRIDES = (2, 3, 4, 5)     # get_subsequence_with_jumps steps seen by the estimate
 REUSE_COPY_BITS = COPY_EST_BITS + 3.0   # a reused stretch: a reference plus maybe a one-ref line
 REUSE_DEPTH = 1                  # deepest level whose splits get the reuse estimate
-REUSE_TOP = 1                    # splits added by it per level
-REUSE_MAX_M = 32                 # longest interleaved piece scored with it (KT pieces: 5..25)
-REUSE_WORK = 4000               # elements covered per target at most (keeps long targets linear)
+REUSE_WORK = 4000                # elements covered per target at most (keeps long targets linear)
 _SEP = "\u0100"                  # separates stretches in a source text (values are < 256 there)
 
 
@@ -223,10 +224,16 @@ def reuse_split_cost(x: tuple, y: tuple, c) -> float:
 class Decomposer:
     """Solve one target by recursion over witnesses; `solve(t)` returns (approx bits, Node)."""
 
-    def __init__(self, objective: str = "kt", ablations=None, deadline: float | None = None):
+    def __init__(self, objective: str = "kt", ablations=None, deadline: float | None = None,
+                 tuning: Tuning | None = None):
+        tuning = tuning or Tuning()
         self.objective = objective
         self.c = costs_for(objective)
-        self.seg = Segmenter(objective, ablations)
+        self.seg = Segmenter(objective, ablations, tuning)
+        self.max_depth, self.top_splits = tuning.max_depth, tuning.top_splits
+        self.reuse_top, self.reuse_max_m = tuning.reuse_top, tuning.reuse_max_m
+        allowed = allowed_ops(objective)
+        self.preimage_ops = tuple(s for s in with_hook("preimage") if s.name in allowed)
         self.memoise = getattr(ablations, "memoise", True)
         self.shared = getattr(ablations, "shared_lines", True)
         self.interleave_on = getattr(ablations, "interleave", True)
@@ -285,9 +292,9 @@ class Decomposer:
         _, node = self.seg.solve(t, pool, self.deadline)
         best = (self.dag_cost(node, pool_values), node)
         n = len(t)
-        if not self._late() and depth < MAX_DEPTH:
+        if not self._late() and depth < self.max_depth:
             best = self._repeat(t, pool, pool_values, depth, best)
-            best = self._scan(t, pool, pool_values, depth, best)
+            best = self._preimages(t, pool, pool_values, depth, best)
             if self.interleave_on and n >= MIN_INTERLEAVE:
                 best = self._interleave(t, pool, pool_values, depth, best)
         if self.memoise:
@@ -301,24 +308,29 @@ class Decomposer:
             if n % k == 0 and t[: n // k] * k == t:
                 x = t[: n // k]
                 cx, nx = self._solve(x, pool, pool_values, depth + 1)
-                node = unary_node("repeat_list", nx, (k,))
+                node = extend("repeat_list", nx, (k,))
                 cost = self.dag_cost(node, pool_values)
                 if cost < best[0]:
                     best = (cost, node)
                 break                         # the shortest period explains every longer one
         return best
 
-    def _scan(self, t, pool, pool_values, depth, best):
-        n = len(t)
-        if n < 4:
+    def _preimages(self, t, pool, pool_values, depth, best):
+        """t = op(x) for a parameter-free op with a `preimage` hook (scan_add: x = the differences
+        of t): x is solved when its flat estimate plus the op's line beats t's own."""
+        if len(t) < MIN_PREIMAGE:
             return best
-        d = (t[0],) + tuple(t[i] - t[i - 1] for i in range(1, n))
-        if quick_cost(d, self.c) + self.c.ref_only >= quick_cost(t, self.c) - 1e-9:
-            return best
-        cd, nd = self._solve(d, pool, pool_values, depth + 1)
-        node = unary_node("scan_add", nd, ())
-        cost = self.dag_cost(node, pool_values)
-        return (cost, node) if cost < best[0] else best
+        for spec in self.preimage_ops:
+            for x in spec.hooks.preimage(t):
+                x = tuple(x)
+                if quick_cost(x, self.c) + self.c.unary(spec.name) >= quick_cost(t, self.c) - COST_EPS:
+                    continue
+                _, nx = self._solve(x, pool, pool_values, depth + 1)
+                node = extend(spec.name, nx)
+                cost = self.dag_cost(node, pool_values)
+                if cost < best[0]:
+                    best = (cost, node)
+        return best
 
     def _interleave(self, t, pool, pool_values, depth, best):
         c = self.c
@@ -326,20 +338,20 @@ class Decomposer:
         if ranked is None:
             ranked = self.split_memo[(t, depth)] = self._rank_splits(t, depth)
         splits, by_reuse = ranked
-        top = TOP_SPLITS if depth == 0 else max(1, TOP_SPLITS - depth)
+        top = self.top_splits if depth == 0 else max(1, self.top_splits - depth)
         chosen = splits if not self.split_pruning else splits[:top]
         more = []
         if self.split_pruning:
             # the best splits by the reuse-aware cover, when the flat estimate ranked them lower;
             # taken in turns with the flat ones, so a deadline cuts both lists alike
             have = {(m, ty) for _, m, ty in chosen}
-            more = [s for s in by_reuse if (s[1], s[2]) not in have][:REUSE_TOP]
+            more = [s for s in by_reuse if (s[1], s[2]) not in have][:self.reuse_top]
             mixed = []
             for i in range(max(len(chosen), len(more))):
                 mixed += chosen[i:i + 1] + more[i:i + 1]
             chosen = mixed
             # a half that copies the other is invisible to the estimate: always consider those splits
-            extra = max(0, 2 - depth)
+            extra = max(0, COPY_SPLITS - depth)
             if extra:
                 have = {(m, ty) for _, m, ty in chosen}
                 chosen = chosen + self._reuse_extras(
@@ -349,7 +361,7 @@ class Decomposer:
                 break
             xs, ys, tail = t[0:2 * m:2], t[1:2 * m:2], t[2 * m:]
             x, y = (xs, ys + tail) if tail_to_y else (xs + tail, ys)
-            if self.split_pruning and est > best[0] + 2 * c.interval and \
+            if self.split_pruning and est > best[0] + SPLIT_SLACK_RUNS * c.interval and \
                     not self._reuse_split(t, m, tail_to_y):
                 continue
             if (est, m, tail_to_y) in more and est > best[0]:
@@ -390,7 +402,7 @@ class Decomposer:
             for tail_to_y in ((False, True) if 2 * m < n else (False,)):
                 splits.append((est, m, tail_to_y))
             # the fold's last interleave takes a short piece: Y = t[1:2m:2], the tail goes to X
-            if reuse and m <= REUSE_MAX_M and work < REUSE_WORK:
+            if reuse and m <= self.reuse_max_m and work < REUSE_WORK:
                 x, y = t[0:2 * m:2] + t[2 * m:], t[1:2 * m:2]
                 by_reuse.append((reuse_split_cost(x, y, c) + c.interleave, m, False))
                 work += n
@@ -446,12 +458,12 @@ class Decomposer:
             # second pass: the first half may reuse what the second built
             pool_a, values_a = self._pool_for(pool, nb)
             _, na2 = self._solve(a, pool_a, values_a, depth + 1)
-            one = interleave_node(*((nb, na) if y_first else (na, nb)))
-            two = interleave_node(*((nb, na2) if y_first else (na2, nb)))
+            one = extend("interleave", (nb, na) if y_first else (na, nb))
+            two = extend("interleave", (nb, na2) if y_first else (na2, nb))
             if self.dag_cost(two, pool_values) < self.dag_cost(one, pool_values):
                 return two
             return one
-        return interleave_node(*((nb, na) if y_first else (na, nb)))
+        return extend("interleave", (nb, na) if y_first else (na, nb))
 
 
 class DecomposeStrategy:
@@ -463,7 +475,7 @@ class DecomposeStrategy:
         from ksynth.search.base import SearchResult
 
         t0 = time.monotonic()
-        dec = Decomposer(config.objective, config.ablations, deadline)
+        dec = Decomposer(config.objective, config.ablations, deadline, config.tuning)
         cost, node = dec.solve(target)
         program = assemble(node, share=config.ablations.copies and config.ablations.shared_lines)
         return SearchResult(program, float("nan"), float("nan"), False, time.monotonic() - t0,

@@ -5,14 +5,16 @@ value and its cost under the configured objective, written as a standalone progr
 priority queue cheapest first; an entry's children (one more line) cost at least as much, so values
 are settled in cost order. Popping an entry does three things:
   close  - the ops that could turn it into the target in ONE more line, with their constants
-           solved from the target (x + c: c = t0 - x0; x % c: c divides gcd(x - t); substitute: the
-           one changed value; filter, slices, jumps, max_n/min_n, reverse, scan_add, repeat_list),
-           and the two-list ops / interleave / concatenate whose partner value is then determined
-           (e.g. y = t - x for add_two_lists) and looked up in the bank: meet in the middle;
+           solved from the target: every row's `witness` hook (x + c: c = t0 - x0; substitute: the
+           one changed value; filter, jumps, max_n/min_n, reverse, scan_add, repeat_list; a new op
+           with a witness is closed here with no edit), then the cases that use the target's
+           precomputed views (x % c: c divides gcd(x - t); x[a:b] by substring search) and the
+           two-list ops / interleave / concatenate whose partner value is then determined (e.g.
+           y = t - x for add_two_lists), looked up in the bank: meet in the middle;
   grow   - children with one more line (unary ops with a few constants, binary ops with settled
            entries), pushed when their value is new and relevant;
   record - an entry equal to the target is a solution.
-Growth is shallow by design: entries have at most MAX_GROW_LINES lines; with target pruning, unary
+Growth is shallow by design: entries have at most `tuning.max_grow_lines` lines; with target pruning, unary
 ops grow only one-line entries, and two-list ops appear only as the last line (found by close).
 The search stops when the cheapest open entry plus the cheapest possible line costs as much as the
 best solution (the literal program, or the caller's `bound`, is the first one), at the deadline, or
@@ -24,7 +26,7 @@ Switches (config.ablations):
   target_pruning             leaves are drawn from the target (lengths, aligned starts, runs) and
                              a value is kept only when it can still reach the target: length n;
                              shorter and a substring of the target or of its even/odd halves or an
-                             interleave component; longer (<= 6 n) and containing the target as a
+                             interleave component; longer (<= `tuning.long_factor` n) and containing the target as a
                              subsequence. Off: generic leaves over a constant pool, any value kept.
 Values are computed incrementally with the op table's bodies (OpSpec.body, the spec), once per
 entry, so batching whole programs through the executor would only repeat that work (measured by
@@ -37,19 +39,20 @@ import heapq
 import math
 import time
 from collections import Counter
-from itertools import accumulate
 
 from ksynth.dsl.interp import VALUE_LIMIT, try_run
-from ksynth.dsl.ops import OPS
+from ksynth.dsl.ops import PREDICATE_TESTS, PREDICATES, with_hook
 from ksynth.dsl.program import Program, Ref
 from ksynth.search.base import SearchResult
-from ksynth.search.objective import line_cost, output_cost
+from ksynth.search.ir import apply, divisors_above, line_args, run_line
+from ksynth.search.objective import allowed_ops, line_cost, output_cost
 
-MAX_GROW_LINES = 4            # entries with this many lines are closed but not grown
 MAX_UNARY_LINES = 2           # with target pruning, one-input ops grow only entries of 1 line
-LONG_FACTOR = 6               # a longer value may be at most this many times the target's length
 MAX_POOL = 24                 # constants per argument without target pruning (nearest t[0] first)
-CHECK_EVERY = 64              # nodes between deadline checks
+CHECK_EVERY = 64              # nodes between deadline checks (on a 64-element target; fewer when longer)
+EXTRA_CAP = 32                # elements: a value may exceed the target's length by this much at least
+LEAF_STEPS = (1, 2, 3, 4, 5, -1, -2, -3, -4, -5)   # range steps of aligned leaves (KT draws 2..5)
+SMALL_CONSTANTS = (2, 3, 4, 5)    # jumps, repeat counts and moduli tried when growing (KT: 2..5)
 
 
 class _Entry:
@@ -76,10 +79,6 @@ def _merge(a: tuple, b: tuple) -> tuple[list, int, int]:
     return lines, len(a) - 1, remap[-1]
 
 
-_PRED_TEST = {"is_even": lambda x: x % 2 == 0, "is_odd": lambda x: x % 2 == 1,
-              "is_not_zero": lambda x: x != 0}
-
-
 class _Target:
     """The target and the precomputed views that relevance checks and leaves use."""
 
@@ -92,8 +91,7 @@ class _Target:
         self.key = self._key(self.t)
         self.half_keys = tuple(self._key(h) for h in self.halves)
         # filter(p, x) == t needs every element of t to satisfy p
-        self.preds = tuple(p for p in ("is_even", "is_odd", "is_not_zero")
-                           if all(_PRED_TEST[p](x) for x in self.t))
+        self.preds = tuple(p for p, test in PREDICATE_TESTS.items() if all(map(test, self.t)))
 
     def _key(self, v) -> str | None:
         off = self.OFFSET
@@ -126,7 +124,7 @@ class _Target:
         it = iter(v)
         return all(x in it for x in self.t)
 
-    def relevant(self, v: tuple) -> bool:
+    def relevant(self, v: tuple, long_factor: int) -> bool:
         m, n = len(v), self.n
         if m == n:
             return True
@@ -135,7 +133,7 @@ class _Target:
                 return False
             return (self.is_substring(v) or self.interleave_partner(v, True) is not None
                     or self.interleave_partner(v, False) is not None)
-        return m <= LONG_FACTOR * n and self.is_subsequence_of(v)
+        return m <= long_factor * n and self.is_subsequence_of(v)
 
 
 class _Costs:
@@ -170,7 +168,11 @@ class _Search:
         self.node_limit = config.budget.nodes
         self.oe = config.ablations.observational_equivalence
         self.prune = config.ablations.target_pruning
-        self.cap = max(LONG_FACTOR * self.tg.n, self.tg.n + 32)
+        self.long_factor = config.tuning.long_factor
+        self.max_grow_lines = config.tuning.max_grow_lines
+        self.cap = max(self.long_factor * self.tg.n, self.tg.n + EXTRA_CAP)
+        allowed = allowed_ops(config.objective)
+        self.witness_ops = tuple(s for s in with_hook("witness") if s.name in allowed)
         self.heap: list = []
         self.counter = 0
         self.nodes = 0
@@ -213,7 +215,7 @@ class _Search:
         if not self._tick():
             return
         try:
-            value = tuple(OPS[op].body(*args))
+            value = apply(op, args)
         except ZeroDivisionError:
             return
         if not value or len(value) > self.cap or not _ok(value):
@@ -227,7 +229,7 @@ class _Search:
             self.pushed_cost[value] = cost
         if cost + self.min_line >= self.best_cost:
             return                                   # any program built on it costs too much
-        if self.prune and not self.tg.relevant(value):
+        if self.prune and not self.tg.relevant(value, self.long_factor):
             return
         self.counter += 1
         heapq.heappush(self.heap, (cost, self.counter, _Entry(cost, value, lines)))
@@ -236,12 +238,12 @@ class _Search:
         if cost < self.best_cost and try_run(Program.build(lines)) == list(self.tg.t):
             self.best_cost, self.best_lines = cost, tuple(lines)
 
-    def close_with(self, entry: _Entry, op: str, args_after: tuple = (), args_before: tuple = ()):
-        """Candidate solution: one more line op(before..., entry, after...)."""
+    def close_with(self, entry: _Entry, op: str, params: tuple = ()):
+        """Candidate solution: one more line, op on the entry with the other arguments `params`."""
         if not self._tick():
             return
         k = len(entry.lines) - 1
-        lines = entry.lines + ((op, args_before + (Ref(k),) + args_after),)
+        lines = entry.lines + ((op, line_args(op, (Ref(k),), params)),)
         cost = self.obj.program_cost(lines)
         if cost < self.best_cost:
             self._solution(lines, cost)
@@ -261,7 +263,7 @@ class _Search:
         if self.prune:
             for view in self._views():
                 m = len(view)
-                for k in (1, 2, 3, 4, 5, -1, -2, -3, -4, -5):
+                for k in LEAF_STEPS:
                     for s in {view[0], view[min(1, m - 1)] - k, view[-1] - (m - 1) * k}:
                         self._range_leaf(s, k, m)
                 for c in {view[0], view[-1], Counter(view).most_common(1)[0][0], 0}:
@@ -298,12 +300,8 @@ class _Search:
         return sorted(vals, key=lambda v: (abs(v - t[0]), v))
 
     def _range_leaf(self, s: int, k: int, m: int) -> None:
-        if m <= 0:
-            return
-        if k == 1:
-            self._leaf("range_func_up", (s, s + m - 1))
-        else:
-            self._leaf("range_func_interval", (s, s + (m - 1) * k + (1 if k > 0 else -1), k))
+        if m > 0:
+            self._leaf(*run_line(s, k, m))
 
     def _run_leaves(self) -> None:
         """Arithmetic runs at both ends of the target and of its halves (concatenate pieces)."""
@@ -315,11 +313,7 @@ class _Search:
                 while m < len(v) and v[m] - v[m - 1] == k:
                     m += 1
                 run = v[:m] if v is seq else v[:m][::-1]
-                step = run[1] - run[0]
-                if step == 0:
-                    self._leaf("repeat_num", (m, run[0]))
-                else:
-                    self._range_leaf(run[0], step, m)
+                self._range_leaf(run[0], run[1] - run[0], m)
 
     def _leaf(self, op: str, args: tuple) -> None:
         if op == "range_func_interval" and not -5 <= args[2] <= 5:
@@ -334,31 +328,14 @@ class _Search:
 
     # ---- closing: one more line reaches the target -------------------------------------------------
     def close(self, e: _Entry) -> None:
-        v, t, n = e.value, self.tg.t, self.tg.n
-        m = len(v)
-        if m == n:
-            c = t[0] - v[0]
-            if all(a + c == b for a, b in zip(v, t)):
-                self.close_with(e, "add_item_list", (c,))
-                self.close_with(e, "subtract_item_list", (-c,))
+        v, t = e.value, self.tg.t
+        for spec in self.witness_ops:
+            for params in spec.hooks.witness(v, t):
+                self.close_with(e, spec.name, params)
+        if len(v) == self.tg.n:
             self._close_modulo(e)
-            self._close_substitute(e)
-            if v[::-1] == t:
-                self.close_with(e, "reverse_list")
-            if v[0] == t[0] and tuple(accumulate(v)) == t:
-                self.close_with(e, "scan_add")
-        if m >= n:
-            for p in self.tg.preds:
-                if tuple(OPS["filter"].body(p, v)) == t:
-                    self.close_with(e, "filter", args_before=(p,))
-            if m > n:
-                if tuple(sorted(v, reverse=True)[:n]) == t:
-                    self.close_with(e, "max_n", (n,))
-                if tuple(sorted(v)[:n]) == t:
-                    self.close_with(e, "min_n", (n,))
-                self._close_slices(e)
-        elif n % m == 0 and v * (n // m) == t:
-            self.close_with(e, "repeat_list", args_before=(n // m,))
+        elif len(v) > self.tg.n:
+            self._close_slice(e)
         self._close_pairs(e)
 
     def _close_modulo(self, e: _Entry) -> None:
@@ -373,36 +350,15 @@ class _Search:
                 return                               # c must exceed max(t) and divide g
         if g == 0:
             return
-        top = max(t)
-        if g <= top:
-            return
         # the smallest divisor of g above max(t) gives the cheapest constant under both objectives
-        for c in _divisors_above(g, top):
+        for c in divisors_above(g, top):
             if all(a % c == b for a, b in zip(v, t)):
                 self.close_with(e, "modulo_item_list", (c,))
                 return
 
-    def _close_substitute(self, e: _Entry) -> None:
-        v, t = e.value, self.tg.t
-        pair = None
-        for x, y in zip(v, t):
-            if x != y:
-                if pair is None:
-                    pair = (x, y)
-                elif pair != (x, y):
-                    return
-        if pair is None:
-            return
-        a, b = pair
-        if all((y == b) if x == a else (x == y) for x, y in zip(v, t)):
-            self.close_with(e, "substitute", (a, b))
-
-    def _close_slices(self, e: _Entry) -> None:
-        v, t, n = e.value, self.tg.t, self.tg.n
-        for j in range(2, len(v) // max(n - 1, 1) + 2):
-            if len(v[::j]) == n and v[::j] == t:
-                self.close_with(e, "get_subsequence_with_jumps", (j,))
-                break
+    def _close_slice(self, e: _Entry) -> None:
+        """x[a:b] == t: the target's first occurrence in the value, by C-speed substring search."""
+        v, n = e.value, self.tg.n
         kv, kt = self.tg._key(v), self.tg.key
         if kv is not None and kt is not None:
             a = kv.find(kt)
@@ -461,17 +417,17 @@ class _Search:
         ref = Ref(k)
         lv = list(v)
         unary = [("reverse_list", (ref,)), ("scan_add", (ref,))]
-        preds = self.tg.preds if self.prune else ("is_even", "is_odd", "is_not_zero")
+        preds = self.tg.preds if self.prune else PREDICATES
         unary += [("filter", (p, ref)) for p in preds]
         if v:
             for c in {t[0] - v[0], t[-1] - v[-1]} - {0}:
                 unary.append(("add_item_list", (ref, c)) if c > 0 else ("subtract_item_list", (ref, -c)))
-        for c in sorted({2, 3, 4, 5, max(t) + 1}):
+        for c in sorted({*SMALL_CONSTANTS, max(t) + 1}):
             unary.append(("modulo_item_list", (ref, c)))
-        for j in range(2, 6):
+        for j in SMALL_CONSTANTS:
             if len(v) >= 2 * j:
                 unary.append(("get_subsequence_with_jumps", (ref, j)))
-        for r in range(2, 6):
+        for r in SMALL_CONSTANTS:
             if 0 < len(v) * r <= self.cap:
                 unary.append(("repeat_list", (r, ref)))
         for op, args in unary:
@@ -495,7 +451,7 @@ class _Search:
         for other in group:
             if self.stopped or other.cost > room:
                 return
-            if len(other.lines) + len(e.lines) > MAX_GROW_LINES:
+            if len(other.lines) + len(e.lines) > self.max_grow_lines:
                 continue
             if not long and len(other.value) + len(e.value) >= n:
                 continue
@@ -526,21 +482,8 @@ class _Search:
             (self.settled_long if len(e.value) >= self.tg.n else self.settled_short).append(e)
             self.pops += 1
             self.close(e)
-            if len(e.lines) < MAX_GROW_LINES:
+            if len(e.lines) < self.max_grow_lines:
                 self.grow(e)
-
-
-def _divisors_above(g: int, floor: int) -> list[int]:
-    g = abs(g)
-    small, large = [], []
-    d = 1
-    while d * d <= g:
-        if g % d == 0:
-            small.append(d)
-            if d != g // d:
-                large.append(g // d)
-        d += 1
-    return [d for d in small + large[::-1] if d > floor]
 
 
 class EnumerateStrategy:

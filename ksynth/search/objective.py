@@ -18,6 +18,10 @@ from ksynth.dsl.score import kt_bits, line_kt_bits
 from ksynth.errors import UsageError
 
 APPROX_INDEX = 5          # a typical line position in a found program (ref ~ log2(6) = 2.6 bits)
+# bits: a rewrite or a candidate counts as cheaper only when it saves more than this. KT costs are
+# sums of log2 terms, so two equal programs written in different orders differ by float rounding
+# (~1e-14); a real saving is at least a fraction of a bit.
+COST_EPS = 1e-9
 _KT_OP_SET = frozenset(KT_OPS)
 
 

@@ -31,14 +31,18 @@ from ksynth.dsl.interp import run_lines, try_run
 from ksynth.dsl.ops import OPS, ArgKind
 from ksynth.dsl.program import Line, Program, Ref
 from ksynth.errors import ExecError, KsynthError
-from ksynth.search.objective import line_cost, program_cost
+from ksynth.config import Tuning
+from ksynth.dsl.ops import INITIATORS
+from ksynth.search.ir import Node, cheapest_initiator, lower, reach, to_nodes, topo
+from ksynth.search.objective import COST_EPS, line_cost, program_cost
 
-MAX_ROUNDS = 20          # rewrite passes over the whole program (each pass applies many rewrites)
-MAX_UNROLL = 64          # most references one unrolled repeat may add to a concatenate
-RESEGMENT_MIN_LEN = 4     # shorter lines are not re-covered
+MAX_UNROLL = 64          # references: the most one unrolled repeat may add to a concatenate
+RESEGMENT_MIN_LEN = 4     # elements: shorter lines are not re-covered
 RESEGMENT_OPS = ("set_list",)   # lines re-covered by the segmenter (literals only: bounded work)
-MAX_ORDER_LINES = 80     # larger programs keep the ratio-rule order (no local search)
-_INITIATORS = frozenset(n for n, s in OPS.items() if s.is_initiator)
+MAX_ORDER_LINES = 80     # lines: larger programs keep the ratio-rule order (no local search)
+MAX_ORDER_STATES = 1500  # line sets per position in the exact order DP; beyond, the local search
+LITERAL_ELEMENTS_PER_LINE = 8   # a literal longer than this per private line (+1 line) never pays off
+_INITIATORS = frozenset(INITIATORS)
 
 
 class _Dag:
@@ -75,7 +79,7 @@ class _Dag:
         return out
 
     def prune(self) -> None:
-        live = _reach(self.out, self.refs)
+        live = reach(self.out, self.refs)
         for k in [k for k in self.lines if k not in live]:
             del self.lines[k]
             del self.values[k]
@@ -103,7 +107,7 @@ def _ratio_order(dag: _Dag) -> list[int]:
     order: list[int] = []
 
     def closure(k):                    # k and its unscheduled ancestors (k itself is unscheduled)
-        return _reach(k, lambda x: [p for p in preds[x] if p not in done])
+        return reach(k, lambda x: [p for p in preds[x] if p not in done])
 
     while len(order) < len(dag.lines):
         best, best_key = None, None
@@ -117,27 +121,10 @@ def _ratio_order(dag: _Dag) -> list[int]:
         if best is None:
             best = closure(dag.out)
         # the chosen set in a topological order (ids are not ordered, so sort by a DFS)
-        for x in _topo(best, preds):
+        for x in topo(sorted(best), lambda x: [p for p in sorted(preds[x]) if p in best]):
             done.add(x)
             order.append(x)
     return order
-
-
-def _topo(nodes: set, preds: dict) -> list:
-    out, seen = [], set()
-
-    def rec(x):
-        if x in seen:
-            return
-        seen.add(x)
-        for p in sorted(preds[x]):
-            if p in nodes:
-                rec(p)
-        out.append(x)
-
-    for x in sorted(nodes):
-        rec(x)
-    return out
 
 
 def _to_program(dag: _Dag, order: list[int]) -> Program:
@@ -172,7 +159,7 @@ def best_order(dag: _Dag, objective: str, search: bool = True) -> list[int]:
             i = order.index(k)
             lo = max((order.index(p) for p in preds[k]), default=-1) + 1
             hi = min((order.index(s) for s in succs[k]), default=n) - 1
-            best_gain, best_j = 1e-9, None
+            best_gain, best_j = COST_EPS, None
             for j in range(lo, hi + 1):
                 if j == i:
                     continue
@@ -185,7 +172,7 @@ def best_order(dag: _Dag, objective: str, search: bool = True) -> list[int]:
     return order
 
 
-def _exact_order(order, table, dag, max_states: int = 1500):
+def _exact_order(order, table, dag, max_states: int = MAX_ORDER_STATES):
     """The optimal order by a DP over downward-closed line sets (None when there are too many)."""
     n = len(order)
     bit = {k: 1 << i for i, k in enumerate(order)}
@@ -203,7 +190,7 @@ def _exact_order(order, table, dag, max_states: int = 1500):
                 c = cost + table[order[i]][pos]
                 m = mask | b
                 old = nxt.get(m)
-                if old is None or c < old[0] - 1e-12:
+                if old is None or c < old[0] - COST_EPS:
                     nxt[m] = (c, (mask, i))
         if len(nxt) > max_states:
             return None
@@ -316,29 +303,13 @@ def _unroll(dag: _Dag):
     return out
 
 
-def _cheapest_initiator(value: tuple, objective: str):
-    """(op, args) of the cheapest initiator producing `value` (position-independent under KT)."""
-    cands = [("set_list", (value,))]
-    n = len(value)
-    if n >= 1 and len(set(value)) == 1:
-        cands.append(("repeat_num", (n, value[0])))
-    if n >= 2:
-        d = value[1] - value[0]
-        if d != 0 and all(value[i + 1] - value[i] == d for i in range(n - 1)):
-            last = value[-1]
-            if d == 1:
-                cands.append(("range_func_up", (value[0], last)))
-            cands.append(("range_func_interval", (value[0], last + (1 if d > 0 else -1), d)))
-    return min(cands, key=lambda c: line_cost(c[0], c[1], 1, objective))
-
-
 def _forms(dag: _Dag, objective: str):
     """One new dag where every initiator takes its cheapest form, or None when none changes."""
     d, changed = dag.copy(), False
     for k, (op, args) in dag.lines.items():
         if op in _INITIATORS:
-            best = _cheapest_initiator(dag.values[k], objective)
-            if line_cost(best[0], best[1], 1, objective) < line_cost(op, args, 1, objective) - 1e-9:
+            best = cheapest_initiator(dag.values[k], objective)
+            if line_cost(best[0], best[1], 1, objective) < line_cost(op, args, 1, objective) - COST_EPS:
                 d.lines[k] = best
                 changed = True
     return d if changed else None
@@ -398,7 +369,7 @@ def _group_run(run: list[int], dag: _Dag, lcost) -> list[list[int]]:
             else:
                 value = tuple(v for x in run[i:j] for v in dag.values[x])
                 c = lcost("set_list", (value,))
-            if best[i] + c < best[j] - 1e-9:
+            if best[i] + c < best[j] - COST_EPS:
                 best[j], back[j] = best[i] + c, i
     out, j = [], n
     while j > 0:
@@ -424,7 +395,7 @@ def _literalise(dag: _Dag):
                 sub.add(x)
                 stack.extend(dag.refs(x))
         value = dag.values[k]
-        if len(value) > 8 * len(sub) + 8:          # a literal this long never pays off
+        if len(value) > LITERAL_ELEMENTS_PER_LINE * (len(sub) + 1):
             continue
         d = dag.copy()
         d.lines[k] = ("set_list", (value,))
@@ -444,7 +415,7 @@ def _dedupe(dag: _Dag):
     d = dag.copy()
     for ks in dups:
         keep = ks[0]
-        anc = _ancestors(d, keep)
+        anc = reach(keep, d.refs)
         for k in ks[1:]:
             if k in anc or k not in d.lines:
                 continue
@@ -458,74 +429,53 @@ def _dedupe(dag: _Dag):
     return d
 
 
-def _resegment(dag: _Dag, objective: str, deadline: float | None, ablations=None):
+def _resegment(dag: _Dag, objective: str, deadline: float | None, ablations=None, tuning=None):
     """Candidates (lazily): a literal line re-covered by the segmenter with every line that does not depend
     on it as a copy source (reuse the search missed, e.g. a transform of a line built elsewhere,
     hidden inside a merged literal)."""
-    from ksynth.search.segment import Node, Segmenter
+    from ksynth.search.segment import Segmenter
 
     users = dag.users()
-    seg = Segmenter(objective, ablations, interleave_pieces=True)
+    seg = Segmenter(objective, ablations, tuning, interleave_pieces=True)
     for k, (op, args) in list(dag.lines.items()):
         if op not in RESEGMENT_OPS or len(dag.values[k]) < RESEGMENT_MIN_LEN:
             continue
         if deadline is not None and time.monotonic() > deadline:
             break
         # lines that (transitively) use k may not become its sources
-        above = _reach(k, lambda x: (u for u, _ in users[x]))
-        nodes: dict = {}
-
-        def node(x):
-            hit = nodes.get(x)
-            if hit is None:
-                xop, xargs = dag.lines[x]
-                hit = nodes[x] = Node(xop, tuple(node(a.index) if isinstance(a, Ref) else a
-                                                 for a in xargs), dag.values[x])
-            return hit
-
-        pool = [node(x) for x in dag.lines if x not in above]
-        _, root = seg.solve(dag.values[k], pool, deadline)
+        above = reach(k, lambda x: (u for u, _ in users[x]))
+        below = [x for x in dag.lines if x not in above]
+        nodes = to_nodes({x: dag.lines[x] for x in below}, dag.values)
+        _, root = seg.solve(dag.values[k], [nodes[x] for x in below], deadline)
         if root.op == "set_list":
             continue
         d = dag.copy()
         ids = {id(n): x for x, n in nodes.items()}
-        by_value = {dag.values[x]: x for x in dag.lines if x not in above}
+        by_value = {dag.values[x]: x for x in below}
 
-        def emit(n):
+        def known(n):                  # the very line the pool node came from, else an equal value
             x = ids.get(id(n))
-            if x is None:
-                x = by_value.get(n.value)
-            if x is None:
-                x = ids[id(n)] = d.add(n.op, tuple(Ref(emit(a)) if isinstance(a, Node) else a
-                                                  for a in n.args), n.value)
+            return by_value.get(n.value) if x is None else x
+
+        def add(n, args):
+            x = ids[id(n)] = d.add(n.op, args, n.value)
             return x
 
-        d.lines[k] = (root.op, tuple(Ref(emit(a)) if isinstance(a, Node) else a for a in root.args))
+        # the re-covered line keeps its id k (its users refer to it); its arguments are lowered
+        d.lines[k] = (root.op, tuple(Ref(lower(a, known, add)) if isinstance(a, Node) else a
+                                     for a in root.args))
         d.prune()
         yield d
 
 
-def _reach(k, step) -> set:
-    """k and every line reachable from it through `step(line) -> lines`."""
-    seen, stack = set(), [k]
-    while stack:
-        x = stack.pop()
-        if x in seen:
-            continue
-        seen.add(x)
-        stack.extend(step(x))
-    return seen
-
-
-def _ancestors(dag: _Dag, k) -> set:
-    return _reach(k, dag.refs)
-
-
 # ---- driver -----------------------------------------------------------------------------------------
 def polish(program: Program, target, objective: str = "kt", max_len: int = 1 << 16,
-           resegment: bool = False, deadline: float | None = None, ablations=None) -> Program:
+           resegment: bool = False, deadline: float | None = None, ablations=None,
+           tuning: Tuning | None = None) -> Program:
     """The cheapest rewrite of `program` found (or `program` itself); always verified.
-    `resegment`: also re-cover literal lines with the program's other lines as sources (slower)."""
+    `resegment`: also re-cover literal lines with the program's other lines as sources (slower).
+    `tuning`: config.tuning (polish_rounds, and the re-cover's segmenter knobs)."""
+    tuning = tuning or Tuning()
     try:
         values = run_lines(program, max_len)
     except (ExecError, KsynthError):
@@ -538,7 +488,7 @@ def polish(program: Program, target, objective: str = "kt", max_len: int = 1 << 
         dag = _Dag.from_program(program, values)
         dag.prune()
         cur, _ = _cost(dag, objective)
-        for _ in range(MAX_ROUNDS):
+        for _ in range(tuning.polish_rounds):
             if deadline is not None and time.monotonic() > deadline:
                 break
             improved = False
@@ -546,15 +496,15 @@ def polish(program: Program, target, objective: str = "kt", max_len: int = 1 << 
                 cand = rule(dag) if rule in (_dedupe, _flatten, _unwrap) else rule(dag, objective)
                 if cand is not None:
                     c, _ = _cost(cand, objective)
-                    if c < cur - 1e-9:
+                    if c < cur - COST_EPS:
                         dag, cur, improved = cand, c, True
             rules = [_unroll, _literalise]
             if resegment:
-                rules.append(lambda g: _resegment(g, objective, deadline, ablations))
+                rules.append(lambda g: _resegment(g, objective, deadline, ablations, tuning))
             for rule in rules:
                 for cand in rule(dag):
                     c, _ = _cost(cand, objective)
-                    if c < cur - 1e-9:
+                    if c < cur - COST_EPS:
                         dag, cur, improved = cand, c, True
                         break
             if not improved:
@@ -562,6 +512,6 @@ def polish(program: Program, target, objective: str = "kt", max_len: int = 1 << 
         out = _to_program(dag, best_order(dag, objective, search=True))
     except KsynthError:
         return program
-    if program_cost(out, objective) >= base - 1e-9 or try_run(out, max_len) != target:
+    if program_cost(out, objective) >= base - COST_EPS or try_run(out, max_len) != target:
         return program
     return out

@@ -29,10 +29,8 @@ from ksynth.dsl.program import Program
 from ksynth.errors import KsynthError, UsageError
 from ksynth.search import REGISTRY
 from ksynth.search.base import SearchResult
-from ksynth.search.objective import both_costs, program_cost
+from ksynth.search.objective import COST_EPS, both_costs, program_cost
 
-RESEGMENT_TOP = 2         # verified programs (cheapest first) whose literal lines are re-covered
-POLISH_RESERVE = 0.1     # share of the wall budget kept for the final polish (re-cover)
 
 
 def load_strategy(name: str):
@@ -78,11 +76,11 @@ class Portfolio:
         t0 = time.monotonic()
         budget = cfg.budget.seconds
         end = t0 + budget if budget is not None else math.inf
-        # the strategies stop POLISH_RESERVE of the budget early: the winner's re-cover needs it
+        # the strategies stop tuning.polish_reserve of the budget early: the winner's re-cover needs it
         # most on the long targets that hit the deadline with big literal lines left
         final = end
         if cfg.ablations.polish and cfg.ablations.polish_resegment and budget is not None:
-            end = t0 + budget * (1 - POLISH_RESERVE)
+            end = t0 + budget * (1 - cfg.tuning.polish_reserve)
         best_prog = literal_program(target)
         best_cost = program_cost(best_prog, cfg.objective)
         best_name = "literal"
@@ -134,26 +132,26 @@ class Portfolio:
                 if prog is not None:
                     info["cost"] = cost
                     candidates.append((cost, strat.name, prog))
-                    if cost < best_cost - 1e-9:
+                    if cost < best_cost - COST_EPS:
                         best_prog, best_cost, best_name = prog, cost, strat.name
             per_strategy[strat.name] = info
         if cfg.ablations.polish and cfg.ablations.polish_resegment and candidates:
             from ksynth.search.polish import polish
 
-            # the RESEGMENT_TOP best programs' literal lines re-covered with their other lines as
+            # the tuning.resegment_top best programs' literal lines re-covered with their other lines as
             # sources (a runner-up may win after its re-cover)
             p0 = time.monotonic()
             improved = False
             seen = set()
-            for _, name, prog in sorted(candidates, key=lambda c: c[0])[:RESEGMENT_TOP]:
+            for _, name, prog in sorted(candidates, key=lambda c: c[0])[:cfg.tuning.resegment_top]:
                 if prog in seen:
                     continue
                 seen.add(prog)
                 deep = polish(prog, target, cfg.objective, cfg.max_len, resegment=True,
                               deadline=final if budget is not None else None,
-                              ablations=cfg.ablations)
+                              ablations=cfg.ablations, tuning=cfg.tuning)
                 cost = program_cost(deep, cfg.objective)
-                if cost < best_cost - 1e-9:
+                if cost < best_cost - COST_EPS:
                     best_prog, best_cost, best_name, improved = deep, cost, name, True
             per_strategy["polish"] = {"seconds": round(time.monotonic() - p0, 4), "improved": improved}
         verified = bool(executor.matches([best_prog], target, cfg.max_len)[0])
@@ -182,7 +180,8 @@ class Portfolio:
         if self.config.ablations.polish:
             from ksynth.search.polish import polish
 
-            program = polish(program, target, self.config.objective, self.config.max_len)
+            program = polish(program, target, self.config.objective, self.config.max_len,
+                             tuning=self.config.tuning)
         try:
             return program, program_cost(program, self.config.objective)
         except UsageError:                 # e.g. a non-KT op under the kt objective

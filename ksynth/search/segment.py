@@ -12,165 +12,33 @@ A piece explains t[a:b] and costs the bits of the lines it adds:
   concatenate (flat cost: 0 KT bits); transformed copies add one line: reverse, +/- c, modulo,
   substitute, jumps, slices, max_n/min_n, scan_add, filter, two-list ops between sources and
   between a source and a fresh run.
-The DP keeps the BEAM cheapest entries per position (plus the best open literal), so a copy whose
-source lies on a slightly more expensive path is still found. Line positions are unknown while
-searching, so costs use objective.APPROX_INDEX; callers rank assembled programs by exact cost.
-
-`Node` is the search's program representation (a DAG of values); `assemble` turns it into a
-Program, emitting each distinct value once (the shared-lines dictionary).
+The one-line transforms of a source are the op table's `derive` hooks (a new op with one is tried
+here with no edit); two-list ops are the rows' bodies. The DP keeps the `tuning.beam` cheapest
+entries per position (plus the best open literals), so a copy whose source lies on a slightly more
+expensive path is still found. Line positions are unknown while searching, so costs use
+objective.APPROX_INDEX; callers rank assembled programs by exact cost. Pieces are ir.Nodes.
 """
 from __future__ import annotations
 
 import time
 from functools import lru_cache
-from itertools import accumulate
 
-from ksynth.dsl.program import Line, Program, Ref
-from ksynth.search.objective import APPROX_INDEX, line_cost, output_cost
+from ksynth.config import Tuning
+from ksynth.dsl.ops import OPS, PREDICATES, ArgKind, with_hook
+from ksynth.dsl.program import Ref
+from ksynth.search.ir import Node, apply, assemble, extend, literal_node, run_node
+from ksynth.search.objective import APPROX_INDEX, allowed_ops, line_cost, output_cost
 
-BEAM = 2                 # entries kept per position
-MAX_SOURCES = 16         # most recent path pieces considered as copy sources
-MAX_PAIR_SOURCES = 8     # sources combined pairwise by two-list ops
 FAST_SOURCES = 4         # path sources per entry once a long target falls behind its deadline
-LONG_RUN = 48            # runs longer than this offer only a few end points (keeps the DP linear)
 LITERALS_KEPT = 2        # open-literal entries kept per position beyond the beam (cut variants)
-MIN_FAMILY_LEN = 3       # fresh transformed runs / slices shorter than this never pay off
-
-
-class Node:
-    """One line of a program under construction: op, args (ints, tuples, predicate, Node), value."""
-
-    __slots__ = ("op", "args", "value")
-
-    def __init__(self, op: str, args: tuple, value: tuple):
-        self.op, self.args, self.value = op, args, value
-
-    def children(self):
-        for a in self.args:
-            if isinstance(a, Node):
-                yield a
-
-    def walk(self):
-        """Every node of the DAG below (and including) this one, children first, each once."""
-        seen, out = set(), []
-
-        def rec(n):
-            if id(n) in seen:
-                return
-            seen.add(id(n))
-            for c in n.children():
-                rec(c)
-            out.append(n)
-
-        rec(self)
-        return out
-
-    def __repr__(self):
-        return f"Node({self.op}, {len(self.value)} values)"
-
-
-def assemble(root: Node, share: bool = True) -> Program:
-    """The Program for a node DAG: children first, dead lines pruned. `share`: one line per
-    distinct value (equal values built in different places merge); off: one line per node."""
-    lines: list[Line] = []
-    index: dict = {}
-
-    def emit(n: Node) -> int:
-        key = n.value if share else id(n)
-        hit = index.get(key)
-        if hit is not None:
-            return hit
-        args = tuple(Ref(emit(a)) if isinstance(a, Node) else a for a in n.args)
-        index[key] = len(lines)
-        lines.append(Line(n.op, args))
-        return index[key]
-
-    out = emit(root)
-    return Program.build(lines, out).pruned()
-
-
-# ---- piece constructors -------------------------------------------------------------------------
-def run_node(s: int, d: int, length: int) -> Node:
-    """[s, s+d, ..., s+(length-1)d] with the cheapest initiator."""
-    value = tuple(range(s, s + d * length, d)) if d else (s,) * length
-    if d == 0:
-        return Node("repeat_num", (length, s), value)
-    last = s + d * (length - 1)
-    if d == 1:
-        return Node("range_func_up", (s, last), value)
-    return Node("range_func_interval", (s, last + (1 if d > 0 else -1), d), value)
-
-
-def literal_node(values) -> Node:
-    values = tuple(values)
-    return Node("set_list", (values,), values)
+MIN_FAMILY_LEN = 3       # elements: fresh transformed runs / slices / pair values shorter never pay off
+LONG_RUN_ENDS = 3        # a long run offers its LONG_RUN_ENDS shortest and LONG_RUN_ENDS + 1 longest ends
+PAIR_OPS = ("add_two_lists", "subtract_two_lists", "modulo_two_lists")   # tried on two sources
+SYMMETRIC_PAIR_OPS = frozenset({"add_two_lists"})     # one argument order is enough
 
 
 def concat_node(parts: list[Node]) -> Node:
-    if len(parts) == 1:
-        return parts[0]
-    return Node("concatenate", tuple(parts), tuple(v for p in parts for v in p.value))
-
-
-_PRED = {"is_even": lambda v: v % 2 == 0, "is_odd": lambda v: v % 2 == 1,
-         "is_not_zero": lambda v: v != 0}
-
-
-def apply_unary(op: str, x: tuple, params: tuple) -> tuple:
-    """Value of a one-list op (matches interp.py; only used for ops whose arguments are valid)."""
-    if op == "reverse_list":
-        return x[::-1]
-    if op == "scan_add":
-        return tuple(accumulate(x))
-    if op == "filter":
-        return tuple(v for v in x if _PRED[params[0]](v))
-    if op == "get_subsequence_with_jumps":
-        return x[::params[0]]
-    if op == "get_subsequence_between_indices":
-        return x[params[0]:params[1]]
-    if op == "max_n":
-        return tuple(sorted(x, reverse=True)[:params[0]])
-    if op == "min_n":
-        return tuple(sorted(x)[:params[0]])
-    if op == "add_item_list":
-        return tuple(v + params[0] for v in x)
-    if op == "subtract_item_list":
-        return tuple(v - params[0] for v in x)
-    if op == "modulo_item_list":
-        return tuple(v % params[0] for v in x)
-    if op == "substitute":
-        a, b = params
-        return tuple(b if v == a else v for v in x)
-    if op == "repeat_list":
-        return x * params[0]
-    raise ValueError(op)
-
-
-def unary_node(op: str, src: Node, params: tuple) -> Node:
-    value = apply_unary(op, src.value, params)
-    if op == "filter":
-        return Node(op, (params[0], src), value)
-    if op == "repeat_list":
-        return Node(op, (params[0], src), value)
-    return Node(op, (src,) + tuple(params), value)
-
-
-def two_node(op: str, x: Node, y: Node) -> Node:
-    if op == "add_two_lists":
-        value = tuple(a + b for a, b in zip(x.value, y.value))
-    elif op == "subtract_two_lists":
-        value = tuple(a - b for a, b in zip(x.value, y.value))
-    else:
-        value = tuple(a % b for a, b in zip(x.value, y.value) if b != 0)
-    return Node(op, (x, y), value)
-
-
-def interleave_node(x: Node, y: Node) -> Node:
-    out = []
-    for a, b in zip(x.value, y.value):
-        out += (a, b)
-    m = min(len(x.value), len(y.value))
-    return Node("interleave", (x, y), tuple(out) + x.value[m:] + y.value[m:])
+    return parts[0] if len(parts) == 1 else extend("concatenate", tuple(parts))
 
 
 # ---- approximate costs --------------------------------------------------------------------------
@@ -190,30 +58,32 @@ class Costs:
         self.repeat_num = c("repeat_num", (5, 7))
         self.up = c("range_func_up", (10, 20))
         self.interval = c("range_func_interval", (10, 40, 3))
-        self.item = c("add_item_list", (r, 7))           # add / subtract / modulo / max_n / min_n
+        self.item = c("add_item_list", (r, 7))           # add / subtract / modulo a constant
         self.substitute = c("substitute", (r, 3, 4))
         self.slice = c("get_subsequence_between_indices", (r, 1, 5))
-        self.ref_only = c("reverse_list", (r,))          # reverse / scan_add / filter
-        self.step_op = c("get_subsequence_with_jumps", (r, 2))   # jumps / repeat_list
+        self.ref_only = c("scan_add", (r,))               # a line with one reference and no constant
         self.two = c("add_two_lists", (r, r))
         self.concat = c("concatenate", (r, r))
         self.copy = c("concatenate", (r, r, r)) - self.concat     # one more concatenate argument
         self.interleave = c("interleave", (r, r))
         self.output = output_cost(APPROX_INDEX + 1, objective)
+        self._unary: dict[str, float] = {}
 
     def run(self, d: int) -> float:
         return self.repeat_num if d == 0 else self.up if d == 1 else self.interval
 
     def unary(self, op: str) -> float:
-        if op in ("reverse_list", "scan_add", "filter"):
-            return self.ref_only
-        if op in ("get_subsequence_with_jumps", "repeat_list"):
-            return self.step_op
-        if op in ("get_subsequence_between_indices",):
-            return self.slice
-        if op == "substitute":
-            return self.substitute
-        return self.item
+        """Bits of a one-list line of `op` with typical constants (memoised per op)."""
+        hit = self._unary.get(op)
+        if hit is None:
+            args = tuple(_TYPICAL[k] for k in OPS[op].args)
+            hit = self._unary[op] = line_cost(op, args, APPROX_INDEX, self.objective)
+        return hit
+
+
+# a typical argument of each kind, for pricing a line before its constants are known
+_TYPICAL = {ArgKind.NUM: 7, ArgKind.STEP: 2, ArgKind.COUNT: 5, ArgKind.INTS: (7,),
+            ArgKind.PRED: PREDICATES[0], ArgKind.REF: Ref(0), ArgKind.REFS: (Ref(0), Ref(0))}
 
 
 @lru_cache(maxsize=8)
@@ -222,35 +92,21 @@ def costs_for(objective: str) -> Costs:
 
 
 # ---- derived values of a source, indexed by first element ------------------------------------------
+def derive_ops(objective: str) -> tuple[str, ...]:
+    """The ops whose rows derive transformed copies of a source, allowed under the objective."""
+    allowed = allowed_ops(objective)
+    return tuple(spec.name for spec in with_hook("derive") if spec.name in allowed)
+
+
 @lru_cache(maxsize=4096)
-def _derived(v: tuple, transformed: bool) -> dict:
-    """first value -> [(op, params, value)] for the parameter-free transforms of v (exact copy first)."""
-    out: dict[int, list] = {}
-
-    def put(op, params, w):
-        if len(w) >= 1:
-            out.setdefault(w[0], []).append((op, params, w))
-
-    put("copy", (), v)
-    if not transformed:
-        return out
-    L = len(v)
-    if L >= 2:
-        put("reverse_list", (), v[::-1])
-        s = tuple(accumulate(v))
-        if s != v and max(s, default=0) < 1 << 31:
-            put("scan_add", (), s)
-    for p in ("is_even", "is_odd", "is_not_zero"):
-        w = apply_unary("filter", v, (p,))
-        if 2 <= len(w) < L:
-            put("filter", (p,), w)
-    for j in range(2, 6):
-        if L > j:
-            put("get_subsequence_with_jumps", (j,), v[::j])
-    desc, asc = tuple(sorted(v, reverse=True)), tuple(sorted(v))
-    for n in range(2, L):
-        put("max_n", (n,), desc[:n])
-        put("min_n", (n,), asc[:n])
+def _derived(v: tuple, ops: tuple[str, ...]) -> dict:
+    """first value -> [(op, params, value)]: the exact copy of v, then each row's `derive`
+    transforms of v, for the rows in `ops` (table order)."""
+    out: dict[int, list] = {v[0]: [("copy", (), v)]} if v else {}
+    for op in ops:
+        for params, w in OPS[op].hooks.derive(v):
+            if w:
+                out.setdefault(w[0], []).append((op, params, tuple(w)))
     return out
 
 
@@ -258,15 +114,9 @@ def _derived(v: tuple, transformed: bool) -> dict:
 def _pair_derived(u: tuple, v: tuple) -> dict:
     """first value -> [(op, swap, value)] for two-list ops of u and v (both orders)."""
     out: dict[int, list] = {}
-    for op in ("add_two_lists", "subtract_two_lists", "modulo_two_lists"):
-        for swap in ((False, True) if op != "add_two_lists" else (False,)):
-            x, y = (v, u) if swap else (u, v)
-            if op == "add_two_lists":
-                w = tuple(a + b for a, b in zip(x, y))
-            elif op == "subtract_two_lists":
-                w = tuple(a - b for a, b in zip(x, y))
-            else:
-                w = tuple(a % b for a, b in zip(x, y) if b != 0)
+    for op in PAIR_OPS:
+        for swap in ((False,) if op in SYMMETRIC_PAIR_OPS else (False, True)):
+            w = apply(op, (v, u) if swap else (u, v))
             if len(w) >= MIN_FAMILY_LEN and len(set(w)) > 2:
                 out.setdefault(w[0], []).append((op, swap, w))
     return out
@@ -303,18 +153,23 @@ def _item_key(item):
 class Segmenter:
     """Segment one target. `pool`: nodes already built elsewhere that pieces may copy/transform."""
 
-    def __init__(self, objective: str = "kt", ablations=None, beam: int = BEAM,
+    def __init__(self, objective: str = "kt", ablations=None, tuning: Tuning | None = None,
                  interleave_pieces: bool = False):
+        tuning = tuning or Tuning()
         self.c = costs_for(objective)
+        self.derive_ops = derive_ops(objective)
         self.copies = getattr(ablations, "copies", True)
         self.transformed = getattr(ablations, "transformed_copies", True)
         self.fresh_families = getattr(ablations, "fresh_transforms", True)
         # interleave(fresh, source) pieces: slow and no gain inside the search (measured: median
         # time +30%, same bits), so only the polish's re-cover of a finished program asks for them
         self.interleaved = interleave_pieces and getattr(ablations, "interleaved_copies", True)
-        self.beam = beam
+        self.beam = tuning.beam
         self.degrade = getattr(ablations, "segment_degrade", True)
-        self.max_sources = MAX_SOURCES
+        self.source_cap = tuning.max_sources          # sources cached per entry
+        self.max_sources = tuning.max_sources         # ... used per entry (fewer once behind time)
+        self.max_pair_sources = tuning.max_pair_sources
+        self.long_run = tuning.long_run
         self.nodes = 0
 
     # -- candidates that do not depend on the path: runs and fresh transformed runs --------------
@@ -328,8 +183,8 @@ class Segmenter:
             b += 1
         rc = c.run(d)
         ends = range(a + 2, b + 1)
-        if b - a > LONG_RUN:
-            ends = list(range(a + 2, a + 5)) + list(range(b - 3, b + 1))
+        if b - a > self.long_run:
+            ends = list(range(a + 2, a + 2 + LONG_RUN_ENDS)) + list(range(b - LONG_RUN_ENDS, b + 1))
         for e in ends:
             out.append((e, rc, ("run", d)))
         if not self.fresh_families:
@@ -374,12 +229,13 @@ class Segmenter:
         c, n, out = self.c, len(t), []
         first = t[a]
         L = len(v)
-        for op, params, w in _derived(v, self.transformed).get(first, ()):
+        ops = self.derive_ops if self.transformed else ()
+        for op, params, w in _derived(v, ops).get(first, ()):
             k = len(w)
             if a + k <= n and t[a:a + k] == w:
                 out.append((a + k, c.copy if op == "copy" else c.unary(op), op, params))
         if self.interleaved and L >= MIN_FAMILY_LEN and a + 2 < n:
-            derived = _derived(v, self.transformed)
+            derived = _derived(v, ops)
             for side in (0, 1):
                 for op, params, w in derived.get(t[a + side], ()):
                     if len(w) >= MIN_FAMILY_LEN:
@@ -517,7 +373,7 @@ class Segmenter:
                 else:
                     out.append((b, cost, ("src", op, h, params)))
         if self.transformed and len(sources) >= 2:
-            recent = sources[:MAX_PAIR_SOURCES]
+            recent = sources[:self.max_pair_sources]
             for i, (ku, u, hu) in enumerate(recent):
                 for kv, v, hv in recent[i + 1:]:
                     if len(u) != len(v) or len(u) < MIN_FAMILY_LEN:
@@ -622,7 +478,7 @@ class Segmenter:
                                ("lit",)))
 
     def _prune(self, items: list, b: int, keep_all: bool = False) -> list:
-        """The BEAM cheapest items at position b (plus the cheapest open literal), as entries."""
+        """The `beam` cheapest items at position b (plus the cheapest open literal), as entries."""
         if not keep_all and len(items) > self.beam:
             items.sort(key=_item_key)
             keep = items[:self.beam]
@@ -638,12 +494,11 @@ class Segmenter:
             out.append(e)
         return out
 
-    @staticmethod
-    def _path_sources(e: _Entry, t: tuple) -> tuple:
-        """(value, entry) of the pieces on the path to e, newest first (cached on the entry)."""
+    def _path_sources(self, e: _Entry, t: tuple) -> tuple:
+        """(key, value, entry) of the pieces on the path to e, newest first (cached on the entry)."""
         if e.srcs is None:
-            rest = Segmenter._path_sources(e.prev, t) if e.prev is not None else ()
-            e.srcs = (((e.a, e.b), t[e.a:e.b], e),) + rest[:MAX_SOURCES - 1]
+            rest = self._path_sources(e.prev, t) if e.prev is not None else ()
+            e.srcs = (((e.a, e.b), t[e.a:e.b], e),) + rest[:self.source_cap - 1]
         return e.srcs
 
     # -- reconstruction ----------------------------------------------------------------------------
@@ -677,39 +532,39 @@ class Segmenter:
         if kind == "subrun":
             d, p = e.desc[1], e.desc[2]
             base = run_node(t[a], d, L)
-            return unary_node("substitute", base, (base.value[p - a], t[p]))
+            return extend("substitute", base, (base.value[p - a], t[p]))
         if kind == "mod":
             hi, mod = e.desc[1], e.desc[2]
-            return unary_node("modulo_item_list", run_node(t[a], hi, L), (mod,))
+            return extend("modulo_item_list", run_node(t[a], hi, L), (mod,))
         if kind == "scanrun":
             step = e.desc[1]
-            return unary_node("scan_add", run_node(t[a], step, L), ())
+            return extend("scan_add", run_node(t[a], step, L))
         if kind == "src":
             _, op, h, params = e.desc
             src = self._handle(h, built)
             if op == "copy":
                 return src
-            return unary_node(op, src, params)
+            return extend(op, src, params)
         if kind == "pair":
             _, op, hx, hy = e.desc
-            return two_node(op, self._handle(hx, built), self._handle(hy, built))
+            return extend(op, (self._handle(hx, built), self._handle(hy, built)))
         if kind == "ilv":
             _, side, h, F, hf, (op, params) = e.desc
             src = self._handle(h, built)
             if op != "copy":
-                src = unary_node(op, src, params)
+                src = extend(op, src, params)
             fresh = self._handle(hf, built) if hf is not None else _fresh_node(F)
-            return interleave_node(fresh, src) if side == 1 else interleave_node(src, fresh)
+            return extend("interleave", (fresh, src) if side == 1 else (src, fresh))
         if kind == "tworun":
             _, which, h, m = e.desc
             src = self._handle(h, built)
             if which == "add":     # t = v + run
                 d0 = t[a] - src.value[0]
                 d1 = t[a + 1] - src.value[1]
-                return two_node("add_two_lists", src, run_node(d0, d1 - d0, m))
+                return extend("add_two_lists", (src, run_node(d0, d1 - d0, m)))
             s0 = t[a] + src.value[0]
             s1 = t[a + 1] + src.value[1]   # t = run - v
-            return two_node("subtract_two_lists", run_node(s0, s1 - s0, m), src)
+            return extend("subtract_two_lists", (run_node(s0, s1 - s0, m), src))
         raise ValueError(kind)
 
 
@@ -776,7 +631,7 @@ class SegmentStrategy:
         from ksynth.search.base import SearchResult
 
         t0 = time.monotonic()
-        seg = Segmenter(config.objective, config.ablations)
+        seg = Segmenter(config.objective, config.ablations, config.tuning)
         cost, node = seg.solve(target, (), deadline)
         program = assemble(node, share=config.ablations.copies)
         return SearchResult(program, float("nan"), float("nan"), False, time.monotonic() - t0,

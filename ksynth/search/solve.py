@@ -28,24 +28,17 @@ from __future__ import annotations
 import math
 import time
 
+from ksynth.config import Tuning
 from ksynth.dsl.interp import try_run
 from ksynth.dsl.program import Program, Ref
 from ksynth.search.base import SearchResult
+from ksynth.search.ir import divisors_above, run_line
 from ksynth.search.objective import line_cost, output_cost
 
-MAX_DIVISORS = 32             # modulus candidates tried per family
-MAX_SUBSTITUTIONS = 3
-MAX_INTERLEAVE_LEN = 1024     # the split scan is O(n^2)
-Z3_TIMEOUT_MS = 300
-
-
-def _ap_line(s: int, k: int, n: int) -> tuple:
-    """The cheapest initiator line for the n-element progression s, s + k, ..."""
-    if k == 0:
-        return ("repeat_num", (n, s))
-    if k == 1:
-        return ("range_func_up", (s, s + n - 1))
-    return ("range_func_interval", (s, s + (n - 1) * k + (1 if k > 0 else -1), k))
+MAX_SUBSTITUTIONS = 3         # substitute lines sub_ap stacks on one progression (each is a line)
+MAX_INTERLEAVE_LEN = 1024     # elements: inter_ap's split scan is O(n^2)
+MAX_MOD_OFFSET = 8            # mod_ap tries offsets d = 1..this (and min(t)): one more line each
+SUB_AP_HEAD = 5               # sub_ap takes (s, k) from two of the first this many positions
 
 
 def _second_diffs(v: list[int]):
@@ -67,62 +60,52 @@ def _gcd_all(v: list[int], floor: int | None = None) -> int:
     return g
 
 
-def _divisors_above(g: int, floor: int, limit: int = MAX_DIVISORS) -> list[int]:
-    """Divisors of |g| greater than floor, ascending (the smallest constants are the cheapest)."""
-    g = abs(g)
-    out, d = [], 1
-    while d * d <= g:
-        if g % d == 0:
-            out += [d, g // d]
-        d += 1
-    return sorted(c for c in set(out) if c > floor)[:limit]
-
-
 def _is_ap(v) -> bool:
     return len(v) < 3 or all(v[i + 2] - v[i + 1] == v[1] - v[0] for i in range(len(v) - 2))
 
 
 # ---- families: each yields candidate line lists (output = last line) -----------------------------
-def ap(t: list[int]):
+# Each family takes the target and the search knobs (config.tuning: max_divisors, z3_timeout_ms).
+def ap(t: list[int], tuning: Tuning = Tuning()):
     """The degenerate sketch with no modifier: one progression line (so solve works alone)."""
     if len(t) >= 2 and _is_ap(t):
-        yield "ap", [_ap_line(t[0], t[1] - t[0], len(t))]
+        yield "ap", [run_line(t[0], t[1] - t[0], len(t))]
 
 
-def mod_ap(t: list[int]):
+def mod_ap(t: list[int], tuning: Tuning = Tuning()):
     n = len(t)
     if n < 3 or min(t) < 0:
         return
     # offsets d > 0 cost one more line; try d = 0, then the smallest values of t as offsets
-    for d in sorted({0, min(t)} | set(range(1, min(min(t), 8) + 1))):
+    for d in sorted({0, min(t)} | set(range(1, min(min(t), MAX_MOD_OFFSET) + 1))):
         r = [x - d for x in t]
         g = _gcd_all(_second_diffs(r), floor=max(r))
         if g <= max(r):                        # 0: a progression; else no modulus above max(r)
             continue
-        for c in _divisors_above(g, max(r)):
+        for c in divisors_above(g, max(r))[:tuning.max_divisors]:
             k0 = (r[1] - r[0]) % c
             for k in sorted({k0, k0 - c}, key=abs):
-                lines = [_ap_line(r[0], k, n), ("modulo_item_list", (Ref(0), c))]
+                lines = [run_line(r[0], k, n), ("modulo_item_list", (Ref(0), c))]
                 if d:
                     lines.append(("add_item_list", (Ref(1), d)))
                 yield "mod_ap", lines
 
 
-def mod_quad(t: list[int]):
+def mod_quad(t: list[int], tuning: Tuning = Tuning()):
     n = len(t)
     if n < 4 or min(t) < 0:
         return
     g = _gcd_all(_third_diffs(t), floor=max(t))
     if g <= max(t):
         return
-    for c in _divisors_above(g, max(t)):
+    for c in divisors_above(g, max(t))[:tuning.max_divisors]:
         q0 = (t[1] - 2 * t[0]) % c
         for q in sorted({q0, q0 - c}, key=abs):
-            yield "mod_quad", [_ap_line(t[0], q, n), ("scan_add", (Ref(0),)),
+            yield "mod_quad", [run_line(t[0], q, n), ("scan_add", (Ref(0),)),
                                ("modulo_item_list", (Ref(1), c))]
 
 
-def quad(t: list[int]):
+def quad(t: list[int], tuning: Tuning = Tuning()):
     """Z3: holes s, k, d with t_i = d + (i + 1) s + k i (i + 1) / 2, smallest magnitudes first."""
     n = len(t)
     if n < 4 or any(_third_diffs(t)) or _is_ap(t):
@@ -131,7 +114,7 @@ def quad(t: list[int]):
 
     s, k, d = z3.Ints("s k d")
     solver = z3.Solver()
-    solver.set("timeout", Z3_TIMEOUT_MS)
+    solver.set("timeout", tuning.z3_timeout_ms)
     for i, x in enumerate(t):
         solver.add(d + (i + 1) * s + (i * (i + 1) // 2) * k == x)
     for bound in (255, 1 << 30):               # 8-bit constants are the cheapest; then any
@@ -141,7 +124,7 @@ def quad(t: list[int]):
         if solver.check() == z3.sat:
             m = solver.model()
             sv, kv, dv = (m.eval(h, model_completion=True).as_long() for h in (s, k, d))
-            lines = [_ap_line(sv, kv, n), ("scan_add", (Ref(0),))]
+            lines = [run_line(sv, kv, n), ("scan_add", (Ref(0),))]
             if dv > 0:
                 lines.append(("add_item_list", (Ref(1), dv)))
             elif dv < 0:
@@ -151,12 +134,12 @@ def quad(t: list[int]):
         solver.pop()
 
 
-def sub_ap(t: list[int]):
+def sub_ap(t: list[int], tuning: Tuning = Tuning()):
     n = len(t)
     if n < 4:
         return
     seen = set()
-    head = min(n, 5)
+    head = min(n, SUB_AP_HEAD)
     for i in range(head):
         for j in range(i + 1, head):
             k, rem = divmod(t[j] - t[i], j - i)
@@ -173,13 +156,13 @@ def sub_ap(t: list[int]):
                     if len(subs) > MAX_SUBSTITUTIONS:
                         break
             if 0 < len(subs) <= MAX_SUBSTITUTIONS:
-                lines = [_ap_line(s, k, n)]
+                lines = [run_line(s, k, n)]
                 for a, b in subs:
                     lines.append(("substitute", (Ref(len(lines) - 1), a, b)))
                 yield "sub_ap", lines
 
 
-def inter_ap(t: list[int]):
+def inter_ap(t: list[int], tuning: Tuning = Tuning()):
     n = len(t)
     if n < 4 or n > MAX_INTERLEAVE_LEN:
         return
@@ -191,7 +174,7 @@ def inter_ap(t: list[int]):
         if _is_ap(a) and _is_ap(b):
             ka = a[1] - a[0] if len(a) > 1 else 0
             kb = b[1] - b[0] if len(b) > 1 else 0
-            yield "inter_ap", [_ap_line(a[0], ka, len(a)), _ap_line(b[0], kb, len(b)),
+            yield "inter_ap", [run_line(a[0], ka, len(a)), run_line(b[0], kb, len(b)),
                                ("interleave", (Ref(0), Ref(1)))]
 
 
@@ -205,7 +188,7 @@ def _cost(lines, objective: str) -> float:
 
 def best_sketch(target, objective: str = "kt", deadline: float = math.inf,
                 bound: float | None = None, node_limit: int | None = None,
-                max_len: int | None = None):
+                max_len: int | None = None, tuning: Tuning | None = None):
     """(cost, program, family, candidates tried) of the cheapest verified sketch program cheaper
     than both the literal program and `bound`, or (None, None, None, tried). Usable on any
     sub-target, e.g. a piece another strategy is covering."""
@@ -221,7 +204,7 @@ def best_sketch(target, objective: str = "kt", deadline: float = math.inf,
     for family in FAMILIES:
         if time.monotonic() >= deadline or (node_limit is not None and tried >= node_limit):
             break
-        for name, lines in family(t):
+        for name, lines in family(t, tuning or Tuning()):
             tried += 1
             cost = _cost(lines, objective)
             if cost >= best_cost:
@@ -244,7 +227,7 @@ class SolveStrategy:
         config.objective): only programs cheaper than it are wanted."""
         t0 = time.monotonic()
         _, best, family, tried = best_sketch(target, config.objective, deadline, bound,
-                                             config.budget.nodes, config.max_len)
+                                             config.budget.nodes, config.max_len, config.tuning)
         if best is None:
             return None
         from ksynth.dsl.encode import bits
