@@ -30,7 +30,7 @@ from ksynth.dsl import models  # noqa: E402
 from ksynth.search import predict  # noqa: E402
 
 TEXT_BACKOFF = 128               # pseudo-counts of the order-0 distribution in each order-1 row
-BOOK_SIZE = 61                   # trained codebook entries (+ 3 fixed + explicit = radix 65)
+BOOK_SIZE = 125                  # trained codebook entries (+ 3 fixed + explicit = radix 129; dev: 125 > 61)
 BOOK_SHIFT = 6                   # their coefficients' fractional bits
 RESIDUAL_PRIORS = {"audio_8bit": "residual_a8", "audio_16bit": "residual_a16",
                    "audio_mfcc": "residual_mfcc"}

@@ -133,7 +133,7 @@ def test_versioned_priors_load_with_their_documented_shapes():
     assert len(base) == 4 ** models.DNA_ORDER and len(case) == 2
     assert len(models.MODELS[TEXT].rows) == 256
     book = models.predictor_book()
-    assert book.entries[:3] == models.FIXED_PREDICTORS and len(book.entries) <= 64
+    assert book.entries[:3] == models.FIXED_PREDICTORS and len(book.entries) <= 128
     for files in models.MODALITY_PRIORS.values():
         assert all(0 < models.prior_bytes(f) < 32_000 for f in files)    # small files, charged
 

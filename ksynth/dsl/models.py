@@ -33,7 +33,7 @@ MAX_MODELED_LEN = 1 << 16         # a modeled list holds at most this many value
 # ---- residual coders ------------------------------------------------------------------------------
 MAX_BUCKET = 32                   # |r| < 2^32: bucket 0 (r = 0) .. 32
 N_BUCKETS = MAX_BUCKET + 1
-MEAN_SHIFT = 2                    # running mean: A += (16 b - A) >> MEAN_SHIFT, A in 1/16 buckets
+MEAN_SHIFT = 3                    # running mean: A += (16 b - A) >> MEAN_SHIFT, A in 1/16 buckets (dev: 3 > 2 > 1)
 FINE_CTX = 16                     # below one bucket every A is its own context (near-silence:
 CTX_STEP = 8                      # how long since the last nonzero), above it A // CTX_STEP
 N_CTX = FINE_CTX + (16 * MAX_BUCKET - FINE_CTX) // CTX_STEP + 1
