@@ -16,8 +16,9 @@ Symbol alphabets, in stream order (i is the 0-based line index, n the number of 
 
   header      n with the LENGTH code (below); then the output line: one binary digit, 0 = the last
               line; 1 = another line, followed by a digit of radix n - 1 (index, if n > 2).
-  each line   op: line 0 uniform over the initiators, ops that take no list (radix 4); later lines
-              uniform over all ops (radix 21), digit = the op's position in that list (ops.py order).
+  each line   op: line 0 uniform over the initiators, ops that take no list (radix 5: 4 KT + modeled_list);
+              later lines uniform over all ops (radix 24: 21 KT rows + 3 ksynth rows), digit = the
+              op's position in that list (ops.py order).
               Then the arguments, in the row's `encode_order` (default: op-table order), each
               with the coder its `Arg.code` names (CODERS below; the rows of ops.py choose):
     REF       an earlier line, radix i, digit = its index.

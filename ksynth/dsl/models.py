@@ -115,7 +115,7 @@ class ResidualModel:
         return _interleave_residual(out, values)
 
     def cost(self, values, param: int) -> float:
-        self.rows
+        _ = self.rows                 # loads the table and its cumulative / log2 forms
         bits = 0.0
         for (ctx, b), r in zip(residual_contexts(values, param), values):
             if b > MAX_BUCKET:
