@@ -15,8 +15,9 @@ from ksynth.baselines.arith import (MAX_TOTAL, BitReader, BitWriter, Decoder, En
 from ksynth.baselines.lmic import LMiC, quantise
 from ksynth.errors import CorruptInput, UsageError
 
-NAMES = ["gzip", "zlib", "bz2", "xz", "xz_raw", "zstd", "brotli", "literal", "lmic"]
-BYTE_FORMATS = ["gzip", "zlib", "bz2", "xz", "xz_raw", "zstd", "brotli"]
+NAMES = ["gzip", "zlib", "bz2", "xz", "xz_raw", "zstd", "brotli", "literal", "lmic", "ppmd"]
+BYTE_FORMATS = ["gzip", "zlib", "bz2", "xz", "xz_raw", "zstd", "brotli", "ppmd"]
+TRAINED = ["zstd_dict"]                  # bound to a modality per item (tests below)
 FAST = [n for n in NAMES if n != "lmic"]        # lmic is pure Python: smaller hypothesis inputs
 
 
@@ -29,7 +30,7 @@ def _edge_inputs() -> list[bytes]:
 
 # ---- registry --------------------------------------------------------------------------------
 def test_registry_has_every_method_under_its_name():
-    assert list(BASELINES) == NAMES
+    assert list(BASELINES) == NAMES + TRAINED
     for name, b in BASELINES.items():
         assert b.name == name and get_baseline(name) is b
     assert set(POOLED) == {"gzip_kt", "gzip_kt_raw"}
@@ -254,3 +255,24 @@ def test_kt_chunks_round_trip_and_lmic_beats_per_chunk_gzip(kt_data_dir):
         lmic = sum(get_baseline("lmic").bits(c) for c in chunks)
         gz = sum(get_baseline("gzip").bits(c) for c in chunks)
         assert lmic < 0.9 * gz, modality
+
+
+# ---- zstd with a dictionary trained on dev ------------------------------------------------------
+def test_zstd_dict_round_trips_and_its_dictionary_helps(monkeypatch):
+    from ksynth.baselines import trained
+    from ksynth.bench.datasets import Item
+
+    monkeypatch.setattr(trained, "SYNTHETIC_DEV_DRAWS", 300)
+    trained.zstd_dictionary.cache_clear()
+    try:
+        codec = get_baseline("zstd_dict").for_item(Item("synthetic", 0, b""))
+        data = bytes(range(40, 90)) * 2
+        blob = codec.encode(data)
+        assert codec.decode(blob) == data and codec.bits(data) == 8 * len(blob)
+        assert len(trained.zstd_dictionary("synthetic")) <= trained.ZSTD_DICT_BYTES
+        with pytest.raises(CorruptInput):
+            codec.decode(b"\x00garbage")
+        with pytest.raises(CorruptInput):                 # unbound: no modality, no dictionary
+            get_baseline("zstd_dict").encode(data)
+    finally:
+        trained.zstd_dictionary.cache_clear()

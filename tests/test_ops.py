@@ -11,10 +11,14 @@ from ksynth.errors import ExecError, ProgramError
 
 def ev(name: str, *args, max_len: int = 1 << 16):
     """Run `name(*args)`; a Python list argument becomes a set_list line passed by reference
-    (set_list itself takes its list literally)."""
+    where the op takes a sequence (set_list, modeled_list and lpc's coefficients take it literally)."""
+    from ksynth.dsl.ops import ArgKind
+
+    kinds = OPS[name].args
     lines, call = [], []
-    for a in args:
-        if isinstance(a, list) and name != "set_list":
+    for k, a in enumerate(args):
+        literal = kinds[min(k, len(kinds) - 1)] is ArgKind.INTS
+        if isinstance(a, list) and not literal:
             lines.append(("set_list", (tuple(a),)))
             call.append(Ref(len(lines) - 1))
         else:
@@ -96,6 +100,18 @@ CASES = [
     ("interleave", ([1, 2], [8, 9]), [1, 8, 2, 9]),
     ("interleave", ([], [1, 2]), [1, 2]),
     ("interleave", ([1, 2], []), [1, 2]),
+    # the ksynth dialect
+    ("modeled_list", (0, 3, [5, -7, 0]), [5, -7, 0]),       # the list itself: the model only codes it
+    ("modeled_list", (4, 0, []), []),
+    ("lpc", ([3, 1, -2], [0, 1]), [3, 4, 2]),                # first order: running sum
+    ("lpc", ([10, 0, 0, 0], [0, 2, -1]), [10, 20, 30, 40]),   # second order: a line
+    ("lpc", ([7, 1, 1], [2, 3]), [7, 6, 5]),                 # 3/4 y[n-1], floored: 5.25 -> 5, 4.5 -> 4
+    ("lpc", ([-5, 0], [1, 1]), [-5, -3]),                    # floor of -2.5 is -3 (>> is floor)
+    ("lpc", ([1, 2], [3]), [1, 2]),                        # no coefficients: the residuals
+    ("lpc", ([], [0, 1]), []),
+    ("bytes_le", ([-1, 0, 255, 256], 1), [255, 0, 255, 0]),  # int8 samples as bytes
+    ("bytes_le", ([-2, 258], 2), [254, 255, 2, 1]),          # int16 samples, little-endian
+    ("bytes_le", ([], 2), []),
 ]
 
 
@@ -116,6 +132,13 @@ REJECTED = [
     ("add_item_list", ([1], VALUE_LIMIT), r"2\^31"),          # literal outside +/-2^31
     ("add_item_list", ([VALUE_LIMIT - 1], 1), r"2\^31"),      # computed value leaves the range
     ("set_list", ([-VALUE_LIMIT],), r"2\^31"),
+    ("lpc", ([1], [16, 1]), "predictor must be"),
+    ("lpc", ([1], [0, 1 << 24]), "predictor must be"),
+    ("lpc", ([1], [0] + [1] * 33), "predictor must be"),
+    ("lpc", ([1], []), "predictor must be"),
+    ("lpc", ([VALUE_LIMIT - 1, 0], [0, 2]), r"2\^31"),       # a prediction leaves the range
+    ("bytes_le", ([1], 3), "width must be 1 or 2"),
+    ("modeled_list", (-1, 0, [1]), "model must be"),
 ]
 
 

@@ -8,6 +8,7 @@ the arithmetic coder (`lmic`) and the program code (`literal`).
     gzip zlib bz2 xz xz_raw zstd brotli   general-purpose compressors, per item (codecs.py)
     literal                               the set_list program; also `kt_bits(data)` (literal.py)
     lmic                                  adaptive context model + arithmetic coding (lmic.py)
+    ppmd zstd_dict                        PPMd order 6; zstd with a dictionary trained on dev (trained.py)
 
 Per-item sizes are not the official KT gzip number: that one gzips a whole *set* of sequences at
 once (latin-1 -> UTF-8 quirk). Set-level ("pooled") functions live in ksynth.bench.metrics and are
@@ -41,7 +42,8 @@ def _build() -> dict[str, Baseline]:
     from ksynth.baselines.codecs import Brotli, Bz2, Gzip, Xz, XzRaw, Zlib, Zstd
     from ksynth.baselines.literal import Literal
     from ksynth.baselines.lmic import LMiC
-    items = [Gzip(), Zlib(), Bz2(), Xz(), XzRaw(), Zstd(), Brotli(), Literal(), LMiC()]
+    from ksynth.baselines.trained import Ppmd, ZstdDict
+    items = [Gzip(), Zlib(), Bz2(), Xz(), XzRaw(), Zstd(), Brotli(), Literal(), LMiC(), Ppmd(), ZstdDict()]
     return {b.name: b for b in items}
 
 

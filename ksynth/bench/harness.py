@@ -6,6 +6,8 @@ Every row records what was measured and how:
 
     modality, split, index, method, label, n_bytes,
     bits       that method's real encoded size of the item (a decodable code), in bits
+    bits_charged, decoder_bits   natural data: bits + the trained priors' share, and the
+               decoder's share (bench/charges.py); null for synthetic items
     kt_bits    KT uniform-prior score of the program (program methods; else null)
     verified   the program reproduces the item (interpreter) / the codec round-trips
     seconds    wall time for this item and method
@@ -140,6 +142,8 @@ def _run_baseline(name, item):
     from ksynth.baselines import BASELINES
 
     codec = BASELINES[name]
+    if hasattr(codec, "for_item"):               # a baseline trained per modality (zstd_dict)
+        codec = codec.for_item(item)
     t0 = time.perf_counter()
     encoded = codec.encode(item.data)
     verified = codec.decode(encoded) == item.data
@@ -176,6 +180,10 @@ def run_task(task: Task) -> list[dict]:
                 base.update(_run_baseline(method, task.item))
         except Exception as e:                   # recorded, reported, retried on resume
             base["error"] = f"{type(e).__name__}: {e}"
+        if not base["error"]:
+            from ksynth.bench.charges import charge
+
+            base.update(charge(base))            # bits_charged, decoder_bits (natural data)
         rows.append(base)
     return rows
 

@@ -16,8 +16,9 @@ Symbol alphabets, in stream order (i is the 0-based line index, n the number of 
 
   header      n with the LENGTH code (below); then the output line: one binary digit, 0 = the last
               line; 1 = another line, followed by a digit of radix n - 1 (index, if n > 2).
-  each line   op: line 0 uniform over the initiators, ops that take no list (radix 4); later lines
-              uniform over all ops (radix 21), digit = the op's position in that list (ops.py order).
+  each line   op: line 0 uniform over the initiators, ops that take no list (radix 5: 4 KT + modeled_list);
+              later lines uniform over all ops (radix 24: 21 KT rows + 3 ksynth rows), digit = the
+              op's position in that list (ops.py order).
               Then the arguments, in the row's `encode_order` (default: op-table order), each
               with the coder its `Arg.code` names (CODERS below; the rows of ops.py choose):
     REF       an earlier line, radix i, digit = its index.
@@ -57,12 +58,33 @@ for v < 0); nonzero ints: 1, -1, 2, -2, ...; ints >= 1 or >= 0: ascending.
     STEP    domain != 0, W = 2, 3, 4, 5, -1, -2, -3, -4       JUMP   domain >= 1, W = 2..9
     TIMES   domain >= 0, W = 2..9                              ARITY  domain >= 1, W = 2, 3
     SPAN    any int, W = 1..32, escape order outward from W: 33, 0, 34, -1, 35, -2, ...
+    BLOCK   domain >= 0, W = 1, 2, 4, ..., 65536            ORDER  domain >= 0, W = 1..8
 The GAMMA code of a rank r >= 0 writes x = r + 1 with k = floor(log2 x): k binary digits 1, one binary
 digit 0, then the k bits of x below its leading 1, least significant first (2k + 1 binary digits).
 Continuation digits are 1 so that an exhausted N (all further digits 0) ends every loop.
 
+MODELED symbols (the `ksynth` dialect's modeled_list, ksynth/dsl/models.py): a symbol may also be a
+triple (c, f, T), a value of probability f / T owning the slot [c, c + f) of T. The stream is then
+big-integer rANS, of which the mixed-radix code is the case f = 1: encoding (last symbol first)
+maps N to (N div f) T + c + (N mod f), decoding takes slot = N mod T, finds its value, and sets
+N = f (N div T) + slot - c. A message's bound B (N < B) is built the same way: a digit of radix m
+multiplies it (B m, as before, so programs without modeled symbols keep their exact length), a
+triple maps it to enc(B - 1) + 1 (enc is increasing, so N < B still holds); `bits` is
+ceil(log2 B), about the sum of log2(T / f) over the triples. Arguments coded this way:
+    model     radix len(models.MODELS): which model.
+    mparam    radix the model's `param_radix`: its parameter (an initial scale, a mixing weight).
+    modeled   the length with the BLOCK code, then each value under the line's model and param.
+    width     radix 2: bytes_le's width, 1 or 2 bytes.
+    predictor lpc's [shift, c1, ..., cp]: a digit of radix len(book) + 1 over the shared predictor
+              codebook (models.predictor_book(), a trained prior); the last digit = explicit:
+              the shift in radix 16, the order p with the ORDER code, then each coefficient
+              with the WINDOWED code over -2^(s+2) .. 2^(s+2) - 1: a digit of radix 2^(s+3) + 1,
+              the escape followed by GAMMA as for any windowed code.
+
 Corrupt input never hangs: each symbol adds >= 1 bit to log2 M, and decoding stops with CorruptInput
-as soon as that sum passes 8 * len(data). Every decoded program is well formed (the alphabets only
+as soon as that sum passes 8 * len(data);
+a modeled list is at most models.MAX_MODELED_LEN values and its symbols' log2(T / f) are summed
+against the same limit. Every decoded program is well formed (the alphabets only
 hold valid choices); whether it runs is the interpreter's business.
 
 `line_bits(op, args, i)` is the exact additive cost (sum of log2 radix) of line i and `header_bits(n,
@@ -73,6 +95,7 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 
+from ksynth.dsl import models
 from ksynth.dsl.ops import OPS_BY_CODE, PREDICATES, ArgKind
 from ksynth.dsl.program import Line, Program, Ref
 from ksynth.dsl.score import kt_bits, line_kt_bits
@@ -215,6 +238,8 @@ TIMES = _Windowed("nonneg", tuple(range(2, 10)))
 ARITY = _Windowed("pos", (2, 3))
 NUM = _Byte()
 SPAN = _Span()
+BLOCK = _Windowed("nonneg", tuple(1 << k for k in range(17)))   # a modeled list's length: blocks
+ORDER = _Windowed("nonneg", tuple(range(1, 9)))                  # lpc's order
 assert NUM.radix == NUM_RADIX
 
 # ---- literal lists ------------------------------------------------------------------------------------
@@ -511,11 +536,132 @@ class _IntervalEndArg(_Coder):
         return _read_interval_end(reader, args[arg.base], self._step(args, arg))
 
 
+class _ModelArg(_Coder):
+    """modeled_list's model index: one digit of radix len(models.MODELS)."""
+
+    def symbols(self, v, args, arg, i):
+        if not 0 <= v < len(models.MODELS):
+            raise ProgramError(f"model {v} does not exist (0..{len(models.MODELS) - 1})")
+        return [(v, len(models.MODELS))]
+
+    def bits(self, v, args, arg, i):
+        self.symbols(v, args, arg, i)
+        return _log2(len(models.MODELS))
+
+    def read(self, reader, args, arg, i):
+        return reader.digit(len(models.MODELS))
+
+
+class _ModelParamArg(_Coder):
+    """The parameter of the model args[base]: one digit of the model's param_radix."""
+
+    def symbols(self, v, args, arg, i):
+        radix = models.MODELS[args[arg.base]].param_radix
+        if not 0 <= v < radix:
+            raise ProgramError(f"model parameter {v} is outside 0..{radix - 1}")
+        return [(v, radix)]
+
+    def bits(self, v, args, arg, i):
+        self.symbols(v, args, arg, i)
+        return _log2(models.MODELS[args[arg.base]].param_radix)
+
+    def read(self, reader, args, arg, i):
+        return reader.digit(models.MODELS[args[arg.base]].param_radix)
+
+
+class _ModeledArg(_Coder):
+    """A list coded under the line's model (args[base]) and parameter (args[base + 1])."""
+
+    def symbols(self, v, args, arg, i):
+        if len(v) > models.MAX_MODELED_LEN:
+            raise ProgramError(f"a modeled list holds at most {models.MAX_MODELED_LEN} values")
+        m = models.MODELS[args[arg.base]]
+        return BLOCK.symbols(len(v)) + m.symbols(v, args[arg.base + 1])
+
+    def bits(self, v, args, arg, i):
+        if len(v) > models.MAX_MODELED_LEN:
+            raise ProgramError(f"a modeled list holds at most {models.MAX_MODELED_LEN} values")
+        return BLOCK.bits(len(v)) + models.MODELS[args[arg.base]].cost(v, args[arg.base + 1])
+
+    def read(self, reader, args, arg, i):
+        n = BLOCK.read(reader)
+        if n > models.MAX_MODELED_LEN:
+            raise CorruptInput("program stream is corrupt: a modeled list is too long")
+        return models.MODELS[args[arg.base]].read(reader, n, args[arg.base + 1])
+
+
+SHIFT_RADIX = 16
+WIDTHS = (1, 2)                                   # bytes_le's widths, in bytes
+
+
+class _WidthArg(_Coder):
+    def symbols(self, v, args, arg, i):
+        if v not in WIDTHS:
+            raise ProgramError(f"width {v} cannot be encoded (one of {WIDTHS})")
+        return [(WIDTHS.index(v), len(WIDTHS))]
+
+    def bits(self, v, args, arg, i):
+        self.symbols(v, args, arg, i)
+        return _log2(len(WIDTHS))
+
+    def read(self, reader, args, arg, i):
+        return WIDTHS[reader.digit(len(WIDTHS))]
+
+
+
+@lru_cache(maxsize=None)
+def _coeff_code(shift: int) -> _Windowed:
+    half = 1 << (shift + 2)
+    return _Windowed("int", tuple(range(-half, half)))
+
+
+class _PredictorArg(_Coder):
+    """lpc's [shift, c1, ..., cp]: a codebook entry, or explicit (module docstring)."""
+
+    def symbols(self, v, args, arg, i):
+        book = models.predictor_book()
+        k = book.index.get(tuple(v))
+        if k is not None:
+            return [(k, len(book.entries) + 1)]
+        if not v or not 0 <= v[0] < SHIFT_RADIX:
+            raise ProgramError(f"predictor {list(v)[:4]} cannot be encoded (shift 0..{SHIFT_RADIX - 1})")
+        code = _coeff_code(v[0])
+        out = [(len(book.entries), len(book.entries) + 1), (v[0], SHIFT_RADIX)]
+        out += ORDER.symbols(len(v) - 1)
+        for c in v[1:]:
+            out += code.symbols(c)
+        return out
+
+    def bits(self, v, args, arg, i):
+        book = models.predictor_book()
+        head = _log2(len(book.entries) + 1)
+        if tuple(v) in book.index:
+            return head
+        if not v or not 0 <= v[0] < SHIFT_RADIX:
+            raise ProgramError(f"predictor {list(v)[:4]} cannot be encoded (shift 0..{SHIFT_RADIX - 1})")
+        code = _coeff_code(v[0])
+        return head + _log2(SHIFT_RADIX) + ORDER.bits(len(v) - 1) + sum(code.bits(c) for c in v[1:])
+
+    def read(self, reader, args, arg, i):
+        book = models.predictor_book()
+        k = reader.digit(len(book.entries) + 1)
+        if k < len(book.entries):
+            return book.entries[k]
+        shift = reader.digit(SHIFT_RADIX)
+        code = _coeff_code(shift)
+        p = ORDER.read(reader)
+        if p > 32:
+            raise CorruptInput("program stream is corrupt: a predictor of more than 32 taps")
+        return (shift,) + tuple(code.read(reader) for _ in range(p))
+
+
 CODERS: dict[str, _Coder] = {
     "byte": _WindowedArg(NUM), "span": _WindowedArg(SPAN), "step": _WindowedArg(STEP),
     "jump": _WindowedArg(JUMP), "times": _WindowedArg(TIMES), "count": _WindowedArg(COUNT),
     "literal": _LiteralArg(), "pred": _PredArg(), "ref": _RefArg(), "refs": _RefsArg(),
     "interval_end": _IntervalEndArg(),
+    "model": _ModelArg(), "mparam": _ModelParamArg(), "modeled": _ModeledArg(),
+    "predictor": _PredictorArg(), "width": _WidthArg(),
 }
 
 
@@ -591,9 +737,16 @@ def program_bits_float(program: Program) -> float:
 
 
 def _message_count(symbols) -> int:
+    """The bound B of the message (N < B): the product of the radices when every symbol is a
+    digit; a modeled triple (c, f, T) maps B to enc(B - 1) + 1 (module docstring)."""
     m = 1
-    for _, radix in symbols:
-        m *= radix
+    for s in reversed(symbols):
+        if len(s) == 2:
+            m *= s[1]
+        else:
+            c, f, t = s
+            x = m - 1
+            m = (x // f) * t + c + x % f + 1
     return m
 
 
@@ -607,8 +760,12 @@ def encode(program: Program) -> bytes:
     """The program as ceil(bits / 8) bytes (N little-endian)."""
     symbols = program_symbols(program)
     n = 0
-    for digit, radix in reversed(symbols):          # Horner from the most significant symbol
-        n = n * radix + digit
+    for s in reversed(symbols):                     # Horner from the most significant symbol
+        if len(s) == 2:
+            n = n * s[1] + s[0]
+        else:                                        # rANS step of a modeled symbol
+            c, f, t = s
+            n = (n // f) * t + c + n % f
     nbits = (_message_count(symbols) - 1).bit_length()
     return n.to_bytes((nbits + 7) // 8, "little")
 
@@ -618,6 +775,10 @@ class _Reader:
         self.n = int.from_bytes(data, "little")
         self.m = 1                                   # product of radices read so far
         self.limit = 1 << (8 * len(data))             # a valid stream has M <= 2^(8 * len(data))
+        self.trace: list[tuple] = []                 # every symbol read (for the final bound)
+        self.any_modeled = False
+        self.modeled_bits = 0.0
+        self.bit_limit = 8 * len(data) + 64
 
     def digit(self, radix: int) -> int:
         if radix <= 1:
@@ -626,7 +787,28 @@ class _Reader:
         if self.m > self.limit:                      # more symbols than the data can hold
             raise CorruptInput("program stream is corrupt: it runs past the end of the data")
         self.n, d = divmod(self.n, radix)
+        self.trace.append((d, radix))
         return d
+
+    def modeled(self, freqs, cums, total: int) -> int:
+        """One modeled symbol: the index k whose slot [cums[k], cums[k] + freqs[k]) holds N mod T."""
+        self.any_modeled = True
+        slot = self.n % total
+        k = len(cums) - 1
+        while cums[k] > slot:
+            k -= 1
+        f = freqs[k]
+        if f <= 0 or slot >= cums[k] + f:
+            raise CorruptInput("program stream is corrupt: a modeled symbol has no slot")
+        self.n = f * (self.n // total) + slot - cums[k]
+        self.trace.append((cums[k], f, total))
+        self.modeled_bits += math.log2(total / f)
+        if self.modeled_bits > self.bit_limit:
+            raise CorruptInput("program stream is corrupt: it runs past the end of the data")
+        return k
+
+    def bound(self) -> int:
+        return _message_count(self.trace) if self.any_modeled else self.m
 
 
 def decode(data: bytes) -> Program:
@@ -655,7 +837,7 @@ def decode(data: bytes) -> Program:
         lines.append(Line(op, tuple(args)))
     if r.n != 0:
         raise CorruptInput("program stream is corrupt: data left over after the last line")
-    if ((r.m - 1).bit_length() + 7) // 8 != len(data):
+    if ((r.bound() - 1).bit_length() + 7) // 8 != len(data):
         raise CorruptInput("program stream is corrupt: wrong length for the program it holds")
     try:
         return Program.build(lines, output)

@@ -7,7 +7,8 @@ Lowered layout (`Batch`), built by `lower()` or directly by a caller that makes 
     starts[P+1]  int64  program p owns lines[starts[p]:starts[p+1]]
     outputs[P]   int64  index of p's output line, relative to its first line
     pool[K]      int64  set_list's literals and concatenate's references
-Argument slots: an int literal as is; a reference as the 0-based line index inside its program;
+Argument slots: an int literal as is; a literal list of any other op (modeled_list's values,
+lpc's predictor) as one slot, the start of a block pool[start] = count, then the values; a reference as the 0-based line index inside its program;
 a predicate as its index in PREDICATES; set_list's literal list and concatenate's references as
 (start in pool, count). Literals beyond int64 are clamped to +/-VALUE_LIMIT by `lower()`, which the
 kernel rejects like any out-of-range literal.
@@ -40,7 +41,7 @@ from ksynth.errors import ProgramError
 # UNSUPPORTED (the caller falls back to the reference) instead of running the wrong body.
 (_RANGE_UP, _RANGE_INTERVAL, _REPEAT_NUM, _SET_LIST, _REPEAT_LIST, _REVERSE, _SUBSTITUTE, _JUMPS,
  _BETWEEN, _MAX_N, _MIN_N, _ADD_ITEM, _SUB_ITEM, _MOD_ITEM, _FILTER, _SCAN_ADD, _ADD_TWO, _SUB_TWO,
- _MOD_TWO, _CONCAT, _INTERLEAVE) = range(21)
+ _MOD_TWO, _CONCAT, _INTERLEAVE, _MODELED, _LPC, _LE16) = range(24)
 
 JIT_BODIES = {
     "range_func_up": _RANGE_UP, "range_func_interval": _RANGE_INTERVAL, "repeat_num": _REPEAT_NUM,
@@ -50,7 +51,7 @@ JIT_BODIES = {
     "add_item_list": _ADD_ITEM, "subtract_item_list": _SUB_ITEM, "modulo_item_list": _MOD_ITEM,
     "filter": _FILTER, "scan_add": _SCAN_ADD, "add_two_lists": _ADD_TWO,
     "subtract_two_lists": _SUB_TWO, "modulo_two_lists": _MOD_TWO, "concatenate": _CONCAT,
-    "interleave": _INTERLEAVE,
+    "interleave": _INTERLEAVE, "modeled_list": _MODELED, "lpc": _LPC, "bytes_le": _LE16,
 }
 
 CODE_MAP = np.full(len(OPS_BY_CODE), -1, np.int64)      # OpSpec.code -> kernel body id
@@ -254,6 +255,80 @@ def _unary(body, c, d, max_len, arena, pos, xs, xn):
     return n
 
 
+@njit(cache=True)
+def _block(pool, start, max_len):
+    """(first, count) of a length-prefixed literal block at pool[start], or (-status, 0)."""
+    if start < 0 or start >= pool.shape[0]:
+        return -MALFORMED, 0
+    count = pool[start]
+    if count < 0 or start + 1 + count > pool.shape[0]:
+        return -MALFORMED, 0
+    if count > max_len:
+        return -REJECTED, 0
+    for k in range(count):
+        if _bad(pool[start + 1 + k]):
+            return -REJECTED, 0
+    return start + 1, count
+
+
+@njit(cache=True)
+def _ksynth_op(body, a0, a1, a2, pool, max_len, arena, pos, xs, xn):
+    """modeled_list(model, param, values), lpc(x, [shift, coeffs]), bytes_le(x, width)."""
+    if body == _MODELED:
+        if _bad(a0) or _bad(a1) or a0 < 0 or a1 < 0:
+            return -REJECTED
+        first, n = _block(pool, a2, max_len)
+        if first < 0:
+            return first
+        if pos + n > arena.shape[0]:
+            return -_GROW
+        _copy(arena, pos, pool, first, n)
+        return n
+    if body == _LE16:
+        if a1 != 1 and a1 != 2:
+            return -REJECTED
+        n = a1 * xn
+        if n > max_len:
+            return -REJECTED
+        if pos + n > arena.shape[0]:
+            return -_GROW
+        for k in range(xn):
+            v = arena[xs + k]
+            if a1 == 1:
+                arena[pos + k] = v & 255
+            else:
+                arena[pos + 2 * k] = v & 255
+                arena[pos + 2 * k + 1] = (v >> 8) & 255
+        return n
+    if body == _LPC:
+        first, order = _block(pool, a1, 33)
+        if first < 0:
+            return first
+        if order < 1:
+            return -REJECTED
+        shift = pool[first]
+        if shift < 0 or shift > 15:
+            return -REJECTED
+        first += 1
+        order -= 1
+        for k in range(order):
+            c = pool[first + k]
+            if c <= -(1 << 24) or c >= (1 << 24):
+                return -REJECTED
+        if pos + xn > arena.shape[0]:
+            return -_GROW
+        for n in range(xn):
+            acc = np.int64(0)
+            for k in range(min(order, n)):
+                acc += pool[first + k] * arena[pos + n - 1 - k]
+            v = arena[xs + n] + (acc >> shift)
+            if _bad(v):
+                return -REJECTED
+            arena[pos + n] = v
+        return xn
+    return -UNSUPPORTED
+
+
 @njit(cache=True, inline="always")
 def _binary(body, max_len, arena, pos, xs, xn, ys, yn):
     """add/subtract/modulo_two_lists (zipped to the shorter) and interleave."""
@@ -344,6 +419,12 @@ def _exec(lines, lo, n_lines, out_line, pool, code_map, max_len, target, mode, a
             n = _initiator(body, a0, a1, a2, pool, max_len, arena, pos)
         elif body == _CONCAT:
             n = _concat(a0, a1, i, pool, max_len, arena, pos, off, ln)
+        elif body == _MODELED:
+            n = _ksynth_op(body, a0, a1, a2, pool, max_len, arena, pos, pos, 0)
+        elif body == _LPC or body == _LE16:
+            if a0 < 0 or a0 >= i:
+                return MALFORMED
+            n = _ksynth_op(body, a0, a1, a2, pool, max_len, arena, pos, off[a0], ln[a0])
         elif body == _ADD_TWO or body == _SUB_TWO or body == _MOD_TWO or body == _INTERLEAVE:
             if a0 < 0 or a0 >= i or a1 < 0 or a1 >= i:
                 return MALFORMED
@@ -479,11 +560,11 @@ def _clamp(v: int) -> int:
 
 
 _PRED_INDEX = {p: i for i, p in enumerate(PREDICATES)}
-_REF, _PRED, _NUM = 0, 1, 2
+_REF, _PRED, _NUM, _BLOCK = 0, 1, 2, 3
 # per op: (OpSpec.code, how to lower it): "refs" (variadic), "ints" (set_list) or one tag per arg
-_PLAN = {name: (spec.code, "refs" if spec.variadic else "ints" if ArgKind.INTS in spec.args else
-                tuple(_REF if k is ArgKind.REF else _PRED if k is ArgKind.PRED else _NUM
-                      for k in spec.args))
+_PLAN = {name: (spec.code, "refs" if spec.variadic else "ints" if spec.args == (ArgKind.INTS,) else
+                tuple(_REF if k is ArgKind.REF else _PRED if k is ArgKind.PRED else
+                      _BLOCK if k is ArgKind.INTS else _NUM for k in spec.args))
          for name, spec in OPS.items()}
 _PAD = ((0, 0, 0), (0, 0), (0,), ())
 
@@ -517,6 +598,10 @@ def lower(programs) -> Batch:
                         rows.append(v.index)
                     elif tag == _NUM:
                         rows.append(v if -_LIM < v < _LIM else _clamp(v))
+                    elif tag == _BLOCK:
+                        rows.append(len(pool))
+                        pool.append(len(v))
+                        pool += [x if -_LIM < x < _LIM else _clamp(x) for x in v]
                     else:
                         rows.append(_PRED_INDEX[v])
                 rows += _PAD[len(args)]
@@ -545,6 +630,9 @@ def unlower(batch: Batch) -> list[Program]:
                 for j, kind in enumerate(spec.args):
                     if kind is ArgKind.REF:
                         args.append(Ref(slots[j]))
+                    elif kind is ArgKind.INTS and len(spec.args) > 1:     # a length-prefixed block
+                        n = int(batch.pool[slots[j]])
+                        args.append(tuple(int(v) for v in batch.pool[slots[j] + 1:slots[j] + 1 + n]))
                     elif kind is ArgKind.INTS:
                         args.append(tuple(int(v) for v in batch.pool[slots[j]:slots[j] + slots[j + 1]]))
                     elif kind is ArgKind.PRED:

@@ -1,4 +1,4 @@
-"""THE op table: one row per op owns the op (21 rows; with filter's three predicates, KT's "24 functions").
+"""THE op table: one row per op owns the op (21 KT rows, with filter's three predicates KT's "24 functions"; 3 `ksynth` rows).
 
 A row carries everything the rest of ksynth needs to know about its op:
 - `params`: one `Arg` per argument: its kind (what the parser accepts and what the KT uniform
@@ -56,11 +56,20 @@ PREDICATE_TESTS: dict[str, Callable[[int], bool]] = {
 }
 PREDICATES = tuple(PREDICATE_TESTS)
 
+MAX_SHIFT = 15                  # lpc: right shift of the prediction, bits
+MAX_ORDER = 32                  # lpc: predictor order
+MAX_COEFF = 1 << 24             # lpc: |coefficient| bound (32 * 2^24 * 2^31 < 2^63)
+
 # value domains an argument may declare; the interpreter rejects a value outside before the body
 DOMAINS: dict[str, tuple[Callable[[int], bool], str]] = {
     "nonneg": (lambda v: v >= 0, "must be >= 0"),
     "pos": (lambda v: v >= 1, "must be >= 1"),
     "nonzero": (lambda v: v != 0, "must not be 0"),
+    # lpc's predictor [shift, c1, ..., cp]: bounds that keep every prediction inside int64 in the JIT
+    "predictor": (lambda v: 1 <= len(v) <= MAX_ORDER + 1 and 0 <= v[0] <= MAX_SHIFT
+                  and all(abs(c) < MAX_COEFF for c in v[1:]),
+                  "must be [shift 0..15, then at most 32 coefficients, each |c| < 2^24]"),
+    "width": (lambda v: v in (1, 2), "must be 1 or 2 (bytes)"),
 }
 
 # default code (encode.py's coder name) of each kind; rows override where an argument is a length
@@ -261,6 +270,31 @@ def _preimage_scan(t):
     return [tuple(b - a for a, b in zip((0,) + tuple(t[:-1]), t))] if len(t) >= 2 else []
 
 
+def _lpc(x, predictor):
+    """Restore a linear predictor's residuals x: y[n] = x[n] + (sum_k c_k y[n-1-k]) >> shift,
+    predictor = [shift, c1, ..., cp], y = 0 before the start (FLAC / Shorten style; floor
+    division by 2^shift)."""
+    shift, coeffs = predictor[0], predictor[1:]
+    y = []
+    for n, r in enumerate(x):
+        acc = 0
+        for k, c in enumerate(coeffs):
+            if n - 1 - k >= 0:
+                acc += c * y[n - 1 - k]
+        y.append(r + (acc >> shift))
+    return y
+
+
+def _bytes_le(x, width):
+    """Each value as `width` bytes, little-endian, two's complement (v & 255, (v >> 8) & 255)."""
+    if width == 1:
+        return [v & 255 for v in x]
+    out = []
+    for v in x:
+        out += (v & 255, (v >> 8) & 255)
+    return out
+
+
 N, S, C, L, P, R, RS = (ArgKind.NUM, ArgKind.STEP, ArgKind.COUNT, ArgKind.INTS, ArgKind.PRED,
                         ArgKind.REF, ArgKind.REFS)
 
@@ -326,6 +360,18 @@ _ROWS = [
     OpSpec("interleave", (Arg(R), Arg(R, "y")),
            "x0, y0, x1, y1, ... then the tail of the longer list",
            _interleave, lambda x, y: len(x) + len(y)),
+    # the `ksynth` dialect (bits objective only): coded literals and predictors for real data
+    OpSpec("modeled_list", (Arg(N, "model", "nonneg", code="model"),
+                            Arg(N, "param", "nonneg", code="mparam", base=0),
+                            Arg(L, "values", code="modeled", base=0)),
+           "the literal list, arithmetic-coded under model m with parameter p (dsl/models.py)",
+           lambda m, p, values: list(values), lambda m, p, values: len(values), dialect="ksynth"),
+    OpSpec("lpc", (Arg(R), Arg(L, "predictor", "predictor", code="predictor")),
+           "predictor [s, c1..cp]: y[n] = x[n] + (sum_k c_k y[n-k]) >> s, y = 0 before the start",
+           _lpc, lambda x, p: len(x), dialect="ksynth"),
+    OpSpec("bytes_le", (Arg(R), Arg(S, "width", "width", code="width")),
+           "each value as 1 or 2 bytes, little-endian two's complement (int8 / int16 samples)",
+           _bytes_le, lambda x, w: w * len(x), dialect="ksynth"),
 ]
 
 # KT's uniform prior charges log2(25) per function choice (24 functions + the output line).

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from ksynth.dsl.ops import OPS, PREDICATES, ArgKind
+from ksynth.dsl.ops import KT_OPS, OPS, PREDICATES, ArgKind
 from ksynth.dsl.program import Line, Program, Ref
 from ksynth.errors import ProgramError
 
@@ -32,7 +32,7 @@ MAX_WIDE_DIGITS = 8               # W2..W8: magnitudes up to 256**8 - 1
 
 SPECIALS = ("PAD", "BOS", "SEP", "EOS", "OUT", "NEG", "REF_WIDE")
 WIDE = tuple(f"W{k}" for k in range(2, MAX_WIDE_DIGITS + 1))
-OP_NAMES = tuple(OPS)
+OP_NAMES = KT_OPS                 # the policy speaks the KT dialect: ksynth's own ops are not in its prompts
 VOCAB: tuple[str, ...] = (tuple(str(v) for v in range(BYTE_VALUES)) + SPECIALS + WIDE + OP_NAMES
                           + PREDICATES + tuple(f"REF_{k}" for k in range(MAX_REF_TOKENS)))
 INDEX = {name: i for i, name in enumerate(VOCAB)}

@@ -24,6 +24,8 @@ class StrategySpec:
     order: strategies run in ascending order (the ones that find most programs cheaply first).
     takes_bound: search() gets `bound=` the cheapest verified cost so far (Ablations.incumbent_bound).
     default: part of the default portfolio (SearchConfig().strategies).
+    objectives: the objectives it runs under; under any other the portfolio leaves it out (its
+    budget share is not counted, so the other strategies' shares stay as they were).
     """
 
     name: str
@@ -33,6 +35,7 @@ class StrategySpec:
     order: int
     takes_bound: bool = False
     default: bool = True
+    objectives: tuple[str, ...] = ("kt", "bits")
 
 
 REGISTRY: dict[str, StrategySpec] = {s.name: s for s in (
@@ -47,6 +50,8 @@ REGISTRY: dict[str, StrategySpec] = {s.name: s for s in (
     StrategySpec("mcts", "ksynth.search.mcts", "MCTSStrategy", weight=0.3, order=5, default=False),
     StrategySpec("seqcoder", "ksynth.search.seqcoder", "SeqCoderStrategy", weight=0.3, order=-1,
                  default=False),
+    StrategySpec("predict", "ksynth.search.predict", "PredictStrategy", weight=0.1, order=-1,
+                 objectives=("bits",)),
 )}
 
 DEFAULT_STRATEGIES: tuple[str, ...] = tuple(

@@ -58,6 +58,8 @@ class Portfolio:
         self._strategies: list = []
         self.skipped: dict[str, str] = {}
         for name in sorted(self.config.strategies, key=lambda n: REGISTRY[n].order):
+            if self.config.objective not in REGISTRY[name].objectives:
+                continue                   # e.g. `predict` (ksynth-dialect ops) under kt
             try:
                 self._strategies.append(load_strategy(name))
             except ImportError as e:

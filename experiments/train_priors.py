@@ -1,0 +1,206 @@
+"""Build the trained priors in ksynth/priors/ from the DEV split only (chunk index < half).
+
+    python experiments/train_priors.py [--data DIR] [--n 2000] [--rounds 2] [--book 61] [--only audio|dna|text]
+
+- residual_a8.prior / residual_a16.prior / residual_mfcc.prior: the residual coders' shape tables,
+  P(bucket | running-mean context), counted over the residuals of the predictor the `predict`
+  strategy picks on each dev chunk. Round 1 picks under the formula table, each later round under
+  the table the previous round built (the pick depends on the table).
+- predictors.prior: the shared lpc codebook (after FLAC's fixed predictors): per order, k-means
+  centres of the dev chunks' least-squares coefficients (round 1's picks), 6 fractional bits.
+- text.prior: P(byte | previous byte) over dev text, backed off to order 0, 1/3-bit log steps.
+- dna.prior: P(base | 6 previous bases), -log2 p quantised to 1/3 bit, over every dev chunk (contexts restart at each chunk, as
+  the decoder sees them), then P(case | previous case).
+Each file is zlib -9 of big-endian uint16 frequency rows (models.write_rows); its size is what
+the benchmark charges. Prints every file's size in bytes.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import zlib
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+
+from ksynth.bench import datasets  # noqa: E402
+from ksynth.dsl import models  # noqa: E402
+from ksynth.search import predict  # noqa: E402
+
+TEXT_BACKOFF = 128               # pseudo-counts of the order-0 distribution in each order-1 row
+BOOK_SIZE = 125                  # trained codebook entries (+ 3 fixed + explicit = radix 129; dev: 125 > 61)
+BOOK_SHIFT = 6                   # their coefficients' fractional bits
+RESIDUAL_PRIORS = {"audio_8bit": "residual_a8", "audio_16bit": "residual_a16",
+                   "audio_mfcc": "residual_mfcc"}
+
+
+def dev_chunks(modality: str, n: int | None, directory=None) -> list[bytes]:
+    return [item.data for item in datasets.load(modality, "dev", n, seed=0, directory=directory)]
+
+
+def readings(data: bytes) -> list[np.ndarray]:
+    """The sample readings `predict` tries: int8, and int16 little-endian for an even length."""
+    t = np.frombuffer(data, np.uint8).astype(np.int64)
+    out = [((t + 128) % 256) - 128]
+    if len(t) % 2 == 0:
+        v = t[0::2] + 256 * t[1::2]
+        out.append(np.where(v >= 32768, v - 65536, v))
+    return out
+
+
+def best_codes(chunks, slot: int):
+    """Per chunk: (residuals, param, predictor, samples) of the cheapest `predict` candidate under
+    models.MODELS[slot]."""
+    out = []
+    for data in chunks:
+        best = (float("inf"),)
+        for y in readings(data):
+            for pred in predict.candidates(y):
+                res = tuple(int(r) for r in (predict.residuals(y, pred) if pred else y))
+                bits, _, p = predict.best_residual_code(res, (slot,))
+                bits += predict.predictor_bits(pred)
+                if bits < best[0]:
+                    best = (bits, res, p, pred, y)
+        out.append(best[1:])
+    return out
+
+
+def residual_counts(codes) -> np.ndarray:
+    """(context, bucket) counts of the chosen residuals."""
+    counts = np.zeros((models.N_CTX, models.N_BUCKETS), np.int64)
+    for res, p, _, _ in codes:
+        for ctx, b in models.residual_contexts(res, p):
+            counts[ctx, b] += 1
+    return counts
+
+
+def kmeans(x: np.ndarray, k: int, rounds: int = 20, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centres = x[rng.choice(len(x), size=min(k, len(x)), replace=False)]
+    for _ in range(rounds):
+        near = np.argmin(((x[:, None, :] - centres[None]) ** 2).sum(-1), axis=1)
+        for j in range(len(centres)):
+            if (near == j).any():
+                centres[j] = x[near == j].mean(0)
+    return centres
+
+
+def train_book(codes, size: int) -> list[tuple[int, ...]]:
+    """The trained codebook entries: per order p, k-means centres of the real least-squares
+    coefficients of the dev chunks whose pick was an explicit order-p fit, k proportional to how
+    often order p was picked, quantised to BOOK_SHIFT fractional bits."""
+    by_order: dict[int, list] = {}
+    for _, _, pred, y in codes:
+        if pred and pred not in models.FIXED_PREDICTORS:
+            p = len(pred) - 1
+            n = len(y)
+            rows = np.stack([y[p - k - 1:n - k - 1] for k in range(p)], axis=1).astype(float)
+            a, *_ = np.linalg.lstsq(rows, y[p:].astype(float), rcond=None)
+            by_order.setdefault(p, []).append(a)
+    total = sum(len(v) for v in by_order.values()) or 1
+    entries = []
+    for p, vecs in sorted(by_order.items()):
+        k = max(1, round(size * len(vecs) / total))
+        for c in kmeans(np.array(vecs), k):
+            entries.append((BOOK_SHIFT,) + tuple(int(v) for v in np.round(c * (1 << BOOK_SHIFT))))
+    return entries[:size]
+
+
+def fit_table(name: str, codes) -> models.ResidualModel:
+    counts = residual_counts(codes)
+    # a light floor from the formula keeps unseen (context, bucket) pairs codable and sane
+    smooth = np.array(models._formula_counts(), float)
+    smooth = smooth / smooth.sum(1, keepdims=True)
+    rows = models._rows_from_counts((counts + 0.5 * smooth + 1e-3).tolist())
+    return models.ResidualModel(name, rows=rows)
+
+
+def install(name: str, model) -> None:
+    k = models.MODEL_INDEX[name]
+    models.MODELS = models.MODELS[:k] + (model,) + models.MODELS[k + 1:]
+
+
+def train_audio(n: int, rounds: int, book_size: int, directory=None) -> None:
+    """Residual tables and the shared codebook, alternating: round 1 picks under the formula table
+    and the fixed predictors only; the codebook is fitted to round 1's picks; later rounds pick
+    under the previous round's tables and the codebook."""
+    chunks = {m: dev_chunks(m, n, directory) for m in RESIDUAL_PRIORS}
+    models.set_predictor_book(())
+    for name in RESIDUAL_PRIORS.values():
+        install(name, models.ResidualModel(name, rows=models.MODELS[0].rows))
+    for r in range(rounds):
+        codes = {m: best_codes(chunks[m], models.MODEL_INDEX[name])
+                 for m, name in RESIDUAL_PRIORS.items()}
+        for m, name in RESIDUAL_PRIORS.items():
+            install(name, fit_table(name, codes[m]))
+        if r == 0 and book_size:
+            entries = train_book([c for m in codes for c in codes[m]], book_size)
+            models.set_predictor_book(entries)
+            size = models.write_book(models.PRIOR_DIR / models.BOOK_FILE, entries)
+            print(f"{models.BOOK_FILE}: {len(entries)} trained entries, {size} bytes", flush=True)
+        print(f"round {r + 1} done", flush=True)
+    for name in RESIDUAL_PRIORS.values():
+        size = models.write_rows(models.PRIOR_DIR / f"{name}.prior",
+                                 models.MODELS[models.MODEL_INDEX[name]].rows)
+        print(f"{name}.prior: {size} bytes", flush=True)
+
+
+def train_dna(directory=None) -> int:
+    chunks = dev_chunks("dna", None, directory)
+    order = models.DNA_ORDER
+    base = np.zeros((4 ** order, 4), np.int64)
+    case = np.zeros((2, 2), np.int64)
+    for data in chunks:
+        sym = np.frombuffer(data, np.uint8).astype(np.int64)
+        b = sym & 3
+        ctx = np.zeros(len(b), np.int64)
+        for j in range(order, 0, -1):                      # models.dna_context, vectorised
+            shifted = np.concatenate([np.zeros(j, np.int64), b[:-j]])
+            ctx = 4 * ctx + shifted
+        np.add.at(base, (ctx, b), 1)
+        c = sym >> 2
+        np.add.at(case, (np.concatenate([[0], c[:-1]]), c), 1)
+    raw = b"".join(models.quantise_row(row) for row in (base + 0.5).tolist())
+    raw += b"".join(models.quantise_row(row) for row in (case + 0.5).tolist())
+    blob = zlib.compress(raw, 9)
+    (models.PRIOR_DIR / "dna.prior").write_bytes(blob)
+    return len(blob)
+
+
+def train_text(directory=None) -> int:
+    """P(byte | previous byte) over every dev chunk (the first byte's context is a newline),
+    backed off to the order-0 frequencies (TEXT_BACKOFF pseudo-counts per row)."""
+    counts = np.zeros((256, 256))
+    for data in dev_chunks("text", None, directory):
+        x = np.frombuffer(data, np.uint8).astype(np.int64)
+        prev = np.concatenate([[models.TEXT_START], x[:-1]])
+        np.add.at(counts, (prev, x), 1)
+    order0 = counts.sum(0) + 0.5
+    rows = counts + TEXT_BACKOFF * order0 / order0.sum()
+    raw = b"".join(models.quantise_row(row) for row in rows.tolist())
+    blob = zlib.compress(raw, 9)
+    (models.PRIOR_DIR / "text.prior").write_bytes(blob)
+    return len(blob)
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", default=None, help="folder with the KT .bin files")
+    ap.add_argument("--n", type=int, default=2000, help="dev chunks per audio modality")
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--book", type=int, default=BOOK_SIZE, help="trained codebook entries")
+    ap.add_argument("--only", choices=("audio", "dna", "text"), default=None)
+    args = ap.parse_args(argv)
+    models.PRIOR_DIR.mkdir(exist_ok=True)
+    if args.only in (None, "audio"):
+        train_audio(args.n, args.rounds, args.book, args.data)
+    if args.only in (None, "dna"):
+        print(f"dna.prior: {train_dna(args.data)} bytes", flush=True)
+    if args.only in (None, "text"):
+        print(f"text.prior: {train_text(args.data)} bytes", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,462 @@
+"""Explicit probability models for `modeled_list` (the `ksynth` dialect's arithmetic-coded literals).
+
+A modeled list is a literal list whose values are written under a probability model instead of
+set_list's ~8 bits per element. encode.py turns each model's output into program-code symbols:
+a (cum, freq, total) triple is one arithmetic-coded symbol of probability freq / total (big-integer
+rANS, see encode.py), a (digit, radix) pair is a uniform digit. Every model here is a pure function
+of (model tables shipped in the package, the line's `param`, the values decoded so far): a chunk
+decodes alone, and the only thing a decoder needs beyond this module is the charged prior files in
+ksynth/priors/ (their serialized size is what the benchmark charges; `prior_bytes`).
+
+Models, by index (the program's first argument of modeled_list; `MODELS` below):
+  0 residual       generic residual coder, shape table computed from a formula (no prior file)
+  1 residual_a8    residual coder whose shape table was trained on dev audio_8bit residuals
+  2 residual_a16   ... on dev audio_16bit residuals
+  3 residual_mfcc  ... on dev audio_mfcc residuals
+  4 dna            static order-6 base table trained on dev DNA, mixed with in-chunk counts
+  5 text           static order-1 byte table trained on dev text, mixed with in-chunk order-2 counts
+The residual coders code r as: bucket b = bit_length(|r|) under the shape table row of the current
+context (a running mean of recent buckets, started at `param` / 2), then the b - 1 bits of |r|
+below its leading 1 as one uniform digit, then the sign as a binary digit when r != 0.
+"""
+from __future__ import annotations
+
+import math
+import zlib
+from functools import lru_cache
+from pathlib import Path
+
+PRIOR_DIR = Path(__file__).resolve().parent.parent / "priors"
+ROW_TOTAL = 1 << 12               # every trained frequency row sums to this (12-bit probabilities)
+MAX_MODELED_LEN = 1 << 16         # a modeled list holds at most this many values (decoder guard)
+
+# ---- residual coders ------------------------------------------------------------------------------
+MAX_BUCKET = 32                   # |r| < 2^32: bucket 0 (r = 0) .. 32
+N_BUCKETS = MAX_BUCKET + 1
+MEAN_SHIFT = 3                    # running mean: A += (16 b - A) >> MEAN_SHIFT, A in 1/16 buckets (dev: 3 > 2 > 1)
+FINE_CTX = 16                     # below one bucket every A is its own context (near-silence:
+CTX_STEP = 8                      # how long since the last nonzero), above it A // CTX_STEP
+N_CTX = FINE_CTX + (16 * MAX_BUCKET - FINE_CTX) // CTX_STEP + 1
+RESIDUAL_PARAMS = 16              # param = the initial mean bucket (A = 16 param)
+
+
+def _context(mean: int) -> int:
+    if mean < FINE_CTX:
+        return mean
+    return min(FINE_CTX + (mean - FINE_CTX) // CTX_STEP, N_CTX - 1)
+
+
+def _bucket(r: int) -> int:
+    return abs(r).bit_length()
+
+
+def residual_contexts(values, param: int):
+    """(context, bucket) of each value in order: the statistics the shape table is trained on."""
+    mean = 16 * param                 # in 1/16 buckets
+    out = []
+    for r in values:
+        b = _bucket(r)
+        out.append((_context(mean), b))
+        mean += (16 * b - mean) >> MEAN_SHIFT
+    return out
+
+
+def _rows_from_counts(counts) -> tuple[tuple[int, ...], ...]:
+    """Frequency rows summing to ROW_TOTAL, every bucket >= 1 (any residual stays codable)."""
+    rows = []
+    for row in counts:
+        total = sum(row)
+        free = ROW_TOTAL - len(row)
+        freqs = [1 + int(free * c // total) for c in row]
+        freqs[max(range(len(row)), key=lambda k: row[k])] += ROW_TOTAL - sum(freqs)
+        rows.append(tuple(freqs))
+    return tuple(rows)
+
+
+def _formula_counts():
+    """A Laplace-like shape per context, for the untrained residual coder: buckets near the
+    context's mean bucket are likely, falling off by half per bucket away from it."""
+    counts = []
+    for ctx in range(N_CTX):
+        centre = ctx / 16 if ctx < FINE_CTX else (FINE_CTX + (ctx - FINE_CTX) * CTX_STEP) / 16
+        counts.append([1 + int(1e6 * 2.0 ** (-abs(b - centre) * 1.0)) for b in range(N_BUCKETS)])
+    return counts
+
+
+class ResidualModel:
+    """Signed residuals under a bucket shape table indexed by a running-mean context."""
+
+    kind = "residual"
+    param_radix = RESIDUAL_PARAMS
+
+    def __init__(self, name: str, rows=None, prior_file: str | None = None):
+        self.name, self.prior_file = name, prior_file
+        self._rows, self._log = rows, None
+
+    @property
+    def rows(self):
+        if self._rows is None:
+            if self.prior_file is None:
+                self._rows = _rows_from_counts(_formula_counts())
+            else:
+                self._rows = read_rows(PRIOR_DIR / self.prior_file, N_CTX, N_BUCKETS)
+        if self._log is None:
+            self._cum = tuple(tuple(_cumulative(r)) for r in self._rows)
+            self._log = tuple(tuple(math.log2(ROW_TOTAL / f) for f in r) for r in self._rows)
+        return self._rows
+
+    def symbols(self, values, param: int) -> list[tuple]:
+        rows = self.rows
+        out = []
+        for ctx, b in residual_contexts(values, param):
+            if b > MAX_BUCKET:
+                raise _too_big(self.name)
+            out.append((self._cum[ctx][b], rows[ctx][b], ROW_TOTAL))
+        return _interleave_residual(out, values)
+
+    def cost(self, values, param: int) -> float:
+        _ = self.rows                 # loads the table and its cumulative / log2 forms
+        bits = 0.0
+        for (ctx, b), r in zip(residual_contexts(values, param), values):
+            if b > MAX_BUCKET:
+                raise _too_big(self.name)
+            bits += self._log[ctx][b] + (b - 1 if b > 1 else 0) + (1 if r else 0)
+        return bits
+
+    def read(self, reader, n: int, param: int) -> tuple:
+        rows = self.rows
+        mean = 16 * param
+        out = []
+        for _ in range(n):
+            ctx = _context(mean)
+            b = reader.modeled(rows[ctx], self._cum[ctx], ROW_TOTAL)
+            mag = 0 if b == 0 else 1 << (b - 1)
+            if b > 1:
+                mag += reader.digit(1 << (b - 1))
+            out.append(-mag if mag and reader.digit(2) else mag)
+            mean += (16 * b - mean) >> MEAN_SHIFT
+        return tuple(out)
+
+
+def _interleave_residual(bucket_symbols, values) -> list[tuple]:
+    out = []
+    for sym, r in zip(bucket_symbols, values):
+        out.append(sym)
+        b = _bucket(r)
+        if b > 1:
+            out.append((abs(r) - (1 << (b - 1)), 1 << (b - 1)))
+        if r:
+            out.append((1 if r < 0 else 0, 2))
+    return out
+
+
+def _too_big(name):
+    from ksynth.errors import ProgramError
+
+    return ProgramError(f"model {name}: a value of |v| >= 2^{MAX_BUCKET} cannot be coded")
+
+
+def _cumulative(row):
+    acc, out = 0, []
+    for f in row:
+        out.append(acc)
+        acc += f
+    return out
+
+
+# ---- DNA: symbols 0..7 = base (0..3) + 4 x case -----------------------------------------------------
+DNA_ORDER = 6                     # bases of context in the static table (4^6 = 4,096 rows)
+DNA_ADAPT_ORDER = 7               # bases of context for the in-chunk counts (dev: 7 >= 6, 8 > 5)
+DNA_ADAPT_UNIT = 2 * ROW_TOTAL    # weight of one in-chunk occurrence, against DNA_WEIGHT x a row
+DNA_WEIGHT = 4                    # the static row counts as 2 occurrences (dev: 2-4 equally good)
+DNA_PARAMS = 1                    # no parameter: the weight is fixed
+# The rANS tail (encode.py): the first symbols encoded (the list's last ones when nothing follows it
+# in the program) grow the bound additively until it passes their frequencies, wasting ~9 bits at
+# 12-bit precision. The last TAIL_VALUES values are coded with frequencies requantised to
+# TAIL_TOTAL, which brings the bound past 2^12 within a few symbols (dev: 8.7 -> ~2 bits a chunk).
+TAIL_VALUES = 8
+TAIL_TOTAL = 64
+LOG_STEP_NUM = 52016              # 2^(-1/3) in 1/65536: the DNA prior stores -log2(p) in 1/3 bits
+LOG_LEVELS = tuple(__import__("itertools").accumulate(
+    range(255), lambda w, _: w * LOG_STEP_NUM >> 16, initial=1 << 24))   # integer 2^(-q/3) << 24
+
+
+def log_row(q) -> tuple[int, ...]:
+    """Frequencies (>= 1, summing to about ROW_TOTAL) from quantised -log2 p values, integers only
+    (every platform decodes the same)."""
+    w = [LOG_LEVELS[v] for v in q]
+    total = sum(w)
+    return tuple(max(1, ROW_TOTAL * x // total) for x in w)
+
+
+def quantise_row(counts) -> bytes:
+    """-log2 p of each count (p = count / sum), in 1/3-bit steps clamped to 0..255."""
+    total = sum(counts)
+    return bytes(min(255, max(0, round(-3 * math.log2(c / total)))) for c in counts)
+
+
+def dna_context(bases, i: int, order: int) -> int:
+    """The `order` bases before position i, most recent least significant (0 before the start)."""
+    c = 0
+    for j in range(order, 0, -1):
+        c = 4 * c + (bases[i - j] if i - j >= 0 else 0)
+    return c
+
+
+def coarse(freqs) -> tuple[int, ...]:
+    """freqs requantised to sum exactly TAIL_TOTAL, each >= 1 (integers only)."""
+    total = sum(freqs)
+    out = [max(1, f * TAIL_TOTAL // total) for f in freqs]
+    k = max(range(len(out)), key=lambda j: freqs[j])
+    out[k] += TAIL_TOTAL - sum(out)
+    if out[k] < 1:                        # cannot happen for <= 4 symbols and TAIL_TOTAL = 64
+        raise ValueError("coarse frequencies do not fit")
+    return tuple(out)
+
+
+class DnaModel:
+    """P(case | previous case) x P(base | 6 previous bases): the static order-6 row mixed with
+    the counts of what followed the same 6 bases earlier in this chunk. The prior file is zlib -9
+    of one byte per probability, -log2 p in 1/3-bit steps (4 per base row, then 2 x 2 case rows)."""
+
+    kind = "dna"
+    param_radix = DNA_PARAMS
+
+    def __init__(self, name: str, tables=None, prior_file: str | None = None):
+        self.name, self.prior_file = name, prior_file
+        self._tables = tables
+
+    @property
+    def tables(self):
+        """(base rows: 4^DNA_ORDER x 4, case rows: 2 x 2), each row summing to ROW_TOTAL."""
+        if self._tables is None:
+            raw = zlib.decompress((PRIOR_DIR / self.prior_file).read_bytes())
+            n = 4 ** DNA_ORDER
+            if len(raw) != 4 * n + 4:
+                raise ValueError(f"prior {self.prior_file}: expected {4 * n + 4} bytes")
+            base = tuple(log_row(raw[4 * k:4 * k + 4]) for k in range(n))
+            case = (log_row(raw[4 * n:4 * n + 2]), log_row(raw[4 * n + 2:4 * n + 4]))
+            self._tables = (base, tuple((c[0], ROW_TOTAL - c[0]) for c in case))
+        return self._tables
+
+    @staticmethod
+    def _base_freqs(bases, i, weight, base_rows, seen):
+        row = base_rows[dna_context(bases, i, DNA_ORDER)]
+        counts = seen.get(dna_context(bases, i, DNA_ADAPT_ORDER)) if i >= DNA_ADAPT_ORDER else None
+        if not counts:
+            return row
+        return tuple(weight * f + DNA_ADAPT_UNIT * c for f, c in zip(row, counts))
+
+    @staticmethod
+    def _learn(bases, i, b, seen):
+        if i >= DNA_ADAPT_ORDER:
+            seen.setdefault(dna_context(bases, i, DNA_ADAPT_ORDER), [0, 0, 0, 0])[b] += 1
+        bases.append(b)
+
+    def symbols(self, values, param: int) -> list[tuple]:
+        base_rows, case_rows = self.tables
+        weight, seen, bases, prev_case, out = DNA_WEIGHT, {}, [], 0, []
+        for i, v in enumerate(values):
+            if not 0 <= v < 8:
+                from ksynth.errors import ProgramError
+
+                raise ProgramError(f"model {self.name} codes the symbols 0..7, got {v}")
+            crow = case_rows[prev_case]
+            freqs = self._base_freqs(bases, i, weight, base_rows, seen)
+            if i >= len(values) - TAIL_VALUES:
+                crow, freqs = coarse(crow), coarse(freqs)
+            out.append((0 if v < 4 else crow[0], crow[v >> 2], sum(crow)))
+            out.append((sum(freqs[:v & 3]), freqs[v & 3], sum(freqs)))
+            self._learn(bases, i, v & 3, seen)
+            prev_case = v >> 2
+        return out
+
+    def cost(self, values, param: int) -> float:
+        return sum(math.log2(t / f) for _, f, t in self.symbols(values, param))
+
+    def read(self, reader, n: int, param: int) -> tuple:
+        base_rows, case_rows = self.tables
+        weight, seen, bases, prev_case, out = DNA_WEIGHT, {}, [], 0, []
+        for i in range(n):
+            crow = case_rows[prev_case]
+            freqs = self._base_freqs(bases, i, weight, base_rows, seen)
+            if i >= n - TAIL_VALUES:
+                crow, freqs = coarse(crow), coarse(freqs)
+            case = reader.modeled(crow, (0, crow[0]), sum(crow))
+            b = reader.modeled(freqs, tuple(_cumulative(freqs)), sum(freqs))
+            out.append(4 * case + b)
+            self._learn(bases, i, b, seen)
+            prev_case = case
+        return tuple(out)
+
+
+# ---- text: bytes under a static order-1 table mixed with in-chunk order-2 counts ----------------------
+TEXT_ADAPT_ORDER = 3              # bytes of context for the in-chunk counts (dev: 3 >= 2 > 1)
+TEXT_WEIGHT = 2                   # the static row counts as TEXT_WEIGHT / 2 occurrences
+TEXT_ADAPT_UNIT = 2 * ROW_TOTAL   # one in-chunk occurrence
+TEXT_START = 10                   # the context before the first byte (a newline)
+
+
+class TextModel:
+    """P(byte | previous byte) from a table trained on dev text (-log2 p in 1/3-bit steps, like the
+    DNA prior), mixed with the counts of what followed the same two bytes earlier in the chunk."""
+
+    kind = "text"
+    param_radix = 1
+
+    def __init__(self, name: str, rows=None, prior_file: str | None = None):
+        self.name, self.prior_file = name, prior_file
+        self._rows = rows
+
+    @property
+    def rows(self):
+        if self._rows is None:
+            raw = zlib.decompress((PRIOR_DIR / self.prior_file).read_bytes())
+            if len(raw) != 256 * 256:
+                raise ValueError(f"prior {self.prior_file}: expected {256 * 256} bytes")
+            self._rows = tuple(log_row(raw[256 * k:256 * (k + 1)]) for k in range(256))
+        return self._rows
+
+    def _freqs(self, values, i, seen):
+        row = self.rows[values[i - 1] if i else TEXT_START]
+        counts = seen.get(tuple(values[i - TEXT_ADAPT_ORDER:i])) if i >= TEXT_ADAPT_ORDER else None
+        if not counts:
+            return row
+        mixed = [TEXT_WEIGHT * f for f in row]
+        for v, c in counts.items():
+            mixed[v] += TEXT_ADAPT_UNIT * c
+        return mixed
+
+    @staticmethod
+    def _learn(values, i, seen):
+        if i >= TEXT_ADAPT_ORDER:
+            ctx = seen.setdefault(tuple(values[i - TEXT_ADAPT_ORDER:i]), {})
+            ctx[values[i]] = ctx.get(values[i], 0) + 1
+
+    def symbols(self, values, param: int) -> list[tuple]:
+        out, seen = [], {}
+        for i, v in enumerate(values):
+            if not 0 <= v < 256:
+                from ksynth.errors import ProgramError
+
+                raise ProgramError(f"model {self.name} codes bytes 0..255, got {v}")
+            freqs = self._freqs(values, i, seen)
+            if i >= len(values) - TAIL_VALUES:
+                freqs = coarse_wide(freqs)
+            out.append((sum(freqs[:v]), freqs[v], sum(freqs)))
+            self._learn(values, i, seen)
+        return out
+
+    def cost(self, values, param: int) -> float:
+        return sum(math.log2(t / f) for _, f, t in self.symbols(values, param))
+
+    def read(self, reader, n: int, param: int) -> tuple:
+        out, seen = [], {}
+        for i in range(n):
+            freqs = self._freqs(out, i, seen)
+            if i >= n - TAIL_VALUES:
+                freqs = coarse_wide(freqs)
+            out.append(reader.modeled(freqs, tuple(_cumulative(freqs)), sum(freqs)))
+            self._learn(out, i, seen)
+        return tuple(out)
+
+
+def coarse_wide(freqs) -> list[int]:
+    """The rANS-tail requantisation for a 256-symbol row: total 2^12 (every byte >= 1)."""
+    total = sum(freqs)
+    scale = 1 << 12
+    out = [max(1, f * scale // total) for f in freqs]
+    return out
+
+
+# ---- serialized priors: zlib (level 9) of big-endian uint16 rows ---------------------------------------
+def write_rows(path: Path, rows) -> int:
+    """Write frequency rows; returns the file's size in bytes (the prior's charged size)."""
+    raw = b"".join(f.to_bytes(2, "big") for row in rows for f in row)
+    blob = zlib.compress(raw, 9)
+    Path(path).write_bytes(blob)
+    return len(blob)
+
+
+def read_rows(path: Path, n_rows: int, width: int):
+    raw = zlib.decompress(Path(path).read_bytes())
+    if len(raw) != 2 * n_rows * width:
+        raise ValueError(f"prior {path.name}: expected {n_rows} x {width} frequencies")
+    vals = [int.from_bytes(raw[k:k + 2], "big") for k in range(0, len(raw), 2)]
+    return tuple(tuple(vals[r * width:(r + 1) * width]) for r in range(n_rows))
+
+
+# ---- the shared predictor codebook (lpc) ----------------------------------------------------------
+FIXED_PREDICTORS = ((0, 1), (0, 2, -1), (0, 3, -3, 1))   # FLAC's fixed polynomials, always in the book
+BOOK_FILE = "predictors.prior"
+
+
+class PredictorBook:
+    """lpc predictors [shift, c1, ..., cp] a program names by index (encode.py's predictor code)."""
+
+    def __init__(self, entries):
+        self.entries = tuple(dict.fromkeys(tuple(e) for e in entries))
+        self.index = {e: k for k, e in enumerate(self.entries)}
+
+
+def write_book(path: Path, entries) -> int:
+    """Serialize trained entries (FIXED_PREDICTORS are implied): zlib -9 of big-endian int16
+    [length, shift, c1, ..., cp] per entry. Returns the size in bytes (the charged prior)."""
+    vals = []
+    for e in entries:
+        vals += [len(e)] + list(e)
+    blob = zlib.compress(b"".join(int(v).to_bytes(2, "big", signed=True) for v in vals), 9)
+    Path(path).write_bytes(blob)
+    return len(blob)
+
+
+def read_book(path: Path) -> tuple:
+    raw = zlib.decompress(Path(path).read_bytes())
+    vals = [int.from_bytes(raw[k:k + 2], "big", signed=True) for k in range(0, len(raw), 2)]
+    out, k = [], 0
+    while k < len(vals):
+        n = vals[k]
+        out.append(tuple(vals[k + 1:k + 1 + n]))
+        k += 1 + n
+    return tuple(out)
+
+
+_BOOK: list = []
+
+
+def predictor_book() -> PredictorBook:
+    """The fixed predictors, then the trained ones from ksynth/priors/predictors.prior (if built)."""
+    if not _BOOK:
+        path = PRIOR_DIR / BOOK_FILE
+        trained = read_book(path) if path.exists() else ()
+        _BOOK.append(PredictorBook(FIXED_PREDICTORS + trained))
+    return _BOOK[0]
+
+
+def set_predictor_book(entries) -> None:
+    """Replace the book (training and tests; programs coded under another book decode wrongly)."""
+    _BOOK[:] = [PredictorBook(FIXED_PREDICTORS + tuple(tuple(e) for e in entries))]
+
+
+MODELS: tuple = (
+    ResidualModel("residual"),
+    ResidualModel("residual_a8", prior_file="residual_a8.prior"),
+    ResidualModel("residual_a16", prior_file="residual_a16.prior"),
+    ResidualModel("residual_mfcc", prior_file="residual_mfcc.prior"),
+    DnaModel("dna", prior_file="dna.prior"),
+    TextModel("text", prior_file="text.prior"),
+)
+MODEL_INDEX = {m.name: k for k, m in enumerate(MODELS)}
+
+# which trained priors a modality's programs may use (the benchmark charges these files)
+MODALITY_PRIORS = {"audio_8bit": ("residual_a8.prior", BOOK_FILE),
+                   "audio_16bit": ("residual_a16.prior", BOOK_FILE),
+                   "audio_mfcc": ("residual_mfcc.prior", BOOK_FILE), "dna": ("dna.prior",),
+                   "text": ("text.prior",)}
+
+
+@lru_cache(maxsize=None)
+def prior_bytes(file: str) -> int:
+    """Serialized size of a prior file in bytes (0 when it is not built)."""
+    p = PRIOR_DIR / file
+    return p.stat().st_size if p.exists() else 0

@@ -1,0 +1,159 @@
+"""The `predict` strategy: model-coded programs for real data (the `ksynth` dialect, bits objective).
+
+A 128-byte chunk of audio, DNA or MFCC features is rarely a composition of KT functions; what
+explains it is a predictor plus small residuals, or a skewed symbol distribution. This strategy
+reads the target in a few ways and writes the cheapest as a 1-3 line program:
+
+    sequence_1 = modeled_list(model, param, [residuals])     # arithmetic-coded (dsl/models.py)
+    sequence_2 = lpc(sequence_1, [shift, c1, c2, ...])        # y[n] = r[n] + (sum c_k y[n-k]) >> shift
+    sequence_3 = bytes_le(sequence_2, 1)                      # int8 samples -> bytes
+             or  bytes_le(sequence_2, 2)                      # int16 samples -> little-endian bytes
+    output = sequence_3
+
+Readings: int8 samples (any length), int16 little-endian samples (even length), symbols 0..7 under
+the DNA model and bytes under the text model (no predictor). Predictors: none, every entry of the shared codebook (FLAC's fixed
+polynomials of orders 1..3 and the trained ones, a few bits each) and least-squares fits of orders
+1..MAX_LS_ORDER with coefficients quantised to `shift` fractional bits (written out). Every
+candidate is priced with the residual models' exact code lengths (their shape tables and the
+running-mean context), the best few are assembled and priced exactly by encode.bits; the portfolio
+verifies the winner. Under the kt objective the ops are not allowed and the strategy proposes nothing.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from ksynth.dsl import models
+from ksynth.dsl.program import Program, Ref
+
+MAX_LS_ORDER = 8                 # least-squares predictor orders tried: 1..8
+LS_SHIFTS = (4, 5, 6, 7, 8, 9)   # fractional bits of the quantised coefficients
+MAX_TARGET = 8192               # longer targets are left to the others (pure-Python model costs)
+EXACT_TOP = 3                    # candidates priced exactly (encode.bits) after the estimate
+RESIDUAL_MODELS = tuple(k for k, m in enumerate(models.MODELS) if m.kind == "residual")
+DNA_MODEL = models.MODEL_INDEX["dna"]
+TEXT_MODEL = models.MODEL_INDEX["text"]
+
+
+def residuals(y: np.ndarray, predictor) -> np.ndarray:
+    """r with lpc(r, predictor) == y (exact integer arithmetic, the op's floor shift)."""
+    shift, coeffs = predictor[0], predictor[1:]
+    acc = np.zeros(len(y), np.int64)
+    for k, c in enumerate(coeffs):
+        if k + 1 < len(y):
+            acc[k + 1:] += c * y[:len(y) - k - 1]
+    return y - (acc >> shift)
+
+
+def ls_coeffs(y: np.ndarray, order: int, shift: int) -> tuple[int, ...] | None:
+    """Least-squares predictor of `order` on y's own history, quantised to 2^-shift."""
+    n = len(y)
+    if n <= 2 * order:
+        return None
+    rows = np.stack([y[order - k - 1:n - k - 1] for k in range(order)], axis=1).astype(float)
+    a, *_ = np.linalg.lstsq(rows, y[order:].astype(float), rcond=None)
+    q = np.round(a * (1 << shift)).astype(np.int64)
+    lim = 1 << (shift + 2)               # the coefficient code's window (encode.py)
+    return tuple(int(c) for c in np.clip(q, -lim, lim - 1))
+
+
+def candidates(y: np.ndarray, book: bool = True) -> list[tuple[int, ...]]:
+    """Every predictor [shift, c1, ...] tried on y, without repeats: the codebook's (FLAC's fixed
+    ones first), then least-squares fits. `()` stands for no predictor (no lpc line)."""
+    preds = [()] + list(models.predictor_book().entries if book else models.FIXED_PREDICTORS)
+    for order in range(1, MAX_LS_ORDER + 1):
+        for s in LS_SHIFTS:
+            c = ls_coeffs(y, order, s)
+            if c is not None:
+                preds.append((s,) + c)
+    return list(dict.fromkeys(preds))
+
+
+def predictor_bits(predictor) -> float:
+    """Bits of lpc's predictor argument (0 for no lpc line, whose cost the caller adds)."""
+    from ksynth.dsl import encode
+
+    return encode.CODERS["predictor"].bits(predictor, (), None, 1) if predictor else 0.0
+
+
+def _bucket_mean(res) -> int:
+    """A starting param for the residual models: the mean bucket of the first values."""
+    head = np.abs(np.asarray(res[:8], np.int64))
+    if len(head) == 0:
+        return 0
+    b = np.array([int(v).bit_length() for v in head])
+    return int(min(models.RESIDUAL_PARAMS - 1, round(b.mean())))
+
+
+def best_residual_code(res: tuple, model_ids=RESIDUAL_MODELS) -> tuple[float, int, int]:
+    """(bits, model, param) of the cheapest residual model for this list."""
+    best = (float("inf"), 0, 0)
+    p0 = _bucket_mean(res)
+    for m in model_ids:
+        model = models.MODELS[m]
+        try:
+            model.rows
+        except (OSError, ValueError):      # a trained prior that is not built: skip it
+            continue
+        for p in sorted({max(0, p0 - 1), p0, min(models.RESIDUAL_PARAMS - 1, p0 + 1)}):
+            bits = model.cost(res, p)
+            if bits < best[0]:
+                best = (bits, m, p)
+    return best
+
+
+class PredictStrategy:
+    name = "predict"
+
+    def search(self, target, config, deadline, bound=None):
+        from ksynth.search.base import SearchResult
+        from ksynth.search.objective import program_cost
+
+        if config.objective != "bits" or not target or len(target) > MAX_TARGET:
+            return None
+        t0 = time.monotonic()
+        t = np.asarray(target, np.int64)
+        cands = []                                        # (estimated bits, program)
+        if t.min() >= 0 and t.max() < 256:
+            cands.append((0.0, Program.build([("modeled_list", (TEXT_MODEL, 0, tuple(target)))])))
+        if t.min() >= 0 and t.max() < 8:
+            cands.append((0.0, Program.build([("modeled_list", (DNA_MODEL, 0, tuple(target)))])))
+        readings = []
+        if t.min() >= 0 and t.max() < 256:
+            readings.append(("s8", ((t + 128) % 256) - 128))
+            if len(t) % 2 == 0:
+                v = t[0::2] + 256 * t[1::2]
+                readings.append(("s16", np.where(v >= 32768, v - 65536, v)))
+        nodes = 0
+        for kind, y in readings:
+            scored = []
+            for pred in candidates(y):
+                if time.monotonic() > deadline:
+                    break
+                res = tuple(int(v) for v in residuals(y, pred)) if pred else tuple(int(v) for v in y)
+                bits, m, p = best_residual_code(res)
+                nodes += 1
+                scored.append((bits + predictor_bits(pred), pred, m, p, res))
+            scored.sort(key=lambda x: x[0])
+            for est, pred, m, p, res in scored[:EXACT_TOP]:
+                lines = [("modeled_list", (m, p, res))]
+                if pred:
+                    lines.append(("lpc", (Ref(0), pred)))
+                last = Ref(len(lines) - 1)
+                lines.append(("bytes_le", (last, 1 if kind == "s8" else 2)))
+                cands.append((est, Program.build(lines)))
+        if not cands:
+            return None
+        best, best_bits = None, float("inf")
+        for _, prog in cands:
+            try:
+                bits = program_cost(prog, "bits")
+            except Exception:                             # a value a coder cannot hold
+                continue
+            if bits < best_bits:
+                best, best_bits = prog, bits
+        if best is None:
+            return None
+        return SearchResult(best, best_bits, float("nan"), False, time.monotonic() - t0, nodes,
+                            self.name, {})

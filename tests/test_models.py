@@ -1,0 +1,232 @@
+"""The ksynth dialect: modeled lists (models.py + rANS in encode.py), lpc, bytes_le, the predict
+strategy, and the benchmark's charges. Tiny hand-built tables stand in for the trained priors
+where a test needs control over them; the versioned priors are checked for shape and size."""
+from __future__ import annotations
+
+import math
+import random
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ksynth.config import SearchConfig
+from ksynth.dsl import encode, models
+from ksynth.dsl.interp import run
+from ksynth.dsl.program import Program, Ref
+from ksynth.errors import CorruptInput, ProgramError
+
+RESIDUAL = models.MODEL_INDEX["residual"]
+DNA = models.MODEL_INDEX["dna"]
+TEXT = models.MODEL_INDEX["text"]
+
+
+def _bound_bits(p: Program) -> int:
+    """ceil(log2 B) recomputed from the symbols, independently of encode.bits."""
+    b = 1
+    for s in reversed(encode.program_symbols(p)):
+        if len(s) == 2:
+            b *= s[1]
+        else:
+            c, f, t = s
+            b = ((b - 1) // f) * t + c + (b - 1) % f + 1
+    return (b - 1).bit_length()
+
+
+def _round_trip(p: Program) -> int:
+    data = encode.encode(p)
+    assert encode.decode(data) == p
+    n = encode.bits(p)
+    assert n == _bound_bits(p) and len(data) == (n + 7) // 8
+    return n
+
+
+# ---- modeled lists --------------------------------------------------------------------------------
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(-3000, 3000), max_size=80), st.integers(0, models.RESIDUAL_PARAMS - 1))
+def test_residual_lists_round_trip_near_their_model_cost(values, param):
+    p = Program.build([("modeled_list", (RESIDUAL, param, tuple(values))),
+                       ("bytes_le", (Ref(0), 2))])
+    n = _round_trip(p)
+    # the lines after the list give the rANS state room: within 2 bits of the additive cost
+    assert n <= encode.program_bits_float(p) + 2
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.integers(0, 7), max_size=150))
+def test_dna_lists_round_trip(values):
+    p = Program.build([("modeled_list", (DNA, 0, tuple(values)))])
+    n = _round_trip(p)
+    # alone in its program the list pays the rANS tail: a few bits over the additive cost
+    assert n <= encode.program_bits_float(p) + 6
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.binary(max_size=140))
+def test_text_lists_round_trip(data):
+    _round_trip(Program.build([("modeled_list", (TEXT, 0, tuple(data)))]))
+
+
+def test_models_refuse_what_they_cannot_code():
+    with pytest.raises(ProgramError, match="0..7"):
+        encode.bits(Program.build([("modeled_list", (DNA, 0, (1, 8)))]))
+    with pytest.raises(ProgramError, match="0..255"):
+        encode.bits(Program.build([("modeled_list", (TEXT, 0, (300,)))]))
+    with pytest.raises(ProgramError, match="does not exist"):
+        encode.bits(Program.build([("modeled_list", (len(models.MODELS), 0, (1,)))]))
+    with pytest.raises(ProgramError, match="parameter"):
+        encode.bits(Program.build([("modeled_list", (RESIDUAL, models.RESIDUAL_PARAMS, (1,)))]))
+    with pytest.raises(ProgramError, match="2\\^32"):
+        encode.bits(Program.build([("modeled_list", (RESIDUAL, 0, (1 << 32,)))]))
+
+
+def test_a_skewed_list_costs_its_entropy_not_eight_bits_a_value():
+    rng = random.Random(3)
+    dna = tuple(rng.choice((4, 4, 4, 5, 6, 7)) for _ in range(128))      # ~1.8 bits a symbol
+    lit = Program.build([("set_list", (dna,))])
+    mod = Program.build([("modeled_list", (DNA, 0, dna))])
+    assert encode.bits(mod) < 0.3 * 8 * 128 < encode.bits(lit)
+    quiet = tuple(rng.choice((0, 0, 0, 0, 0, 1, -1)) for _ in range(128))
+    assert encode.bits(Program.build([("modeled_list", (RESIDUAL, 0, quiet))])) < 2 * 128
+
+
+def test_corrupt_streams_raise_and_never_hang():
+    rng = random.Random(5)
+    p = Program.build([("modeled_list", (DNA, 0, tuple(rng.randrange(8) for _ in range(100)))),
+                       ("bytes_le", (Ref(0), 1))])
+    data = encode.encode(p)
+    for bad in (data[:-1], data + b"\x00", data + b"\x01", data[:len(data) // 2]):
+        with pytest.raises(CorruptInput):
+            encode.decode(bad)
+    for _ in range(200):                      # random bytes: a program or CorruptInput, quickly
+        blob = bytes(rng.randrange(256) for _ in range(rng.randrange(1, 40)))
+        try:
+            q = encode.decode(blob)
+        except CorruptInput:
+            continue
+        assert encode.encode(q) == blob       # what decodes is canonical
+
+
+def test_tiny_trained_tables():
+    """The training helpers' outputs are valid models: rows sum to ROW_TOTAL, every value codable."""
+    counts = [[0] * models.N_BUCKETS for _ in range(models.N_CTX)]
+    for ctx in range(models.N_CTX):
+        counts[ctx][0] = 50
+        counts[ctx][1] = 10
+    rows = models._rows_from_counts(counts)
+    assert all(sum(r) == models.ROW_TOTAL and min(r) >= 1 for r in rows)
+    tiny = models.ResidualModel("tiny", rows=rows)
+    cheap = tiny.cost((0,) * 64, 0)
+    assert cheap < 64 * 0.5 < tiny.cost((1, -1) * 32, 0)
+    q = models.quantise_row([900, 90, 9, 1])
+    assert list(q) == sorted(q) and models.log_row(q)[0] > 10 * models.log_row(q)[2]
+    assert sum(models.coarse([4000, 90, 5, 1])) == models.TAIL_TOTAL
+    assert min(models.coarse([4000, 90, 5, 1])) >= 1
+
+
+def test_versioned_priors_load_with_their_documented_shapes():
+    for name in ("residual_a8", "residual_a16", "residual_mfcc"):
+        rows = models.MODELS[models.MODEL_INDEX[name]].rows
+        assert len(rows) == models.N_CTX and all(len(r) == models.N_BUCKETS for r in rows)
+    base, case = models.MODELS[DNA].tables
+    assert len(base) == 4 ** models.DNA_ORDER and len(case) == 2
+    assert len(models.MODELS[TEXT].rows) == 256
+    book = models.predictor_book()
+    assert book.entries[:3] == models.FIXED_PREDICTORS and len(book.entries) <= 128
+    for files in models.MODALITY_PRIORS.values():
+        assert all(0 < models.prior_bytes(f) < 32_000 for f in files)    # small files, charged
+
+
+def test_predictor_book_round_trips_through_its_file(tmp_path):
+    entries = [(6, 60, -30), (5, 40)]
+    size = models.write_book(tmp_path / "book.prior", entries)
+    assert size == (tmp_path / "book.prior").stat().st_size
+    assert models.read_book(tmp_path / "book.prior") == tuple(entries)
+
+
+def test_book_predictors_cost_one_digit():
+    book = models.predictor_book()
+    digit = math.log2(len(book.entries) + 1)
+    assert encode.CODERS["predictor"].bits((0, 1), (), None, 1) == pytest.approx(digit)
+    explicit = encode.CODERS["predictor"].bits((9, 300, -200, 17), (), None, 1)
+    assert explicit > digit + 4 + 3 * (9 + 3)
+
+
+# ---- jit == interp on the ksynth ops ------------------------------------------------------------------
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(-2000, 2000), max_size=40), st.integers(0, 15),
+       st.lists(st.integers(-300, 300), min_size=0, max_size=6), st.sampled_from((1, 2)))
+def test_jit_agrees_with_the_interpreter(res, shift, coeffs, width):
+    from ksynth.dsl import jit
+    from ksynth.dsl.interp import try_run
+
+    p = Program.build([("modeled_list", (RESIDUAL, 0, tuple(res))),
+                       ("lpc", (Ref(0), (shift,) + tuple(coeffs))),
+                       ("bytes_le", (Ref(1), width))])
+    want = try_run(p)
+    out = jit.run(jit.lower([p]))
+    assert jit.unlower(jit.lower([p]))[0] == p
+    if want is None:
+        assert out.status[0] != jit.OK
+    else:
+        assert list(out[0]) == want
+
+
+# ---- the predict strategy --------------------------------------------------------------------------
+def _ar2_int16(n: int, seed: int) -> bytes:
+    rng = np.random.default_rng(seed)
+    y = np.zeros(n)
+    for k in range(2, n):
+        y[k] = 1.6 * y[k - 1] - 0.8 * y[k - 2] + rng.normal(0, 40)
+    return np.round(y).astype("<i2").tobytes()
+
+
+def test_predict_finds_a_verified_predictor_program():
+    from ksynth.search.predict import PredictStrategy
+
+    data = _ar2_int16(64, 1)
+    cfg = SearchConfig(objective="bits")
+    res = PredictStrategy().search(list(data), cfg, deadline=float("inf"))
+    assert run(res.program) == list(data)
+    assert [line.op for line in res.program.lines] == ["modeled_list", "lpc", "bytes_le"]
+    literal = encode.bits(Program.build([("set_list", (tuple(data),))]))
+    assert res.bits < 0.75 * literal
+
+
+def test_predict_stays_out_of_the_kt_objective():
+    from ksynth.search.portfolio import Portfolio
+    from ksynth.search.predict import PredictStrategy
+
+    assert PredictStrategy().search([1, 2, 3], SearchConfig(objective="kt"), float("inf")) is None
+    assert "predict" not in [s.name for s in Portfolio(SearchConfig(objective="kt"))._strategies]
+    assert "predict" in [s.name for s in Portfolio(SearchConfig(objective="bits"))._strategies]
+
+
+def test_portfolio_returns_model_programs_under_bits():
+    from ksynth.search.portfolio import Portfolio
+
+    rng = random.Random(2)
+    dna = [rng.choice((0, 1, 2, 3)) for _ in range(128)]
+    cfg = SearchConfig(objective="bits", strategies=("predict",))
+    res = Portfolio(cfg).search(dna)
+    assert res.verified and res.program.lines[0].op == "modeled_list"
+    assert "modeled_list(" in res.program.format()          # readable KT-style lines
+
+
+# ---- charges ------------------------------------------------------------------------------------------
+def test_charges_share_priors_and_decoder_over_the_split(monkeypatch):
+    from ksynth.bench import charges
+
+    monkeypatch.setattr(charges, "split_chunks", lambda modality, split, directory=None: 1000)
+    prog = Program.build([("modeled_list", (models.MODEL_INDEX["residual_a8"], 0, (1, 2))),
+                          ("lpc", (Ref(0), (0, 1))), ("bytes_le", (Ref(1), 1))]).format()
+    assert charges.program_priors(prog) == ("residual_a8.prior", models.BOOK_FILE)
+    row = {"modality": "audio_8bit", "split": "test", "method": "ksynth", "bits": 100.0, "program": prog}
+    out = charges.charge(row)
+    prior = 8 * (models.prior_bytes("residual_a8.prior") + models.prior_bytes(models.BOOK_FILE))
+    assert out["bits_charged"] == pytest.approx(100 + prior / 1000)
+    assert out["decoder_bits"] == pytest.approx(8 * charges.decoder_bytes("ksynth") / 1000)
+    gz = charges.charge(dict(row, method="gzip", program=None))
+    assert gz == {"bits_charged": 100.0, "decoder_bits": 0.0}
+    assert charges.charge(dict(row, modality="synthetic")) == {"bits_charged": None, "decoder_bits": None}
