@@ -99,6 +99,7 @@ def test_choice_is_never_above_gzip_pooled_plus_flags(rows):
     pairs = [(s, Program.build([("set_list", (tuple(s),))]) if solved else None) for s, solved in rows]
     r = score(pairs)
     assert r.compression_rate_choice <= r.gzip_rate + len(pairs) / r.input_bits + 1e-12
+    assert r.compression_rate_choice <= r.compression_rate + 1e-12
 
 
 def test_given_flags_are_trusted():
