@@ -162,13 +162,22 @@ def _level_options(f):
     return f
 
 
+def _file_options(f):
+    """FILES and the gzip-style output flags that compress and decompress share."""
+    for opt in reversed((
+            click.argument("files", nargs=-1),
+            click.option("-o", "--output", default=None, help="Output file (one input only)."),
+            click.option("-c", "--stdout", is_flag=True, help="Write to stdout, keep the input."),
+            click.option("-k", "--keep", is_flag=True, help="Keep the input (the default, as gzip -k)."),
+            click.option("--rm", is_flag=True, help="Remove each input after its output is written."),
+            click.option("-f", "--force", is_flag=True,
+                         help="Overwrite existing outputs (compress: also write to a terminal)."))):
+        f = opt(f)
+    return f
+
+
 @click.command("compress", help=_compress_help())
-@click.argument("files", nargs=-1)
-@click.option("-o", "--output", default=None, help="Output file (one input only).")
-@click.option("-c", "--stdout", is_flag=True, help="Write to stdout, keep the input.")
-@click.option("-k", "--keep", is_flag=True, help="Keep the input (the default; for gzip habits).")
-@click.option("--rm", is_flag=True, help="Remove each input after its output is written.")
-@click.option("-f", "--force", is_flag=True, help="Overwrite existing outputs; write to a terminal.")
+@_file_options
 @click.option("-d", "--decompress", "to_decompress", is_flag=True, help="Decompress instead.")
 @_level_options
 @click.option("--budget", type=click.FloatRange(min=0, min_open=True), default=None,
@@ -236,12 +245,7 @@ def _decompress(files, output, stdout, rm, force, quiet, max_output_size):
 
 
 @click.command("decompress")
-@click.argument("files", nargs=-1)
-@click.option("-o", "--output", default=None, help="Output file (one input only).")
-@click.option("-c", "--stdout", is_flag=True, help="Write to stdout, keep the input.")
-@click.option("-k", "--keep", is_flag=True, help="Keep the input (the default).")
-@click.option("--rm", is_flag=True, help="Remove each input after its output is written.")
-@click.option("-f", "--force", is_flag=True, help="Overwrite existing outputs.")
+@_file_options
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @click.option("--max-output-size", type=click.IntRange(min=0), default=None,
               help="Refuse to write more than this many bytes.")
