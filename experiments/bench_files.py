@@ -122,6 +122,8 @@ def program_decode_speed(blob: bytes) -> tuple[int, float]:
     total, secs, prev, work = 0, 0.0, b"", workspace()
     r = C.Reader(blob)
     for entry, payload in r.blocks():
+        if entry.kind in C.SOLID:                  # a solid stream: no program blocks
+            return 0, 0.0
         t0 = time.perf_counter()
         data = decode_block(entry.kind, payload, entry.raw_size, prev, r.block_size, work)
         if entry.kind == C.PROGRAM:
@@ -214,7 +216,8 @@ def main(argv=None) -> int:
             kinds: dict[str, int] = {}
             for b in res.blocks:
                 kinds[b.kind] = kinds.get(b.kind, 0) + 1
-            m = {"size": len(res.blob), "c_mbs": n / tc / MB, "d_mbs": n / td / MB, "kinds": kinds}
+            m = {"size": len(res.blob), "c_mbs": n / tc / MB, "d_mbs": n / td / MB, "kinds": kinds,
+                 "streams": res.streams}
             pbytes, psecs = program_decode_speed(res.blob)
             if pbytes:
                 m["program_bytes"], m["program_d_mbs"] = pbytes, pbytes / psecs / MB

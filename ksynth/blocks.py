@@ -12,6 +12,8 @@ A block (1..block_size bytes) becomes one of the container's kinds:
              a second block of text or a period that spans blocks does not start from nothing;
              xz-prev needs liblzma, ksynth.lzma2)
     stored   the bytes themselves
+Levels that make an xz-solid stream beside the block-wise one (ksynth.solid) try no xz after
+block 0: whole-file LZMA2 is the stronger xz, and xz is the slowest codec tried.
 Every candidate is decoded (programs: run by the executor) and compared before it may win; ties
 go to the earlier kind in the order stored, copy, program, deflate, zstd, xz (or their -prev).
 
@@ -69,22 +71,35 @@ class Plan:
     search_len: int              # targets up to this many elements also get the portfolio search
     search_seconds: float        # .. with this budget per target
     search_parts: bool = False   # .. and so do the parts of a block (periods, halves), not only blocks
+    solid: tuple[tuple[int, int], ...] = ()   # (solid kind, level): whole-file streams made beside
+                                 # the block-wise one from the second block on (ksynth.solid)
+
+    @property
+    def solid_xz(self) -> bool:
+        """An xz-solid stream runs: blocks after the first try no xz of their own."""
+        return any(kind == C.XZ_SOLID for kind, _ in self.solid)
 
 
 _E = lzma.PRESET_EXTREME                 # an xz "level" is its preset, with lzma's extreme flag
 _FAST = ((C.DEFLATE, 9), (C.ZSTD, 3))
 _MID = ((C.DEFLATE, 9), (C.ZSTD, 9), (C.XZ, 6))     # 6e: ~0.1% smaller on audio, 2x slower on CSV
 _BEST = ((C.DEFLATE, 9), (C.ZSTD, 19), (C.XZ, 9), (C.XZ, 9 | _E))   # each wins on some blocks
+# solid streams: deflate 9 is gzip -9's stream (the gzip bound); xz 6 with the file's size as
+# dictionary is xz -9's (presets 6..9 differ only in dictionary size); zstd 19 is zstd -19's.
+# xz 9e solid: 11 KB larger on 2 MiB CSV, not tried
+_S_FAST = ((C.DEFLATE_SOLID, 9),)
+_S_MID = ((C.DEFLATE_SOLID, 9), (C.XZ_SOLID, 6))
+_S_BEST = ((C.DEFLATE_SOLID, 9), (C.ZSTD_SOLID, 19), (C.XZ_SOLID, 9))
 LEVELS = {
-    1: Plan(1, 2, 16, _FAST, 0, 0.0),
-    2: Plan(2, 2, 32, _FAST, 0, 0.0),
-    3: Plan(2, 3, 64, ((C.DEFLATE, 9), (C.ZSTD, 9)), 64, 0.2),
-    4: Plan(2, 3, 96, _MID, 64, 0.2),
-    5: Plan(2, 4, 128, _MID, 128, 0.3),
-    6: Plan(2, 4, 192, _MID, 128, 0.5),
-    7: Plan(3, 4, 256, _BEST, 128, 1.0),
-    8: Plan(3, 4, 384, _BEST, 128, 1.0),
-    9: Plan(3, 5, 512, _BEST, 256, 1.8),
+    1: Plan(1, 2, 16, _FAST, 0, 0.0, solid=_S_FAST),
+    2: Plan(2, 2, 32, _FAST, 0, 0.0, solid=_S_FAST),
+    3: Plan(2, 3, 64, ((C.DEFLATE, 9), (C.ZSTD, 9)), 64, 0.2, solid=_S_FAST),
+    4: Plan(2, 3, 96, _MID, 64, 0.2, solid=_S_MID),
+    5: Plan(2, 4, 128, _MID, 128, 0.3, solid=_S_MID),
+    6: Plan(2, 4, 192, _MID, 128, 0.5, solid=_S_MID),
+    7: Plan(3, 4, 256, _BEST, 128, 1.0, solid=_S_BEST),
+    8: Plan(3, 4, 384, _BEST, 128, 1.0, solid=_S_BEST),
+    9: Plan(3, 5, 512, _BEST, 256, 1.8, solid=_S_BEST),
 }
 INCOMPRESSIBLE = 0.995           # zstd -1 ratio above which only stored is tried (random data)
 
@@ -425,6 +440,8 @@ def choose(data: bytes, prev: bytes, plan: Plan, block_size: int) -> Choice:
     if best.kind == C.PROGRAM and len(best.payload) <= PROGRAM_CHEAP:
         return best
     codecs = plan.codecs
+    if prev and plan.solid_xz and _lzma2_available():   # xz-solid stands in for xz after block 0
+        codecs = tuple((kind, level) for kind, level in codecs if kind != C.XZ)
     if len(data) >= 4096 and _incompressible(data):
         codecs = codecs[:1]                  # deflate only: it stands in for gzip's bound
     tries = [(k, level) for kind, level in codecs for k in (_AFTER_FIRST.get(kind, (kind,))
@@ -490,7 +507,7 @@ def _program_choice(data: bytes, plan: Plan) -> Choice | None:
 
 def promise(plan_level: int) -> str:
     """What a level promises about size (experiments/bench_files.py checks both bounds)."""
-    if any(kind == C.XZ for kind, _ in LEVELS[plan_level].codecs):
+    if LEVELS[plan_level].solid_xz:
         return "<= gzip -9 + 32 B and <= best(gzip -9, zstd -19, xz -9) + 64 B"
     return "<= gzip -9 + 32 B only (no xz: text can be far larger than xz -9)"
 
@@ -500,6 +517,7 @@ def describe(plan_level: int) -> str:
     names = ", ".join(f"{C.KIND_NAMES[k]} {lv & ~_E}" + ("e" if lv & _E else "") for k, lv in p.codecs)
     search = f"; search on targets <= {p.search_len} bytes ({p.search_seconds:g} s)" \
         if p.search_len else ""
+    solid = ", ".join(f"{C.KIND_NAMES[k].split('-')[0]} {lv}" for k, lv in p.solid)
     return (f"detectors depth {p.depth}, record widths <= {1 << p.splits}, {p.nodes} nodes; "
-            f"codecs {names}{search}")
+            f"codecs {names}{search}; solid {solid}")
 
