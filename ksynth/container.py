@@ -33,8 +33,9 @@ HEADER_SIZE = 8              # bytes
 MIN_BLOCK_EXP = 10           # block sizes 1 KiB ..
 MAX_BLOCK_EXP = 24           # .. 16 MiB: a reader's memory is a small multiple of this
 MAX_PROGRAM_PAYLOAD = 8192   # bytes: decoding a program is quadratic in its length (one big integer)
-SOLID_SLACK = 1 << 18        # bytes a solid record's payload may exceed the block size by: an
-                             # encoder holds back at most a deflate / zstd block or an LZMA2 chunk
+SOLID_SLACK = 17 << 17       # bytes (2 MiB + 128 KiB) a solid record's payload may exceed the
+                             # block size by: an encoder holds back at most a deflate / zstd block
+                             # or an LZMA2 chunk (<= 2 MiB of input, sent uncompressed: random)
 END = 0xFF
 SHORT = 0x10                 # kind-byte bit: the raw size follows (else it is the block size)
 VARINT_MAX_BYTES = 10

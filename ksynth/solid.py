@@ -36,7 +36,7 @@ from typing import Callable
 from ksynth import container as C
 from ksynth.errors import CorruptInput, KsynthError
 
-OUT_CHUNK = 1 << 20              # bytes of output taken from a decoder at a time
+OUT_CHUNK = 1 << 18              # bytes of output taken from a decoder at a time
 ZSTD_MAX_WINDOW = 1 << 24        # bytes: a zstd-solid frame's window (levels <= 19 use <= 8 MiB)
 ZSTD_PIECE = 128                 # bytes fed to zstd at a time: its decompressobj has no output
                                  # cap; a block is >= 4 bytes, <= 128 KiB out: <= 4.2 MiB a piece

@@ -271,3 +271,18 @@ def test_solid_decoding_honours_max_output_size_and_streams():
     sink = Sink()
     assert Decompressor().decompress_stream(io.BytesIO(blob), sink) == len(data)
     assert sum(sink.parts) == len(data)
+
+
+def test_later_blocks_leave_deflate_and_plain_xz_to_the_solid_streams():
+    from ksynth import container as C
+    from ksynth.blocks import LEVELS, choose
+
+    noisy = _sensor(32768)
+    a, b = noisy[:32768], noisy[32768:]
+    assert choose(a, b"", LEVELS[1], 32768).kind == C.DEFLATE             # block 0 tries them
+    for level in (1, 6, 9):
+        assert choose(b, a, LEVELS[level], 32768).kind not in (C.DEFLATE, C.XZ)
+    pattern = np.random.default_rng(2).integers(0, 256, 1000, dtype=np.uint8).tobytes()
+    period = (pattern * 2100)[:1 << 21]          # as periodic_1000: zstd-prev 9 packs block 1 to
+    later = choose(period[1 << 20:], period[:1 << 20], LEVELS[6], 1 << 20)   # ~1 KB: zstd 19 too
+    assert later.kind == C.ZSTD_PREV and len(later.payload) < 200

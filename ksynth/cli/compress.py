@@ -151,7 +151,8 @@ def _compress_help() -> str:
             "are made beside these: one deflate (gzip -9's own), zstd or xz stream over the whole "
             "file (xz's dictionary: the file's size, at most 64 MiB; stdin: the preset's own, "
             "8 MiB at -4..-6, 64 MiB at -7..-9), and the smallest whole stream is written, after "
-            "it has been decoded and checked. Levels (solid xz: no per-block xz after block 0):"
+            "it has been decoded and checked. Levels (after block 0, deflate and plain xz are "
+            "left to their solid streams; a block zstd packs below 1/64 also tries zstd 19):"
             "\n\n\b\n" + _level_help() +
             "\n\nSize promises against whole-file gzip -9 / zstd -19 / xz -9 "
             "(experiments/bench_files.py measures them). Each 1 MiB record adds ~4 B of framing: "
