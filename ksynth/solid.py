@@ -37,6 +37,7 @@ from ksynth import container as C
 from ksynth.errors import CorruptInput, KsynthError
 
 OUT_CHUNK = 1 << 18              # bytes of output taken from a decoder at a time
+IN_CHUNK = 1 << 18               # .. and of payload given to it (copies stay small beside the window)
 ZSTD_MAX_WINDOW = 1 << 24        # bytes: a zstd-solid frame's window (levels <= 19 use <= 8 MiB)
 ZSTD_PIECE = 128                 # bytes fed to zstd at a time: its decompressobj has no output
                                  # cap; a block is >= 4 bytes, <= 128 KiB out: <= 4.2 MiB a piece
@@ -222,21 +223,24 @@ class Decoder:
             if self._first and self.kind == C.XZ_SOLID:
                 payload = self._open_xz(payload)
             self._first = False
-            data, n = payload, 0
-            while True:
-                want = min(OUT_CHUNK, room - n) + 1      # a byte past the room: runs ahead
-                out = self._step(data, want)
-                data = b""
-                if len(out) > room - n:
-                    raise CorruptInput(f"{self.name} stream decodes to more bytes than the "
-                                       f"blocks so far declare")
-                if out:
-                    write(out)
-                    n += len(out)
-                if self._unused():
-                    raise CorruptInput(f"{self.name} stream has bytes after its end")
-                if len(out) < want:
-                    return n
+            n = 0
+            for start in range(0, len(payload), IN_CHUNK):
+                data = payload[start:start + IN_CHUNK]
+                while True:
+                    want = min(OUT_CHUNK, room - n) + 1      # a byte past the room: runs ahead
+                    out = self._step(data, want)
+                    data = b""
+                    if len(out) > room - n:
+                        raise CorruptInput(f"{self.name} stream decodes to more bytes than the "
+                                           f"blocks so far declare")
+                    if out:
+                        write(out)
+                        n += len(out)
+                    if self._unused():
+                        raise CorruptInput(f"{self.name} stream has bytes after its end")
+                    if len(out) < want:
+                        break
+            return n
         except (zlib.error, ValueError, MemoryError) as e:
             raise CorruptInput(f"{self.name} payload does not decode: {e}") from None
         except Exception as e:                   # zstandard.ZstdError (imported lazily)

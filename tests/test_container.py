@@ -206,3 +206,19 @@ def test_xz_solid_dictionary_byte_is_checked():
     bad = [(C.XZ_SOLID, BLOCK, b"")] + recs[1:]
     with pytest.raises(CorruptInput, match="no dictionary byte"):
         Decompressor().decompress(rebuild(bad, len(TEXT), zlib.crc32(TEXT)))
+
+
+def test_solid_payloads_are_the_whole_file_codec_streams():
+    """deflate-solid's payloads in order are gzip -9's deflate stream, byte for byte; xz-solid's
+    (preset 6, dictionary = the input rounded up) are xz -9's raw LZMA2 (presets differ only in
+    dictionary size): the size bounds against gzip and xz hold up to the framing."""
+    import gzip
+    import lzma
+
+    data = SPREAD[:40 * BLOCK]
+    body = b"".join(p for _, _, p in records(solid_stream(C.DEFLATE_SOLID, data)))
+    assert body == gzip.compress(data, 9, mtime=0)[10:-8]
+    if lzma2.available:
+        body = b"".join(p for _, _, p in records(solid_stream(C.XZ_SOLID, data)))
+        assert body[0] == 16 and body[1:] == lzma.compress(data, format=lzma.FORMAT_RAW, filters=[
+            {"id": lzma.FILTER_LZMA2, "preset": 9}])
