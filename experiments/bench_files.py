@@ -138,7 +138,7 @@ def program_decode_speed(blob: bytes) -> tuple[int, float]:
 
 
 _PEAK = """
-import resource, sys, io, tracemalloc
+import resource, sys, io, os, tracemalloc
 sys.path.insert(0, {repo!r})
 from ksynth.api import Compressor, CompressConfig, Decompressor
 from ksynth.blocks import run_program
@@ -155,8 +155,9 @@ base = status("VmRSS:")
 open("/proc/self/clear_refs", "w").write("5")  # VmHWM := VmRSS: the peak from here on
 tracemalloc.start()
 src = open(sys.argv[2], "rb")
-if sys.argv[1] == "c":
-    Compressor(CompressConfig(level={level})).compress_stream(src, io.BytesIO())
+if sys.argv[1] == "c":                          # as the CLI: the file's size as the size hint
+    Compressor(CompressConfig(level={level})).compress_stream(src, io.BytesIO(),
+                                                             size_hint=os.path.getsize(sys.argv[2]))
 else:
     Decompressor().decompress_stream(src, open("/dev/null", "wb"))
 print(status("VmHWM:") - base, tracemalloc.get_traced_memory()[1] // 1024)

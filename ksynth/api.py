@@ -164,64 +164,62 @@ class Compressor:
         bs = cfg.block_size
         plans = _solid_plans(plan)
         main = tempfile.SpooledTemporaryFile(max_size=solid.SPOOL_BYTES) if plans else writer
-        main.write(C.header_bytes(bs))
-        written, total, crc, prev = C.HEADER_SIZE, 0, 0, b""
-        infos: list[BlockInfo] = []
         cands: list[solid.Candidate] = []
-        block_s = 1.0                              # seconds per block, until the first is timed
-        batch = BLOCKS_PER_WORKER * cfg.workers if cfg.workers > 1 else 1
-        backend = "ray" if cfg.workers > 1 else "serial"
-        with Parallel(backend, cfg.workers, log=log) as par:
-            while True:
-                items = []
-                for _ in range(batch):
-                    data = _read_full(reader, bs)
-                    if not data:
-                        break
-                    items.append((data, prev, plan, bs))
-                    prev = data
-                if not items:
-                    break
-                choices: list = [None] * len(items)
-                rest = 0
-                if par.choice is None and len(items) > 1:
-                    # the first block, timed here, sizes the job for the parallel rule
-                    t0 = time.perf_counter()
-                    choices[0] = _choose_item(items[0])
-                    block_s = time.perf_counter() - t0
-                    blocks = -(-size_hint // bs) if size_hint else len(items)
-                    par.decide(max(blocks, len(items)) - 1, block_s)
-                    rest = 1
-                if len(items) - rest > 1:
-                    for i, choice in par.imap(_choose_item, items[rest:], item_seconds=block_s):
-                        choices[rest + i] = choice
-                elif len(items) > rest:
-                    choices[rest] = _choose_item(items[rest])
-                for (data, before, _, _), ch in zip(items, choices):
-                    if len(infos) == 1 and plans:      # a second block: the solid streams start
-                        cands = [solid.Candidate(k, lv, bs, size_hint) for k, lv in plans]
-                        for c in cands:
-                            c.add(before)
-                    for c in cands:
-                        c.add(data)
-                    record = C.block_record(ch.kind, ch.raw_size, ch.payload, bs)
-                    main.write(record)
-                    written += len(record)
-                    total += len(data)
-                    crc = zlib.crc32(data, crc)
-                    infos.append(BlockInfo(C.KIND_NAMES[ch.kind], ch.raw_size, len(ch.payload),
-                                           ch.program, ch.bits))
-                    if progress is not None:
-                        progress(len(data))
-                if len(items[-1][0]) < bs:
-                    break
-        trailer = C.trailer_bytes(total, len(infos), crc)
-        main.write(trailer)
-        size = written + len(trailer)
-        config = {"level": cfg.level, "block_size": bs, "workers": cfg.workers,
-                  "search_seconds": cfg.search_seconds}
-        streams = {"blocks": size}
         try:
+            main.write(C.header_bytes(bs))
+            written, total, crc, prev = C.HEADER_SIZE, 0, 0, b""
+            infos: list[BlockInfo] = []
+            block_s = 1.0                          # seconds per block, until the first is timed
+            batch = BLOCKS_PER_WORKER * cfg.workers if cfg.workers > 1 else 1
+            backend = "ray" if cfg.workers > 1 else "serial"
+            with Parallel(backend, cfg.workers, log=log) as par:
+                while True:
+                    items = []
+                    for _ in range(batch):
+                        data = _read_full(reader, bs)
+                        if not data:
+                            break
+                        items.append((data, prev, plan, bs))
+                        prev = data
+                    if not items:
+                        break
+                    choices: list = [None] * len(items)
+                    rest = 0
+                    if par.choice is None and len(items) > 1:
+                        # the first block, timed here, sizes the job for the parallel rule
+                        t0 = time.perf_counter()
+                        choices[0] = _choose_item(items[0])
+                        block_s = time.perf_counter() - t0
+                        blocks = -(-size_hint // bs) if size_hint else len(items)
+                        par.decide(max(blocks, len(items)) - 1, block_s)
+                        rest = 1
+                    if len(items) - rest > 1:
+                        for i, choice in par.imap(_choose_item, items[rest:], item_seconds=block_s):
+                            choices[rest + i] = choice
+                    elif len(items) > rest:
+                        choices[rest] = _choose_item(items[rest])
+                    for (data, before, _, _), ch in zip(items, choices):
+                        if len(infos) == 1 and plans:      # a second block: solid streams start
+                            cands = [solid.Candidate(k, lv, bs, size_hint) for k, lv in plans]
+                            for c in cands:
+                                c.add(before)
+                        for c in cands:
+                            c.add(data)
+                        record = C.block_record(ch.kind, ch.raw_size, ch.payload, bs)
+                        main.write(record)
+                        written += len(record)
+                        total += len(data)
+                        crc = zlib.crc32(data, crc)
+                        infos.append(BlockInfo(C.KIND_NAMES[ch.kind], ch.raw_size,
+                                               len(ch.payload), ch.program, ch.bits))
+                        if progress is not None:
+                            progress(len(data))
+                    if len(items[-1][0]) < bs:
+                        break
+            trailer = C.trailer_bytes(total, len(infos), crc)
+            main.write(trailer)
+            size = written + len(trailer)
+            streams = {"blocks": size}
             best = None
             for c in cands:
                 c.finish(total, crc)
@@ -241,6 +239,8 @@ class Compressor:
                 c.close()
             if main is not writer:
                 main.close()
+        config = {"level": cfg.level, "block_size": bs, "workers": cfg.workers,
+                  "search_seconds": cfg.search_seconds}
         return Summary(total, size, crc, tuple(infos), config, streams)
 
 
