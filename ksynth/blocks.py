@@ -375,6 +375,8 @@ def decode_block(kind: int, payload: bytes, raw_size: int, prev: bytes, block_si
         from ksynth.dsl.encode import decode
 
         out = run_program(decode(payload), raw_size, work)
+    elif kind in C.SOLID:
+        raise ValueError("a solid record is one part of a stream: ksynth.solid.Decoder reads it")
     else:
         out = _codec_decode(kind, payload, raw_size, prev, block_size)
     if len(out) != raw_size:
