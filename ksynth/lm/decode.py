@@ -194,15 +194,16 @@ class Draw(_Job):
                 self.gen = torch.Generator(device=logp.device).manual_seed(self.seed)
             probs = torch.softmax(masked / self.temperature, -1)
             nxt = torch.multinomial(probs, 1, generator=self.gen).squeeze(-1)
-        chosen = torch.log_softmax(masked, -1).gather(-1, nxt[:, None]).squeeze(-1)
-        if self.op_ids is not None and (self.steps == 0 or int(nxt[0]) in T.TOKEN_OP):
+        chosen = torch.log_softmax(masked, -1).gather(-1, nxt[:, None]).squeeze(-1).tolist()
+        nxt = nxt.tolist()                        # one transfer per step, not one per row (GPU)
+        if self.op_ids is not None and (self.steps == 0 or nxt[0] in T.TOKEN_OP):
             self.op_probs.append(torch.softmax(logp[0, self.op_ids], -1))
         self.steps += 1
         going = []
         for j, r in enumerate(self.live):
-            t = int(nxt[j])
+            t = nxt[j]
             self.toks[r].append(t)
-            self.total[r] += float(chosen[j]) / LN2
+            self.total[r] += chosen[j] / LN2
             self.states[r] = T.advance(self.states[r], t)
             if self.states[r].done:
                 self.finished[r] = True
@@ -384,12 +385,14 @@ def score_many(model, pairs: list[tuple[Encoded, list[list[int]]]],
             logits = model(input_ids=ids, cache=cache, attention_mask=torch.cat([mask, ones], 1),
                            position_ids=positions).logits.float()
         lp = torch.log_softmax(logits, -1)
-        for r, (e, c) in enumerate(group):
-            b = -float(e.logp[0, c[0]]) / LN2
-            if len(c) > 1:
-                idx = torch.tensor(c[1:], device=dev)
-                b -= float(lp[r, :len(c) - 1].gather(-1, idx[:, None]).sum()) / LN2
-            bits.append(b)
+        # ln p of each completion's tokens: the first from its prompt's cached distribution, the
+        # rest from the pass; read back in one transfer
+        first = torch.cat([e.logp[:, c[0]] for e, c in group])
+        later = lp[:, :-1].gather(-1, ids[:, 1:, None]).squeeze(-1)
+        real = torch.arange(width - 1, device=dev)[None, :] < \
+            torch.tensor([len(c) - 1 for _, c in group], device=dev)[:, None]
+        total = first + torch.where(real, later, torch.zeros_like(later)).sum(-1)
+        bits += [-v / LN2 for v in total.tolist()]
     out, k = [], 0
     for _, comps in pairs:
         out.append(bits[k:k + len(comps)])
