@@ -15,9 +15,10 @@ job to it). `FixedLatencyModel` is the cheap stand-in the tests of this module u
 Placement, decided once from the running cluster's resources:
     "GPU" >= 1          an actor with num_gpus=1
     STANDIN_RESOURCE    (a custom resource, for CPU-only tests of the same code path) an actor on it
-    otherwise           a CPU actor holding CPU_ACTOR_CPUS of the cluster's CPUs (none: the workers
-                        it serves wait for its answers, so it runs on their idle time; reserving
-                        a CPU would idle a worker slot for the whole job, half of a 2-CPU instance)
+    otherwise           a CPU actor holding CPU_ACTOR_CPUS of the cluster's CPUs
+`accelerated` says whether the cluster offers the first two: the LM policy is served only then
+(search/lm_policy.py serving_for; on CPUs alone one actor's thread would answer every worker,
+where each worker's own copy of the model scales with the workers).
     no Ray running      in process: the caller's batch goes straight to the model
 Dynamic batching in the actor: requests that arrive while the model is busy, or within
 `max_wait_s` of the first one, share one model call of at most `max_batch` requests. Numbers:
@@ -36,7 +37,7 @@ from typing import Any, Callable, Protocol
 MAX_BATCH = 64                   # requests per model call
 MAX_WAIT_S = 0.002               # seconds the first request of a batch waits for company
 STANDIN_RESOURCE = "gpu_standin"  # a custom resource that plays the GPU on CPU-only machines
-CPU_ACTOR_CPUS = 0               # CPUs a CPU-placed model actor reserves (see the module doc)
+CPU_ACTOR_CPUS = 1               # CPUs a CPU-placed model actor reserves
 
 
 class Model(Protocol):
@@ -170,7 +171,13 @@ def placement(resources: dict, standin: str | None = STANDIN_RESOURCE) -> tuple[
     if standin and resources.get(standin, 0) >= 1:
         return f"an actor on {standin!r} (a custom resource standing in for a GPU)", \
             {"resources": {standin: 1}, "num_cpus": 0}
-    return "a CPU actor (no GPU in the cluster)", {"num_cpus": CPU_ACTOR_CPUS}
+    return f"a CPU actor ({CPU_ACTOR_CPUS} CPU, no GPU in the cluster)", {"num_cpus": CPU_ACTOR_CPUS}
+
+
+def accelerated(resources: dict, standin: str | None = STANDIN_RESOURCE) -> bool:
+    """The cluster has a GPU (or the stand-in resource) for a model actor."""
+    options = placement(resources, standin)[1]
+    return "num_gpus" in options or "resources" in options
 
 
 class Server:

@@ -6,7 +6,8 @@ import functools
 
 import pytest
 
-from ksynth.serve import STANDIN_RESOURCE, FixedLatencyModel, LocalClient, call, placement, serve
+from ksynth.serve import (STANDIN_RESOURCE, FixedLatencyModel, LocalClient, accelerated, call,
+                          placement, serve)
 
 RAY_RESOURCES = {STANDIN_RESOURCE: 1}            # own_ray's instance: a stand-in for one GPU
 
@@ -17,8 +18,10 @@ def test_placement_follows_the_cluster():
     where, opts = placement({"CPU": 2, STANDIN_RESOURCE: 1})
     assert opts["resources"] == {STANDIN_RESOURCE: 1} and "standing in for a GPU" in where
     where, opts = placement({"CPU": 2})
-    assert "num_gpus" not in opts and opts["num_cpus"] == 0 and "CPU actor" in where
+    assert "num_gpus" not in opts and opts["num_cpus"] == 1 and "CPU actor" in where
     assert "CPU actor" in placement({"CPU": 2, STANDIN_RESOURCE: 1}, standin=None)[0]
+    assert accelerated({"CPU": 2, "GPU": 1}) and accelerated({"CPU": 2, STANDIN_RESOURCE: 1})
+    assert not accelerated({"CPU": 64}) and not accelerated({STANDIN_RESOURCE: 1}, standin=None)
 
 
 def test_in_process_batches_the_callers_requests():
@@ -127,9 +130,21 @@ def test_lm_names_and_serial_jobs_start_nothing(tiny):
     assert lm_names(SearchConfig(policy="lm", strategies=("beam",))) == {"default"}
     assert lm_names(SearchConfig(policy="uniform", strategies=("seqcoder", "mcts"))) == {"default"}
     assert lm_names(SearchConfig(policy=folder, strategies=("mcts", "seqcoder"))) == {folder}
-    with Parallel("serial") as par, serving_for(par, [SearchConfig(policy=folder,
-                                                                   strategies=("beam",))]) as wrap:
+    guided = [SearchConfig(policy=folder, strategies=("beam",))]
+    with Parallel("serial") as par, serving_for(par, guided) as wrap:
         assert wrap(len) is len
+
+    class CPUsOnly:                      # a Parallel that chose Ray, on a cluster without a GPU
+        choice = "ray"
+
+        def start(self):
+            return type("ray", (), {"cluster_resources": staticmethod(lambda: {"CPU": 64})})
+
+    said = []
+    with serving_for(CPUsOnly(), guided, said.append) as wrap:
+        assert wrap(len) is len
+    assert said == [f"ksynth: serve: no GPU in the cluster: policy {folder} stays in each "
+                    f"worker's process"]
 
 
 def test_the_served_policy_answers_as_in_process(own_ray, shipped):
@@ -149,6 +164,7 @@ def test_the_served_policy_answers_as_in_process(own_ray, shipped):
     _same_answers([a for ref in ray.get(refs) for a in ref], [PolicyModel(model)([r])[0] for r in reqs])
     burst = server.stats()
     assert burst["requests"] == len(reqs) and burst["max_batch"] > 1  # they shared model calls
+    assert burst["model"]["requests"]["Recognise"] == 5 and burst["model"]["prompts_encoded"] == 5
     # the strategies' view: get_policy finds the served policy while it is installed, and its
     # targets answer as the in-process policy's
     served, here = ServedPolicy(server.client, server.where), LMPolicy()

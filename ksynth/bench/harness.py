@@ -390,8 +390,8 @@ def run(spec: BenchSpec, out: str | os.PathLike, workers: int = 1, address: str 
             Parallel(backend, workers, address, log=log) as par:
         if n_tasks:
             par.decide(n_tasks, task_s)
-        # on Ray, an LM policy the configs load is served once for every worker (a GPU actor when
-        # the cluster has one): search/lm_policy.py serving_for
+        # on Ray with a GPU, an LM policy the configs load is served once for every worker (a GPU
+        # actor): search/lm_policy.py serving_for
         with serving_for(par, searched, log) as wrap:
             for _, rows in par.imap(wrap(run_task), tasks(), item_seconds=task_s, n_items=n_tasks):
                 for row in rows:

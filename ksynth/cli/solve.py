@@ -18,9 +18,9 @@ and `pid` (the worker process) that made it; a worker that dies mid-row has its 
 and the driver writes each row once, when it arrives. Programs are the same as serial whenever
 every search finishes inside its budget (a search cut by its deadline depends on the load).
 A job on Ray whose strategies use an LM policy (`--policy default|PATH` with beam / mcts, or
-seqcoder) serves the model once for all workers (search/lm_policy.py `serving_for`: a GPU actor
-when the cluster has one) and says where, and the batch sizes it reached; in process the model
-is loaded here.
+seqcoder) on a cluster with a GPU serves the model once for all workers (search/lm_policy.py
+`serving_for`: a GPU actor batching their requests) and says so, and the batch sizes it reached;
+in process, and on CPUs alone, each process loads its own copy.
 
 A sequence longer than `--max-len` is refused before any search: no single program may build it
 under the limit that `ksynth run` / `score` apply (the literal fallback included).
@@ -174,7 +174,7 @@ def solve_cmd(input_path, output_path, budget, strategies, objective, policy, ma
             tqdm(total=len(items), desc="solve", unit="seq", disable=None) as bar, \
             Parallel(backend, workers, ray_address, log=log_stderr) as par:
         # the budget bounds each row's search: the rule decides from it, before any row runs;
-        # on Ray an LM policy is served once (a GPU actor when there is one) for every worker
+        # on Ray with a GPU, an LM policy is served once (a GPU actor) for every worker
         par.decide(len(items), item_s)
         with serving_for(par, [cfg], log_stderr) as wrap:
             for _, row, where in par.imap_where(wrap(solve_row), items, item_seconds=item_s):

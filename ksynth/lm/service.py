@@ -91,7 +91,8 @@ class PolicyModel:
         self.device = next(model.parameters()).device
         self.op_ids = torch.tensor([T.OP_TOKEN[op] for op in KT_OPS], device=self.device)
         self._lru: OrderedDict = OrderedDict()     # target -> [Encoded | None, Recognition | None]
-        self.counts: Counter = Counter()           # requests by kind, prompts encoded, cache hits
+        self.kinds: Counter = Counter()            # requests answered, by kind
+        self.encoded = self.jobs = 0               # prompts encoded, decode jobs run
 
     @classmethod
     def load(cls, folder) -> "PolicyModel":
@@ -111,7 +112,7 @@ class PolicyModel:
                 got[t] = self._lru[t]
             else:
                 missing.append(t)
-        self.counts["prompts encoded"] += len(missing)
+        self.encoded += len(missing)
         for t, enc in zip(missing, decode.encode_many(self.model, missing)):
             got[t] = self._lru[t] = [enc, None if enc is not None else UNIFORM]
         while len(self._lru) > LRU_TARGETS:
@@ -121,7 +122,7 @@ class PolicyModel:
     def __call__(self, requests: list) -> list:
         from ksynth.lm import decode
 
-        self.counts.update(type(r).__name__ for r in requests)
+        self.kinds.update(type(r).__name__ for r in requests)
         entries = self._entries(r.target for r in requests)
         jobs, recognising = [], {}                 # decode jobs; target -> its recognition job
         for r in requests:
@@ -142,7 +143,7 @@ class PolicyModel:
         decode.run(self.model, jobs + list(drawn.values()))
         for t, job in recognising.items():
             entries[t][1] = self._recognition(job)
-        self.counts["decode jobs"] += len(jobs) + len(drawn)
+        self.jobs += len(jobs) + len(drawn)
         scoring = [i for i, r in enumerate(requests) if isinstance(r, Score) and entries[r.target][0]]
         bits = decode.score_many(self.model, [(entries[requests[i].target][0],
                                                [list(c) for c in requests[i].completions])
@@ -169,4 +170,5 @@ class PolicyModel:
 
     def stats(self) -> dict:
         """Requests by kind, prompts encoded, decode jobs run, and the device (serve's stats())."""
-        return {"requests": dict(self.counts), "device": str(self.device)}
+        return {"requests": dict(self.kinds), "prompts_encoded": self.encoded,
+                "decode_jobs": self.jobs, "device": str(self.device)}

@@ -13,9 +13,9 @@ whole search uses; on top, batched scoring (`program_bits`) and sampling / beam 
 (`sample`, `beam`). Model time is spent inside the calling strategy (waiting, when served), so it
 counts against the search budget like any other work (`seconds`).
 
-A job on Ray (see `serving`) starts one served model per LM its configs load and hands its
-workers the clients inside the task function, so every strategy's get_policy finds the served
-one; serial jobs keep LMPolicy in process, and never start Ray for it.
+A job on Ray with a GPU (see `serving_for`) starts one served model per LM its configs load and
+hands its workers the clients inside the task function, so every strategy's get_policy finds the
+served one; serial jobs, and jobs on CPUs alone, keep LMPolicy in each process.
 """
 from __future__ import annotations
 
@@ -189,9 +189,12 @@ class WithPolicies:
 def serving_for(par, configs, log=None):
     """For a job about to map over `par` (a ksynth.parallel.Parallel that has decided): yields
     `wrap(fn)`, which hands the job's tasks the served LMs its configs load, one served model per
-    LM (started here with ksynth.serve.serve: a GPU actor, a stand-in, or a CPU actor, said
-    through `log`); closed on exit, saying the batch sizes reached. Where the job stays in this
-    process, or loads no LM, `wrap` is the identity and nothing starts."""
+    LM (ksynth.serve.serve: a GPU actor, or an actor on the stand-in resource), closed on exit,
+    saying the batch sizes reached. `wrap` is the identity, and nothing is served, where the job
+    stays in this process, loads no LM, or runs on a cluster without a GPU: there each worker
+    keeps its own copy of the model (3.6 MB shipped), whose requests per second scale with the
+    workers, where one CPU actor would answer all of them from one thread (experiments/
+    bench_serve.py measures both); `log` says which."""
     names = set().union(*(lm_names(c) for c in configs)) if configs else set()
     if par.choice != "ray" or not names:
         yield lambda fn: fn
@@ -199,9 +202,15 @@ def serving_for(par, configs, log=None):
     import functools
 
     from ksynth.lm.service import PolicyModel
-    from ksynth.serve import serve
+    from ksynth.serve import accelerated, serve
 
-    par.start()
+    ray = par.start()
+    if not accelerated(ray.cluster_resources()):
+        if log is not None:
+            log(f"ksynth: serve: no GPU in the cluster: policy {', '.join(sorted(names))} stays in "
+                f"each worker's process")
+        yield lambda fn: fn
+        return
     servers = {}
     try:
         for name in sorted(names):
