@@ -93,6 +93,7 @@ class PolicyModel:
         self._lru: OrderedDict = OrderedDict()     # target -> [Encoded | None, Recognition | None]
         self.kinds: Counter = Counter()            # requests answered, by kind
         self.encoded = self.jobs = 0               # prompts encoded, decode jobs run
+        self.cpu_s = 0.0                           # CPU seconds of the calling threads in calls
 
     @classmethod
     def load(cls, folder) -> "PolicyModel":
@@ -120,6 +121,13 @@ class PolicyModel:
         return got
 
     def __call__(self, requests: list) -> list:
+        t0 = time.thread_time()
+        try:
+            return self._answer(requests)
+        finally:
+            self.cpu_s += time.thread_time() - t0
+
+    def _answer(self, requests: list) -> list:
         from ksynth.lm import decode
 
         self.kinds.update(type(r).__name__ for r in requests)
@@ -169,6 +177,7 @@ class PolicyModel:
         return Recognition(greedy, log2p, {op: -math.log2(p) for op, p in zip(KT_OPS, probs.tolist())})
 
     def stats(self) -> dict:
-        """Requests by kind, prompts encoded, decode jobs run, and the device (serve's stats())."""
+        """Requests by kind, prompts encoded, decode jobs run, CPU seconds spent answering (on a
+        GPU: the host's share only) and the device (serve's stats())."""
         return {"requests": dict(self.kinds), "prompts_encoded": self.encoded,
-                "decode_jobs": self.jobs, "device": str(self.device)}
+                "decode_jobs": self.jobs, "cpu_s": round(self.cpu_s, 3), "device": str(self.device)}
