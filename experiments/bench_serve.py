@@ -2,8 +2,8 @@
 
     python experiments/bench_serve.py [--targets 64] [--workers 2] [--budget 1.8] [--out DIR]
 
-1. A real served solve: `--targets` fresh synthetic draws (seed 777, never a training or test
-   seed) searched by `--strategies` (default beam,mcts,seqcoder: every strategy that asks the LM)
+1. A real served solve: `--targets` synthetic draws (seed 777: an evaluation seed, excluded from
+   the policy's training data, lm/data.py) searched by `--strategies` (default beam,mcts,seqcoder: every strategy that asks the LM)
    on a local Ray instance of `--workers` workers, the shipped LM served by ksynth.serve (a GPU
    actor when there is a GPU, else on the `gpu_standin` custom resource: the same code path; the
    wiring of lm_policy.serving_for, with a model that also records every request it answers).
@@ -38,7 +38,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-SEED = 777                      # the draws' seed: not a training, dev or test seed of the policy
+SEED = 777                      # the draws' seed: one of lm/data.py's EVAL_SEEDS (never trained on)
 SWEEP = (1, 2, 4, 8, 16, 32, 64)
 TARGET_RATIO = 10.0             # issue 13: the GPU actor >= 10x the CPU path's requests per second
 

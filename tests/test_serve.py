@@ -120,10 +120,14 @@ def test_a_batch_across_targets_answers_as_one_at_a_time(shipped):
     assert all(batched[k] for k in range(2, len(reqs) - 3, 4))         # every beam finished some
 
 
-def test_lm_names_and_serial_jobs_start_nothing(tiny):
+def test_lm_names_and_serial_jobs_start_nothing(tiny, tmp_path):
     from ksynth.config import SearchConfig
+    from ksynth.errors import UsageError
     from ksynth.parallel import Parallel
-    from ksynth.search.lm_policy import lm_names, serving_for
+    from ksynth.search.lm_policy import lm_names, model_folder, serving_for
+
+    with pytest.raises(UsageError, match="no model in"):     # checked before any actor loads it
+        model_folder(tmp_path)
 
     folder = str(tiny[0])
     assert lm_names(SearchConfig(policy="default")) == set()          # the default portfolio: no LM

@@ -90,14 +90,15 @@ class LMTarget(OpWeights):
 
 
 def model_folder(path=None):
-    """The folder an LM policy loads (path None: the shipped checkpoint, which must exist)."""
+    """The folder an LM policy loads (path None: the shipped checkpoint), checked to hold a model
+    here, before a served one fails to load in its actor."""
     from ksynth.errors import UsageError
     from ksynth.lm import model as lm_model
 
     if path is None and not lm_model.has_default():
         raise UsageError(f"no shipped policy checkpoint in {lm_model.DEFAULT_CHECKPOINT}; "
                          f"train one with experiments/train_policy.py --ship")
-    return path or lm_model.DEFAULT_CHECKPOINT
+    return lm_model.check_folder(path or lm_model.DEFAULT_CHECKPOINT)
 
 
 class LMPolicy:
@@ -224,5 +225,9 @@ def serving_for(par, configs, log=None):
         policies = {name: ServedPolicy(s.client, s.where) for name, s in servers.items()}
         yield lambda fn: WithPolicies(fn, policies)
     finally:
-        for s in servers.values():
-            s.close()
+        for name, s in servers.items():
+            try:
+                s.close()                  # says the batch sizes reached
+            except Exception as e:         # a dead actor: the job's own error, if any, matters more
+                if log is not None:
+                    log(f"ksynth: serve: policy {name}: no stats at close ({type(e).__name__}: {e})")
