@@ -16,10 +16,10 @@ Placement, decided once from the running cluster's resources:
     "GPU" >= 1          an actor with num_gpus=1
     STANDIN_RESOURCE    (a custom resource, for CPU-only tests of the same code path) an actor on it
     otherwise           a CPU actor holding CPU_ACTOR_CPUS of the cluster's CPUs
-`accelerated` says whether the cluster offers the first two: the LM policy is served only then
-(search/lm_policy.py serving_for; on CPUs alone one actor's thread would answer every worker,
-where each worker's own copy of the model scales with the workers).
     no Ray running      in process: the caller's batch goes straight to the model
+`accelerated` says whether the cluster offers one of the first two: the LM policy is served only
+then (search/lm_policy.py serving_for; on CPUs alone one actor's thread would answer every
+worker, where each worker's own copy of the model scales with the workers).
 Dynamic batching in the actor: requests that arrive while the model is busy, or within
 `max_wait_s` of the first one, share one model call of at most `max_batch` requests. Numbers:
 a GPU forward pass costs about the same for 1 or 64 prefixes (ENV-NOTES: 230 tokens/s at batch

@@ -164,9 +164,10 @@ class _Job:
 
 class Draw(_Job):
     """k completions of one prompt: greedy (argmax; greedy rows are identical, so one row) or
-    sampled at `temperature` from the job's own generator seeded with `seed`. With `record_ops`
-    it keeps the distribution over ops (`op_probs`, rows of len(ops_ids)) at the first step and at
-    every later step that chose an op: the distributions at the line starts of its answer."""
+    sampled at `temperature` from the job's own generator seeded with `seed` (a CPU generator, so
+    the samples do not depend on the device, up to float rounding). Given `op_ids` (the op tokens)
+    it keeps the distribution over ops (`op_probs`) at the first step and at every later step that
+    chose an op: the distributions at the line starts of its answer (recognition, service.py)."""
 
     def __init__(self, model, enc: Encoded, k: int = 1, greedy: bool = True, temperature: float = 1.0,
                  seed: int = 0, max_tokens: int | None = None, deadline: float | None = None,
@@ -191,9 +192,11 @@ class Draw(_Job):
             nxt = masked.argmax(-1)
         else:
             if self.gen is None:
-                self.gen = torch.Generator(device=logp.device).manual_seed(self.seed)
+                # on the CPU whatever the model's device: a seed draws the same samples from a
+                # model served on a GPU as from one in a search worker's process
+                self.gen = torch.Generator().manual_seed(self.seed)
             probs = torch.softmax(masked / self.temperature, -1)
-            nxt = torch.multinomial(probs, 1, generator=self.gen).squeeze(-1)
+            nxt = torch.multinomial(probs.cpu(), 1, generator=self.gen).squeeze(-1).to(logp.device)
         chosen = torch.log_softmax(masked, -1).gather(-1, nxt[:, None]).squeeze(-1).tolist()
         nxt = nxt.tolist()                        # one transfer per step, not one per row (GPU)
         if self.op_ids is not None and (self.steps == 0 or nxt[0] in T.TOKEN_OP):
