@@ -6,15 +6,16 @@ imported by the caller's use).
     samples = decode(model, enc, k=16, greedy=False)      # [(Program | None, log2 p)] per sample
     progs = decode_beam(model, enc, width=8)              # [(Program, log2 p)], most probable first
     bits = score(model, enc, [tokens, ...])               # -log2 p of completions, batched
-    run(model, [Draw(enc1, greedy=True), Draw(enc2, k=15, greedy=False), Beam(enc3, 8)])
+    run(model, [Draw(model, enc1), Draw(model, enc2, k=15, greedy=False), Beam(model, enc3, 8)])
     score_many(model, [(enc1, [tokens, ...]), (enc2, [...])])
 
 Every sampled token is drawn from the tokens that `ksynth.lm.tokens.allowed` admits after the
 prefix, so every finished sample parses into a Program (a sample that runs out of tokens is None).
 
 One engine. `run` advances any number of jobs (Draw: greedy or sampled rows; Beam: a token-level
-beam) in ONE step loop: each step is one forward pass over the live rows of every job, and each
-job then chooses its own rows' next tokens; finished rows leave the batch as they end. `decode`
+beam) in shared step loops (jobs sorted by prompt length, at most DECODE_ROWS rows a loop): each
+step is one forward pass over the live rows of every job of the loop, and each job then chooses
+its own rows' next tokens; finished rows leave the batch as they end. `decode`
 and `decode_beam` are `run` with one job, so a job's answer is the same alone or batched, up to
 float rounding. Rows of different targets have prompts of different lengths: their caches are
 right-padded to the longest (zero keys and values that the attention mask hides) and every row
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+
 from ksynth.errors import ProgramError
 from ksynth.lm import tokens as T
 
@@ -36,8 +38,8 @@ PROMPT_ROWS = 64                # prompts per forward pass of encode_many
 SCORE_ROWS = 64                 # completions per forward pass of score / score_many
 # rows per step loop of `run`, by device: on CPU a step costs ~rows x cached length (the cache
 # grows by concatenation), and 32 greedy rows of prompts sorted by length ran 2.9x faster per
-# target than one at a time, 64 rows only 2.4x (measured, shipped model, one thread); a GPU's
-# fixed cost per forward pass dominates far further
+# target than one at a time, 64 rows only 2.4x (63 draws, shipped model, one thread); a GPU's
+# fixed cost per forward pass dominates far further (256: a guess, unmeasured here)
 DECODE_ROWS = {"cpu": 32, "cuda": 256}
 LN2 = math.log(2.0)
 
