@@ -73,7 +73,8 @@ def _requests(draws, until=None):
         out += [Recognise(t), Sample(t, 4, 1.0, i, until), BeamSearch(t, 3, until),
                 Score(t, (tuple(T.program_tokens(d.program)), tuple(T.program_tokens(d.program))[:3]))]
     long = tuple(range(256)) * 3
-    return out + [Recognise(long), Score(long, ((1, 2),)), Sample(long, 2, 1.0, 0, None)]
+    return out + [Score(t, ((1,) * 600,)),                 # a completion past the context
+                  Recognise(long), Score(long, ((1, 2),)), Sample(long, 2, 1.0, 0, None)]
 
 
 def _same_answers(got, want):
@@ -87,6 +88,8 @@ def _same_answers(got, want):
             assert g.op_bits == pytest.approx(w.op_bits, abs=1e-4)
         elif w is None:
             assert g is None
+        elif isinstance(w, Exception):
+            assert type(g) is type(w) and str(g) == str(w)
         elif w and isinstance(w[0], tuple):              # [(Program | None, log2 p)]
             assert [p for p, _ in g] == [p for p, _ in w]
             assert [b for _, b in g] == pytest.approx([b for _, b in w], abs=1e-3)
@@ -116,8 +119,9 @@ def test_a_batch_across_targets_answers_as_one_at_a_time(shipped):
     batched = PolicyModel(model)(reqs)
     _same_answers(batched, alone)
     assert batched[-3] == UNIFORM and batched[-2] is None and batched[-1] == []
-    assert sum(a.greedy is not None for a in batched[:-3:4]) >= 2      # real programs compared
-    assert all(batched[k] for k in range(2, len(reqs) - 3, 4))         # every beam finished some
+    assert isinstance(batched[-4], ValueError)           # its batch mates were answered
+    assert sum(a.greedy is not None for a in batched[:-4:4]) >= 2      # real programs compared
+    assert all(batched[k] for k in range(2, len(reqs) - 4, 4))         # every beam finished some
 
 
 def test_lm_names_and_serial_jobs_start_nothing(tiny, tmp_path):
@@ -182,8 +186,12 @@ def test_the_served_policy_answers_as_in_process(own_ray, shipped):
         assert [p for p, _ in a.beam(2)] == [p for p, _ in b.beam(2)]
         assert a.program_bits([d.program]) == pytest.approx(b.program_bits([d.program]), abs=1e-3)
         assert a.seconds > 0
+        from ksynth.dsl.program import Program
+
+        with pytest.raises(ValueError, match="past the model's context"):   # raised by the client
+            a.program_bits([Program.build([("set_list", ((1,) * 600,))])])
     final = server.close()
-    assert final["requests"] == len(reqs) + 4
+    assert final["requests"] == len(reqs) + 5
     assert "policy t:" in said[-1] and "size x batches" in said[-1]
 
 

@@ -7,7 +7,9 @@ A request carries its target by value (a tuple of byte values), so it means the 
 process; requests and answers are small picklable tuples (Programs, floats, token tuples):
     Recognise(target)                         -> Recognition(greedy, greedy_log2p, op_bits)
     Score(target, completions)                -> [-log2 p, ...], or None (the prompt does not fit:
-                                                 the caller prices by KT's prior)
+                                                 the caller prices by KT's prior), or a ValueError
+                                                 (a completion runs past the context: the caller
+                                                 raises it; its batch mates are answered)
     Sample(target, k, temperature, seed, until) -> [(Program | None, log2 p)] x k
     BeamSearch(target, width, until)          -> [(Program, log2 p)], most probable first
 A target whose prompt does not fit the context gets the uniform op prior, no greedy program and
@@ -152,11 +154,20 @@ class PolicyModel:
         for t, job in recognising.items():
             entries[t][1] = self._recognition(job)
         self.jobs += len(jobs) + len(drawn)
-        scoring = [i for i, r in enumerate(requests) if isinstance(r, Score) and entries[r.target][0]]
+        scored, scoring = {}, []
+        for i, r in enumerate(requests):
+            enc = entries[r.target][0] if isinstance(r, Score) else None
+            if enc is None:
+                continue
+            if any(len(enc.prompt) + len(c) > decode._context(self.model) for c in r.completions):
+                # this request's error alone: its batch mates (other workers' requests) go on
+                scored[i] = ValueError("a completion runs past the model's context")
+            else:
+                scoring.append(i)
         bits = decode.score_many(self.model, [(entries[requests[i].target][0],
                                                [list(c) for c in requests[i].completions])
                                               for i in scoring])
-        scored = dict(zip(scoring, bits))
+        scored.update(zip(scoring, bits))
         out = []
         for i, r in enumerate(requests):
             if isinstance(r, Recognise):

@@ -45,6 +45,8 @@ class LMTarget(OpWeights):
         t0 = time.monotonic()
         (answer,) = self._answer([request])
         self.seconds += time.monotonic() - t0
+        if isinstance(answer, Exception):         # an error of this request alone (service.py)
+            raise answer
         return answer
 
     def _recognition(self):
