@@ -72,22 +72,3 @@ def own_ray(request):
     import ray
 
     assert not ray.is_initialized()              # it shut down what it started
-
-
-@pytest.fixture(scope="session")
-def tiny(tmp_path_factory):
-    """A tiny policy LM trained in seconds: (its folder, the model, the draws it was fitted on)."""
-    torch = pytest.importorskip("torch")
-    torch.set_num_threads(1)
-    from ksynth.dsl.sample import sample
-    from ksynth.lm import tokens as T
-    from ksynth.lm.model import ModelSpec, build, save, train_steps
-
-    draws = [s for s in sample(150, 21) if len(T.example_tokens(s.sequence, s.program)[0]) <= 200]
-    items = [T.example_tokens(s.sequence, s.program) for s in draws]
-    model = build(ModelSpec(d_model=32, layers=1, heads=2, context=512), seed=0)
-    before = train_steps(model, items, 1, lr=0.0)
-    after = train_steps(model, items, 40, lr=3e-3)
-    assert after < before
-    folder = save(model, tmp_path_factory.mktemp("tiny"), card={"what": "test model"})
-    return folder, model, draws

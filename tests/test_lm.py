@@ -123,7 +123,23 @@ def test_policy_config_validation():
     assert cfg.guidance.samples == 4 and SearchConfig.from_dict(cfg.to_dict()) == cfg
 
 
-# ---- a tiny model trained in seconds (conftest.py's `tiny`) ---------------------------------------------
+# ---- a tiny model trained in seconds --------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    torch = pytest.importorskip("torch")
+    torch.set_num_threads(1)
+    from ksynth.lm.model import ModelSpec, build, save, train_steps
+
+    draws = [s for s in sample(150, 21) if len(T.example_tokens(s.sequence, s.program)[0]) <= 200]
+    items = [T.example_tokens(s.sequence, s.program) for s in draws]
+    model = build(ModelSpec(d_model=32, layers=1, heads=2, context=512), seed=0)
+    before = train_steps(model, items, 1, lr=0.0)
+    after = train_steps(model, items, 40, lr=3e-3)
+    assert after < before
+    folder = save(model, tmp_path_factory.mktemp("tiny"), card={"what": "test model"})
+    return folder, model, draws
+
+
 def test_save_load_exact(tiny):
     import torch
 

@@ -124,7 +124,7 @@ def test_a_batch_across_targets_answers_as_one_at_a_time(shipped):
     assert all(batched[k] for k in range(2, len(reqs) - 4, 4))         # every beam finished some
 
 
-def test_lm_names_and_serial_jobs_start_nothing(tiny, tmp_path):
+def test_lm_names_and_serial_jobs_start_nothing(tmp_path):
     from ksynth.config import SearchConfig
     from ksynth.errors import UsageError
     from ksynth.parallel import Parallel
@@ -133,7 +133,7 @@ def test_lm_names_and_serial_jobs_start_nothing(tiny, tmp_path):
     with pytest.raises(UsageError, match="no model in"):     # checked before any actor loads it
         model_folder(tmp_path)
 
-    folder = str(tiny[0])
+    folder = str(tmp_path)                                  # a folder: an LM policy by name
     assert lm_names(SearchConfig(policy="default")) == set()          # the default portfolio: no LM
     assert lm_names(SearchConfig(policy="lm", strategies=("beam",))) == {"default"}
     assert lm_names(SearchConfig(policy="uniform", strategies=("seqcoder", "mcts"))) == {"default"}
