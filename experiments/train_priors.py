@@ -40,13 +40,14 @@ def dev_chunks(modality: str, n: int | None, directory=None) -> list[bytes]:
     return [item.data for item in datasets.load(modality, "dev", n, seed=0, directory=directory)]
 
 
-def readings(data: bytes) -> list[np.ndarray]:
-    """The sample readings `predict` tries: int8, and int16 little-endian for an even length."""
+def readings(data: bytes) -> list[tuple[int, np.ndarray]]:
+    """The sample readings `predict` tries, with their bytes_le width: int8, and int16
+    little-endian for an even length."""
     t = np.frombuffer(data, np.uint8).astype(np.int64)
-    out = [((t + 128) % 256) - 128]
+    out = [(1, ((t + 128) % 256) - 128)]
     if len(t) % 2 == 0:
         v = t[0::2] + 256 * t[1::2]
-        out.append(np.where(v >= 32768, v - 65536, v))
+        out.append((2, np.where(v >= 32768, v - 65536, v)))
     return out
 
 
@@ -56,11 +57,10 @@ def best_codes(chunks, slot: int):
     out = []
     for data in chunks:
         best = (float("inf"),)
-        for y in readings(data):
+        for width, y in readings(data):
             for pred in predict.candidates(y):
                 res = tuple(int(r) for r in (predict.residuals(y, pred) if pred else y))
-                bits, _, p = predict.best_residual_code(res, (slot,))
-                bits += predict.predictor_bits(pred)
+                bits, _, p = predict.best_residual_code(res, (slot,), pred, width)
                 if bits < best[0]:
                     best = (bits, res, p, pred, y)
         out.append(best[1:])
@@ -128,6 +128,7 @@ def train_audio(n: int, rounds: int, book_size: int, directory=None) -> None:
     under the previous round's tables and the codebook."""
     chunks = {m: dev_chunks(m, n, directory) for m in RESIDUAL_PRIORS}
     models.set_predictor_book(())
+    models.set_program_prior(None)               # the picks price forms uniformly (reproducible)
     for name in RESIDUAL_PRIORS.values():
         install(name, models.ResidualModel(name, rows=models.MODELS[0].rows))
     for r in range(rounds):
@@ -185,13 +186,65 @@ def train_text(directory=None) -> int:
     return len(blob)
 
 
+def _pick(args):
+    """The program `predict` writes for one chunk (worker process)."""
+    from ksynth.config import SearchConfig
+    from ksynth.search.predict import PredictStrategy
+
+    return PredictStrategy().search(list(args), SearchConfig(objective="bits"), float("inf")).program
+
+
+def train_forms(n: int, rounds: int, directory=None, workers: int = 2) -> int:
+    """forms.prior: P(form) over every natural modality's dev chunks (each modality weighted
+    equally), P(param | model) and P(codebook index | model), counted over the programs `predict`
+    writes on them. Round 1 picks under uniform rows, each later round under the last one's."""
+    from multiprocessing import Pool
+
+    from ksynth.dsl import encode
+
+    models.set_program_prior(None)
+    chunks = {m: dev_chunks(m, n, directory) for m in datasets.NATURAL}
+    book = models.predictor_book()
+    for r in range(rounds):
+        forms = np.zeros(models.n_forms())
+        params: dict[int, np.ndarray] = {}
+        preds: dict[int, np.ndarray] = {}
+        with Pool(workers) as pool:
+            for modality, data in chunks.items():
+                mine = np.zeros(models.n_forms())
+                for prog in pool.map(_pick, data, chunksize=8):
+                    form = encode.program_form(prog)
+                    if form is None:
+                        mine[-1] += 1
+                        continue
+                    m, chain = form
+                    mine[encode._form_index(m, chain)] += 1
+                    model = models.MODELS[m]
+                    if model.param_radix > 1:
+                        params.setdefault(m, np.zeros(model.param_radix))[prog.lines[0].args[1]] += 1
+                    if models.CHAINS[chain][0]:
+                        k = book.index.get(tuple(prog.lines[1].args[1]), len(book.entries))
+                        preds.setdefault(m, np.zeros(len(book.entries) + 1))[k] += 1
+                forms += mine / mine.sum()
+        # every row smoothed so any choice stays codable: half a count per entry
+        size = models.write_program_prior(
+            models.PRIOR_DIR / models.FORMS_FILE, (forms / len(chunks) * 1000 + 0.5).tolist(),
+            {m: (c + 0.5).tolist() for m, c in params.items()},
+            {m: (c + 0.5).tolist() for m, c in preds.items()})
+        models.set_program_prior(models.read_program_prior(models.PRIOR_DIR / models.FORMS_FILE))
+        print(f"forms round {r + 1}: {models.FORMS_FILE} {size} bytes", flush=True)
+    return size
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=None, help="folder with the KT .bin files")
     ap.add_argument("--n", type=int, default=2000, help="dev chunks per audio modality")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--book", type=int, default=BOOK_SIZE, help="trained codebook entries")
-    ap.add_argument("--only", choices=("audio", "dna", "text"), default=None)
+    ap.add_argument("--forms-n", type=int, default=500, help="dev chunks per modality for forms.prior")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--only", choices=("audio", "dna", "text", "forms"), default=None)
     args = ap.parse_args(argv)
     models.PRIOR_DIR.mkdir(exist_ok=True)
     if args.only in (None, "audio"):
@@ -200,6 +253,8 @@ def main(argv=None) -> None:
         print(f"dna.prior: {train_dna(args.data)} bytes", flush=True)
     if args.only in (None, "text"):
         print(f"text.prior: {train_text(args.data)} bytes", flush=True)
+    if args.only in (None, "forms"):
+        train_forms(args.forms_n, args.rounds, args.data, args.workers)
 
 
 if __name__ == "__main__":

@@ -438,6 +438,88 @@ def set_predictor_book(entries) -> None:
     _BOOK[:] = [PredictorBook(FIXED_PREDICTORS + tuple(tuple(e) for e in entries))]
 
 
+# ---- the program prior: which form, each model's parameter, each residual model's predictor ------
+# encode.py writes a program of the commonest shape (a modeled list, maybe lpc, maybe bytes_le,
+# output last) as a FORM: one symbol names the model and the lines after the list, instead of a
+# header, op digits, references and the model digit. Its parameter and its lpc predictor (a
+# codebook index) are coded under the rows below, trained on the forms `predict` picks on dev.
+CHAINS = ((False, 0), (False, 1), (False, 2), (True, 1), (True, 2))   # (lpc line, bytes_le width or 0)
+STD_OUTPUT = 128                  # the benchmark's chunk: a form's list is 128 / width values unless
+STD_LEN_FREQ, STD_LEN_TOTAL = 63, 64   # it says otherwise (P(standard length) = 63/64)
+FORMS_FILE = "forms.prior"
+
+
+def n_forms() -> int:
+    """Forms (model x chain) plus one escape to the generic program code."""
+    return len(MODELS) * len(CHAINS) + 1
+
+
+class ProgramPrior:
+    """Frequency rows (each with its cumulative form) of a form program's choices. A row that is
+    missing from the file, or whose width no longer fits (another codebook), is uniform."""
+
+    def __init__(self, form=None, params=None, predictors=None):
+        self._form, self._params, self._preds = form, dict(params or {}), dict(predictors or {})
+
+    @staticmethod
+    def _row(freqs, width):
+        if freqs is None or len(freqs) != width:
+            freqs = (1,) * width
+        freqs = tuple(freqs)
+        return freqs, tuple(_cumulative(freqs)), sum(freqs)
+
+    def form_row(self):
+        return self._row(self._form, n_forms())
+
+    def param_row(self, model: int):
+        return self._row(self._params.get(model), MODELS[model].param_radix)
+
+    def predictor_row(self, model: int):
+        return self._row(self._preds.get(model), len(predictor_book().entries) + 1)
+
+
+def write_program_prior(path: Path, form_counts, param_counts: dict, predictor_counts: dict) -> int:
+    """Serialize counts (each row smoothed by the caller: every entry > 0) as zlib -9 of, per row,
+    kind, model, width (uint16 big-endian) and one byte per entry: -log2 p in 1/3-bit steps
+    (quantise_row). Returns the file's size in bytes (the charged prior)."""
+    rows = [(0, 0, form_counts)] + [(1, m, c) for m, c in sorted(param_counts.items())]
+    rows += [(2, m, c) for m, c in sorted(predictor_counts.items())]
+    raw = b"".join(bytes([k, m]) + len(c).to_bytes(2, "big") + quantise_row(c) for k, m, c in rows)
+    blob = zlib.compress(raw, 9)
+    Path(path).write_bytes(blob)
+    return len(blob)
+
+
+def read_program_prior(path: Path) -> ProgramPrior:
+    raw = zlib.decompress(Path(path).read_bytes())
+    form, params, preds, k = None, {}, {}, 0
+    while k < len(raw):
+        kind, m, width = raw[k], raw[k + 1], int.from_bytes(raw[k + 2:k + 4], "big")
+        row = log_row(raw[k + 4:k + 4 + width])
+        k += 4 + width
+        if kind == 0:
+            form = row
+        else:
+            (params if kind == 1 else preds)[m] = row
+    return ProgramPrior(form, params, preds)
+
+
+_PROGRAM_PRIOR: list = []
+
+
+def program_prior() -> ProgramPrior:
+    """The trained form / parameter / predictor rows (uniform when forms.prior is not built)."""
+    if not _PROGRAM_PRIOR:
+        path = PRIOR_DIR / FORMS_FILE
+        _PROGRAM_PRIOR.append(read_program_prior(path) if path.exists() else ProgramPrior())
+    return _PROGRAM_PRIOR[0]
+
+
+def set_program_prior(prior: ProgramPrior | None) -> None:
+    """Replace the program prior (training and tests; None: uniform rows)."""
+    _PROGRAM_PRIOR[:] = [prior or ProgramPrior()]
+
+
 MODELS: tuple = (
     ResidualModel("residual"),
     ResidualModel("residual_a8", prior_file="residual_a8.prior"),
@@ -449,10 +531,10 @@ MODELS: tuple = (
 MODEL_INDEX = {m.name: k for k, m in enumerate(MODELS)}
 
 # which trained priors a modality's programs may use (the benchmark charges these files)
-MODALITY_PRIORS = {"audio_8bit": ("residual_a8.prior", BOOK_FILE),
-                   "audio_16bit": ("residual_a16.prior", BOOK_FILE),
-                   "audio_mfcc": ("residual_mfcc.prior", BOOK_FILE), "dna": ("dna.prior",),
-                   "text": ("text.prior",)}
+MODALITY_PRIORS = {"audio_8bit": ("residual_a8.prior", BOOK_FILE, FORMS_FILE),
+                   "audio_16bit": ("residual_a16.prior", BOOK_FILE, FORMS_FILE),
+                   "audio_mfcc": ("residual_mfcc.prior", BOOK_FILE, FORMS_FILE),
+                   "dna": ("dna.prior", FORMS_FILE), "text": ("text.prior", FORMS_FILE)}
 
 
 @lru_cache(maxsize=None)

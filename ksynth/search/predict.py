@@ -86,10 +86,22 @@ def _bucket_mean(res) -> int:
     return int(min(models.RESIDUAL_PARAMS - 1, round(b.mean())))
 
 
-def best_residual_code(res: tuple, model_ids=RESIDUAL_MODELS) -> tuple[float, int, int]:
-    """(bits, model, param) of the cheapest residual model for this list."""
+def chain_of(predictor, width: int) -> int:
+    """The form chain (models.CHAINS) of a list, its predictor (or none) and its bytes_le width."""
+    return models.CHAINS.index((bool(predictor), width))
+
+
+def best_residual_code(res: tuple, model_ids=RESIDUAL_MODELS, predictor=(), width: int = 1,
+                       n_out: int | None = None) -> tuple[float, int, int]:
+    """(bits, model, param) of the cheapest residual model for this list: the values' code plus
+    the form's overhead (encode.form_overhead_bits: the form symbol, the parameter, the length,
+    the predictor), so a model or a parameter that is rarely used pays for it."""
+    from ksynth.dsl import encode
+
     best = (float("inf"), 0, 0)
     p0 = _bucket_mean(res)
+    chain = chain_of(predictor, width)
+    n = None if len(res) == models.STD_OUTPUT // width else len(res)
     for m in model_ids:
         model = models.MODELS[m]
         try:
@@ -97,7 +109,7 @@ def best_residual_code(res: tuple, model_ids=RESIDUAL_MODELS) -> tuple[float, in
         except (OSError, ValueError):      # a trained prior that is not built: skip it
             continue
         for p in sorted({max(0, p0 - 1), p0, min(models.RESIDUAL_PARAMS - 1, p0 + 1)}):
-            bits = model.cost(res, p)
+            bits = model.cost(res, p) + encode.form_overhead_bits(m, chain, p, predictor, n)
             if bits < best[0]:
                 best = (bits, m, p)
     return best
@@ -132,9 +144,9 @@ class PredictStrategy:
                 if time.monotonic() > deadline:
                     break
                 res = tuple(int(v) for v in residuals(y, pred)) if pred else tuple(int(v) for v in y)
-                bits, m, p = best_residual_code(res)
+                bits, m, p = best_residual_code(res, predictor=pred, width=1 if kind == "s8" else 2)
                 nodes += 1
-                scored.append((bits + predictor_bits(pred), pred, m, p, res))
+                scored.append((bits, pred, m, p, res))
             scored.sort(key=lambda x: x[0])
             for est, pred, m, p, res in scored[:EXACT_TOP]:
                 lines = [("modeled_list", (m, p, res))]
