@@ -48,11 +48,11 @@ def _round_trip(p: Program) -> int:
 def test_residual_lists_round_trip_near_their_model_cost(values, param):
     p = Program.build([("modeled_list", (RESIDUAL, param, tuple(values))),
                        ("lpc", (Ref(0), (0, 1))), ("bytes_le", (Ref(1), 2))])
-    n = _round_trip(p)
-    # the predictor after the list gives the rANS state room: within 2 bits of the additive cost
-    assert n <= encode.program_bits_float(p) + 2
+    # the list's last values are the first the rANS encoder takes (its tail): coarse rows keep
+    # the bound within a few bits of the additive cost
+    assert _round_trip(p) <= encode.program_bits_float(p) + 8
     alone = Program.build([("modeled_list", (RESIDUAL, param, tuple(values))), ("bytes_le", (Ref(0), 2))])
-    assert _round_trip(alone) <= encode.program_bits_float(alone) + 12     # the list's rANS tail
+    assert _round_trip(alone) <= encode.program_bits_float(alone) + 8
 
 
 # ---- forms: the commonest programs in their own code ------------------------------------------------

@@ -91,9 +91,11 @@ bytes_le(previous, w), output the last line, is a form (m, chain). After the fir
     param     modeled under the model's trained row P(param | m) (nothing when its radix is 1);
     length    one modeled symbol, P = 63/64 that the list is the standard 128 / w values (w = 1
               without bytes_le), else BLOCK-coded (then it is not the standard length);
-    values    under model m and param p (modeled above);
     predictor (a chain with lpc) modeled under P(codebook index | m), the last index = explicit,
-              then the explicit predictor as above (not a book entry).
+              then the explicit predictor as above (not a book entry);
+    values    under model m and param p (modeled above). They end the stream, so their last
+              values are the first symbols the rANS encoder takes: each model codes its last few
+              values with coarse rows whose slots are ordered by frequency (models.py, the tail).
 The rows are forms.prior (zlib of -log2 p in 1/3-bit steps, trained on dev; uniform rows when it
 is not built). A KT program's symbols are the same digits as before the forms were added, in the
 order above, so its length is unchanged.
@@ -815,8 +817,7 @@ def _form_predictor_symbols(predictor, model: int) -> list[tuple]:
 
 def _form_symbols(program: Program, model: int, chain: int) -> list[tuple]:
     """A form after line 0's op digit: the form symbol, the model's parameter, the list length
-    (standard or BLOCK), the values, then the lpc predictor: written after the values, its
-    symbols are the first the rANS encoder takes, which gives the list's state room."""
+    (standard or BLOCK), the lpc predictor, then the values."""
     m, param, values = program.lines[0].args
     if len(values) > models.MAX_MODELED_LEN:
         raise ProgramError(f"a modeled list holds at most {models.MAX_MODELED_LEN} values")
@@ -828,10 +829,9 @@ def _form_symbols(program: Program, model: int, chain: int) -> list[tuple]:
     if radix > 1:
         out.append(_row_symbol(prior.param_row(model), param))
     out += _form_length_symbols(len(values), chain)
-    out += models.MODELS[model].symbols(values, param)
     if models.CHAINS[chain][0]:
         out += _form_predictor_symbols(program.lines[1].args[1], model)
-    return out
+    return out + models.MODELS[model].symbols(values, param)
 
 
 def _read_form(r: "_Reader", form: int) -> Program:
@@ -847,7 +847,6 @@ def _read_form(r: "_Reader", form: int) -> Program:
             raise CorruptInput("program stream is corrupt: non-canonical form length")
         if n > models.MAX_MODELED_LEN:
             raise CorruptInput("program stream is corrupt: a modeled list is too long")
-    lines = [Line("modeled_list", (model, param, models.MODELS[model].read(r, n, param)))]
     lpc, width = models.CHAINS[chain]
     if lpc:
         book = models.predictor_book()
@@ -855,6 +854,8 @@ def _read_form(r: "_Reader", form: int) -> Program:
         pred = book.entries[k] if k < len(book.entries) else _read_explicit_predictor(r)
         if k == len(book.entries) and pred in book.index:
             raise CorruptInput("program stream is corrupt: an explicit predictor that is in the book")
+    lines = [Line("modeled_list", (model, param, models.MODELS[model].read(r, n, param)))]
+    if lpc:
         lines.append(Line("lpc", (Ref(0), pred)))
     if width:
         lines.append(Line("bytes_le", (Ref(len(lines) - 1), width)))

@@ -38,6 +38,8 @@ FINE_CTX = 16                     # below one bucket every A is its own context 
 CTX_STEP = 8                      # how long since the last nonzero), above it A // CTX_STEP
 N_CTX = FINE_CTX + (16 * MAX_BUCKET - FINE_CTX) // CTX_STEP + 1
 RESIDUAL_PARAMS = 16              # param = the initial mean bucket (A = 16 param)
+RES_TAIL_VALUES = 3               # the rANS tail (see TAIL_VALUES below): the last buckets coded
+RES_TAIL_TOTAL = 128              # with rows requantised to this total (dev: 3 x 128 >= 2 x 128 > 4 x 256)
 
 
 def _context(mean: int) -> int:
@@ -103,39 +105,64 @@ class ResidualModel:
         if self._log is None:
             self._cum = tuple(tuple(_cumulative(r)) for r in self._rows)
             self._log = tuple(tuple(math.log2(ROW_TOTAL / f) for f in r) for r in self._rows)
+            coarse_rows = [requantise(r, RES_TAIL_TOTAL) for r in self._rows]
+            self._tail = tuple(by_frequency(r) for r in coarse_rows)      # (order, freqs, cums)
+            self._tail_slot = tuple({b: j for j, b in enumerate(t[0])} for t in self._tail)
+            self._tail_log = tuple(tuple(math.log2(RES_TAIL_TOTAL / f) for f in r) for r in coarse_rows)
         return self._rows
 
     def symbols(self, values, param: int) -> list[tuple]:
         rows = self.rows
-        out = []
-        for ctx, b in residual_contexts(values, param):
+        out, start = [], len(values) - RES_TAIL_VALUES
+        for i, (ctx, b) in enumerate(residual_contexts(values, param)):
             if b > MAX_BUCKET:
                 raise _too_big(self.name)
-            out.append((self._cum[ctx][b], rows[ctx][b], ROW_TOTAL))
+            if i >= start:                # the rANS tail: coarse rows, slots by frequency
+                _, freqs, cums = self._tail[ctx]
+                j = self._tail_slot[ctx][b]
+                out.append((cums[j], freqs[j], RES_TAIL_TOTAL))
+            else:
+                out.append((self._cum[ctx][b], rows[ctx][b], ROW_TOTAL))
         return _interleave_residual(out, values)
 
     def cost(self, values, param: int) -> float:
         _ = self.rows                 # loads the table and its cumulative / log2 forms
-        bits = 0.0
-        for (ctx, b), r in zip(residual_contexts(values, param), values):
+        bits, start = 0.0, len(values) - RES_TAIL_VALUES
+        for i, ((ctx, b), r) in enumerate(zip(residual_contexts(values, param), values)):
             if b > MAX_BUCKET:
                 raise _too_big(self.name)
-            bits += self._log[ctx][b] + (b - 1 if b > 1 else 0) + (1 if r else 0)
+            log = self._tail_log[ctx] if i >= start else self._log[ctx]
+            bits += log[b] + (b - 1 if b > 1 else 0) + (1 if r else 0)
         return bits
 
     def read(self, reader, n: int, param: int) -> tuple:
-        rows = self.rows
+        _ = self.rows
         mean = 16 * param
         out = []
-        for _ in range(n):
+        for i in range(n):
             ctx = _context(mean)
-            b = reader.modeled(rows[ctx], self._cum[ctx], ROW_TOTAL)
+            if i >= n - RES_TAIL_VALUES:
+                order, freqs, cums = self._tail[ctx]
+                b = order[reader.modeled(freqs, cums, RES_TAIL_TOTAL)]
+            else:
+                b = reader.modeled(self._rows[ctx], self._cum[ctx], ROW_TOTAL)
             mag = 0 if b == 0 else 1 << (b - 1)
             if b > 1:
                 mag += reader.digit(1 << (b - 1))
             out.append(-mag if mag and reader.digit(2) else mag)
             mean += (16 * b - mean) >> MEAN_SHIFT
         return tuple(out)
+
+
+def requantise(freqs, total: int) -> tuple[int, ...]:
+    """freqs scaled to sum exactly `total`, each >= 1 (integers only; total >= 2 len(freqs))."""
+    scale = sum(freqs)
+    out = [max(1, f * total // scale) for f in freqs]
+    k = max(range(len(out)), key=lambda j: freqs[j])
+    out[k] += total - sum(out)
+    if out[k] < 1:
+        raise ValueError("requantised frequencies do not fit")
+    return tuple(out)
 
 
 def _interleave_residual(bucket_symbols, values) -> list[tuple]:
@@ -174,8 +201,12 @@ DNA_PARAMS = 1                    # no parameter: the weight is fixed
 # in the program) grow the bound additively until it passes their frequencies, wasting ~9 bits at
 # 12-bit precision. The last TAIL_VALUES values are coded with frequencies requantised to
 # TAIL_TOTAL, which brings the bound past 2^12 within a few symbols (dev: 8.7 -> ~2 bits a chunk).
-TAIL_VALUES = 8
+# The slots of the tail are ordered by frequency (by_frequency), and the last TAIL_FIRST values
+# requantised further, to TAIL_FIRST_TOTAL (dev: 2.5 -> -0.7 bits a chunk, 16 values x 64, 2 x 8).
+TAIL_VALUES = 16
 TAIL_TOTAL = 64
+TAIL_FIRST, TAIL_FIRST_TOTAL = 2, 8
+TEXT_TAIL_VALUES = 8              # the text model's tail: frequency-ordered slots, total 2^12
 LOG_STEP_NUM = 52016              # 2^(-1/3) in 1/65536: the DNA prior stores -log2(p) in 1/3 bits
 LOG_LEVELS = tuple(__import__("itertools").accumulate(
     range(255), lambda w, _: w * LOG_STEP_NUM >> 16, initial=1 << 24))   # integer 2^(-q/3) << 24
@@ -203,15 +234,14 @@ def dna_context(bases, i: int, order: int) -> int:
     return c
 
 
-def coarse(freqs) -> tuple[int, ...]:
-    """freqs requantised to sum exactly TAIL_TOTAL, each >= 1 (integers only)."""
-    total = sum(freqs)
-    out = [max(1, f * TAIL_TOTAL // total) for f in freqs]
-    k = max(range(len(out)), key=lambda j: freqs[j])
-    out[k] += TAIL_TOTAL - sum(out)
-    if out[k] < 1:                        # cannot happen for <= 4 symbols and TAIL_TOTAL = 64
-        raise ValueError("coarse frequencies do not fit")
-    return tuple(out)
+def coarse(freqs, total: int = TAIL_TOTAL) -> tuple[int, ...]:
+    """freqs requantised to sum exactly `total`, each >= 1 (integers only)."""
+    return requantise(freqs, total)
+
+
+def tail_total(from_end: int) -> int:
+    """The requantised total of the value `from_end` places before the end of a DNA list."""
+    return TAIL_FIRST_TOTAL if from_end < TAIL_FIRST else TAIL_TOTAL
 
 
 class DnaModel:
@@ -264,7 +294,15 @@ class DnaModel:
             crow = case_rows[prev_case]
             freqs = self._base_freqs(bases, i, weight, base_rows, seen)
             if i >= len(values) - TAIL_VALUES:
-                crow, freqs = coarse(crow), coarse(freqs)
+                t = tail_total(len(values) - 1 - i)
+                corder, cf, cc = by_frequency(coarse(crow, t))
+                border, bf, bc = by_frequency(coarse(freqs, t))
+                j, k = corder.index(v >> 2), border.index(v & 3)
+                out.append((cc[j], cf[j], t))
+                out.append((bc[k], bf[k], t))
+                self._learn(bases, i, v & 3, seen)
+                prev_case = v >> 2
+                continue
             out.append((0 if v < 4 else crow[0], crow[v >> 2], sum(crow)))
             out.append((sum(freqs[:v & 3]), freqs[v & 3], sum(freqs)))
             self._learn(bases, i, v & 3, seen)
@@ -281,9 +319,14 @@ class DnaModel:
             crow = case_rows[prev_case]
             freqs = self._base_freqs(bases, i, weight, base_rows, seen)
             if i >= n - TAIL_VALUES:
-                crow, freqs = coarse(crow), coarse(freqs)
-            case = reader.modeled(crow, (0, crow[0]), sum(crow))
-            b = reader.modeled(freqs, tuple(_cumulative(freqs)), sum(freqs))
+                t = tail_total(n - 1 - i)
+                corder, cf, cc = by_frequency(coarse(crow, t))
+                border, bf, bc = by_frequency(coarse(freqs, t))
+                case = corder[reader.modeled(cf, cc, t)]
+                b = border[reader.modeled(bf, bc, t)]
+            else:
+                case = reader.modeled(crow, (0, crow[0]), sum(crow))
+                b = reader.modeled(freqs, tuple(_cumulative(freqs)), sum(freqs))
             out.append(4 * case + b)
             self._learn(bases, i, b, seen)
             prev_case = case
@@ -341,9 +384,12 @@ class TextModel:
 
                 raise ProgramError(f"model {self.name} codes bytes 0..255, got {v}")
             freqs = self._freqs(values, i, seen)
-            if i >= len(values) - TAIL_VALUES:
-                freqs = coarse_wide(freqs)
-            out.append((sum(freqs[:v]), freqs[v], sum(freqs)))
+            if i >= len(values) - TEXT_TAIL_VALUES:
+                order, sfreqs, scums = by_frequency(coarse_wide(freqs))
+                j = order.index(v)
+                out.append((scums[j], sfreqs[j], sum(sfreqs)))
+            else:
+                out.append((sum(freqs[:v]), freqs[v], sum(freqs)))
             self._learn(values, i, seen)
         return out
 
@@ -354,11 +400,22 @@ class TextModel:
         out, seen = [], {}
         for i in range(n):
             freqs = self._freqs(out, i, seen)
-            if i >= n - TAIL_VALUES:
-                freqs = coarse_wide(freqs)
-            out.append(reader.modeled(freqs, tuple(_cumulative(freqs)), sum(freqs)))
+            if i >= n - TEXT_TAIL_VALUES:
+                order, sfreqs, scums = by_frequency(coarse_wide(freqs))
+                out.append(order[reader.modeled(sfreqs, scums, sum(sfreqs))])
+            else:
+                out.append(reader.modeled(freqs, tuple(_cumulative(freqs)), sum(freqs)))
             self._learn(out, i, seen)
         return tuple(out)
+
+
+def by_frequency(freqs):
+    """(symbols by descending frequency, ties by index; their frequencies; their cumulative
+    frequencies): the slot order of the rANS tail, where a symbol's cost is about log2(cum + 1),
+    so the likely symbols take the low slots."""
+    order = sorted(range(len(freqs)), key=lambda k: (-freqs[k], k))
+    sfreqs = tuple(freqs[k] for k in order)
+    return order, sfreqs, tuple(_cumulative(sfreqs))
 
 
 def coarse_wide(freqs) -> list[int]:
