@@ -41,14 +41,8 @@ def dev_chunks(modality: str, n: int | None, directory=None) -> list[bytes]:
 
 
 def readings(data: bytes) -> list[tuple[int, np.ndarray]]:
-    """The sample readings `predict` tries, with their bytes_le width: int8, and int16
-    little-endian for an even length."""
-    t = np.frombuffer(data, np.uint8).astype(np.int64)
-    out = [(1, ((t + 128) % 256) - 128)]
-    if len(t) % 2 == 0:
-        v = t[0::2] + 256 * t[1::2]
-        out.append((2, np.where(v >= 32768, v - 65536, v)))
-    return out
+    """The sample readings `predict` tries, with their bytes_le width (predict.readings)."""
+    return predict.readings(np.frombuffer(data, np.uint8).astype(np.int64))
 
 
 def best_codes(chunks, slot: int):
