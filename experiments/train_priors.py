@@ -11,14 +11,13 @@
 - text.prior: P(byte | previous byte) over dev text, backed off to order 0, 1/3-bit log steps.
 - dna.prior: P(base | 6 previous bases), -log2 p quantised to 1/3 bit, over every dev chunk (contexts restart at each chunk, as
   the decoder sees them), then P(case | previous case).
-Each file is zlib -9 of big-endian uint16 frequency rows (models.write_rows); its size is what
-the benchmark charges. Prints every file's size in bytes.
+Each file is packed with raw LZMA2 (models.pack; text.prior in the delta layout of
+models.write_byte_table); its size is what the benchmark charges. Prints every file's size in bytes.
 """
 from __future__ import annotations
 
 import argparse
 import sys
-import zlib
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -159,7 +158,7 @@ def train_dna(directory=None) -> int:
         np.add.at(case, (np.concatenate([[0], c[:-1]]), c), 1)
     raw = b"".join(models.quantise_row(row) for row in (base + 0.5).tolist())
     raw += b"".join(models.quantise_row(row) for row in (case + 0.5).tolist())
-    blob = zlib.compress(raw, 9)
+    blob = models.pack(raw)
     (models.PRIOR_DIR / "dna.prior").write_bytes(blob)
     return len(blob)
 
@@ -175,9 +174,7 @@ def train_text(directory=None) -> int:
     order0 = counts.sum(0) + 0.5
     rows = counts + TEXT_BACKOFF * order0 / order0.sum()
     raw = b"".join(models.quantise_row(row) for row in rows.tolist())
-    blob = zlib.compress(raw, 9)
-    (models.PRIOR_DIR / "text.prior").write_bytes(blob)
-    return len(blob)
+    return models.write_byte_table(models.PRIOR_DIR / "text.prior", raw, 256, 256)
 
 
 def _pick(args):

@@ -21,8 +21,8 @@ below its leading 1 as one uniform digit, then the sign as a binary digit when r
 """
 from __future__ import annotations
 
+import lzma
 import math
-import zlib
 from functools import lru_cache
 from pathlib import Path
 
@@ -246,7 +246,7 @@ def tail_total(from_end: int) -> int:
 
 class DnaModel:
     """P(case | previous case) x P(base | 6 previous bases): the static order-6 row mixed with
-    the counts of what followed the same 6 bases earlier in this chunk. The prior file is zlib -9
+    the counts of what followed the same 6 bases earlier in this chunk. The prior file is packed (`pack`)
     of one byte per probability, -log2 p in 1/3-bit steps (4 per base row, then 2 x 2 case rows)."""
 
     kind = "dna"
@@ -260,7 +260,7 @@ class DnaModel:
     def tables(self):
         """(base rows: 4^DNA_ORDER x 4, case rows: 2 x 2), each row summing to ROW_TOTAL."""
         if self._tables is None:
-            raw = zlib.decompress((PRIOR_DIR / self.prior_file).read_bytes())
+            raw = unpack((PRIOR_DIR / self.prior_file).read_bytes())
             n = 4 ** DNA_ORDER
             if len(raw) != 4 * n + 4:
                 raise ValueError(f"prior {self.prior_file}: expected {4 * n + 4} bytes")
@@ -354,9 +354,7 @@ class TextModel:
     @property
     def rows(self):
         if self._rows is None:
-            raw = zlib.decompress((PRIOR_DIR / self.prior_file).read_bytes())
-            if len(raw) != 256 * 256:
-                raise ValueError(f"prior {self.prior_file}: expected {256 * 256} bytes")
+            raw = read_byte_table(PRIOR_DIR / self.prior_file, 256, 256)
             self._rows = tuple(log_row(raw[256 * k:256 * (k + 1)]) for k in range(256))
         return self._rows
 
@@ -426,17 +424,58 @@ def coarse_wide(freqs) -> list[int]:
     return out
 
 
-# ---- serialized priors: zlib (level 9) of big-endian uint16 rows ---------------------------------------
+# ---- serialized priors: packed with raw LZMA2 (the standard library's lzma) ---------------------------
+# Every prior file is `pack(raw)`: raw LZMA2 at preset 9e, dictionary 1 MiB (smaller than zlib -9
+# on the larger files: dna 7,429 -> 6,659 bytes).
+_LZMA2 = [{"id": lzma.FILTER_LZMA2, "preset": 9 | lzma.PRESET_EXTREME, "dict_size": 1 << 20}]
+
+
+def pack(raw: bytes) -> bytes:
+    return lzma.compress(raw, format=lzma.FORMAT_RAW, filters=_LZMA2)
+
+
+def unpack(blob: bytes) -> bytes:
+    return lzma.decompress(blob, format=lzma.FORMAT_RAW, filters=_LZMA2)
+
+
+def write_byte_table(path: Path, q: bytes, n_rows: int, width: int) -> int:
+    """A table of bytes (-log2 p in 1/3-bit steps, one row per context) packed as a column
+    profile c, a row offset o and the residue q[r][v] - c[v] - o[r] mod 256 (mostly 0: a context
+    seen rarely is its backoff distribution shifted), each chosen as a median. Lossless; returns
+    the file's size in bytes (the charged prior). Text: 65,536 bytes -> 6.9 KB (the bytes
+    themselves: 16.6 KB with zlib -9, 11.9 KB packed)."""
+    import numpy as np
+
+    t = np.frombuffer(q, np.uint8).astype(np.int64).reshape(n_rows, width)
+    col = np.round(np.median(t, axis=0)).astype(np.int64)
+    for _ in range(3):
+        off = np.round(np.median(t - col[None, :], axis=1)).astype(np.int64)
+        col = np.round(np.median(t - off[:, None], axis=0)).astype(np.int64)
+    res = (t - col[None, :] - off[:, None]) % 256
+    raw = bytes((col % 256).tolist()) + bytes((off % 256).tolist()) + bytes(res.ravel().tolist())
+    blob = pack(raw)
+    Path(path).write_bytes(blob)
+    return len(blob)
+
+
+def read_byte_table(path: Path, n_rows: int, width: int) -> bytes:
+    raw = unpack(Path(path).read_bytes())
+    if len(raw) != width + n_rows + n_rows * width:
+        raise ValueError(f"prior {Path(path).name}: expected a {n_rows} x {width} table")
+    col, off, res = raw[:width], raw[width:width + n_rows], raw[width + n_rows:]
+    return bytes((res[r * width + v] + col[v] + off[r]) % 256 for r in range(n_rows) for v in range(width))
+
+
 def write_rows(path: Path, rows) -> int:
     """Write frequency rows; returns the file's size in bytes (the prior's charged size)."""
     raw = b"".join(f.to_bytes(2, "big") for row in rows for f in row)
-    blob = zlib.compress(raw, 9)
+    blob = pack(raw)
     Path(path).write_bytes(blob)
     return len(blob)
 
 
 def read_rows(path: Path, n_rows: int, width: int):
-    raw = zlib.decompress(Path(path).read_bytes())
+    raw = unpack(Path(path).read_bytes())
     if len(raw) != 2 * n_rows * width:
         raise ValueError(f"prior {path.name}: expected {n_rows} x {width} frequencies")
     vals = [int.from_bytes(raw[k:k + 2], "big") for k in range(0, len(raw), 2)]
@@ -457,18 +496,18 @@ class PredictorBook:
 
 
 def write_book(path: Path, entries) -> int:
-    """Serialize trained entries (FIXED_PREDICTORS are implied): zlib -9 of big-endian int16
+    """Serialize trained entries (FIXED_PREDICTORS are implied): packed big-endian int16
     [length, shift, c1, ..., cp] per entry. Returns the size in bytes (the charged prior)."""
     vals = []
     for e in entries:
         vals += [len(e)] + list(e)
-    blob = zlib.compress(b"".join(int(v).to_bytes(2, "big", signed=True) for v in vals), 9)
+    blob = pack(b"".join(int(v).to_bytes(2, "big", signed=True) for v in vals))
     Path(path).write_bytes(blob)
     return len(blob)
 
 
 def read_book(path: Path) -> tuple:
-    raw = zlib.decompress(Path(path).read_bytes())
+    raw = unpack(Path(path).read_bytes())
     vals = [int.from_bytes(raw[k:k + 2], "big", signed=True) for k in range(0, len(raw), 2)]
     out, k = [], 0
     while k < len(vals):
@@ -536,19 +575,19 @@ class ProgramPrior:
 
 
 def write_program_prior(path: Path, form_counts, param_counts: dict, predictor_counts: dict) -> int:
-    """Serialize counts (each row smoothed by the caller: every entry > 0) as zlib -9 of, per row,
+    """Serialize counts (each row smoothed by the caller: every entry > 0), packed: per row,
     kind, model, width (uint16 big-endian) and one byte per entry: -log2 p in 1/3-bit steps
     (quantise_row). Returns the file's size in bytes (the charged prior)."""
     rows = [(0, 0, form_counts)] + [(1, m, c) for m, c in sorted(param_counts.items())]
     rows += [(2, m, c) for m, c in sorted(predictor_counts.items())]
     raw = b"".join(bytes([k, m]) + len(c).to_bytes(2, "big") + quantise_row(c) for k, m, c in rows)
-    blob = zlib.compress(raw, 9)
+    blob = pack(raw)
     Path(path).write_bytes(blob)
     return len(blob)
 
 
 def read_program_prior(path: Path) -> ProgramPrior:
-    raw = zlib.decompress(Path(path).read_bytes())
+    raw = unpack(Path(path).read_bytes())
     form, params, preds, k = None, {}, {}, 0
     while k < len(raw):
         kind, m, width = raw[k], raw[k + 1], int.from_bytes(raw[k + 2:k + 4], "big")
