@@ -267,21 +267,8 @@ ENUM_MIN_LEN = 32             # shorter literals are always PLAIN (no choice dig
 ENUM_MAX_LEN = 4096           # longer ones too: ranking is quadratic in the length
 
 
-def _comb_rank(values) -> int:
-    """Rank of a strictly increasing sequence v_1 < ... < v_k (j = 1..k): sum C(v_j, j)."""
-    return sum(math.comb(v, j) for j, v in enumerate(values, 1))
-
-
-def _comb_unrank(rank: int, k: int, n: int) -> list[int]:
-    """Inverse of _comb_rank for k values drawn from 0..n-1 (rank < C(n, k))."""
-    out, c = [], n - 1
-    for j in range(k, 0, -1):
-        while math.comb(c, j) > rank:
-            c -= 1
-        out.append(c)
-        rank -= math.comb(c, j)
-        c -= 1
-    return out[::-1]
+_comb_rank = models.comb_rank          # combinatorial number system (the ENUMERATIVE literal code)
+_comb_unrank = models.comb_unrank
 
 
 def _multinomial(counts) -> int:
