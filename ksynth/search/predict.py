@@ -68,7 +68,10 @@ def residuals(y: np.ndarray, predictor) -> np.ndarray:
     for k, c in enumerate(coeffs):
         if k + 1 < len(y):
             acc[k + 1:] += c * y[:len(y) - k - 1]
-    return y - (acc >> shift)
+    guess = acc >> shift
+    for n in range(min(len(coeffs), len(y))):     # the warm-up (ops._lpc)
+        guess[n] = 0 if n == 0 else y[0] if n == 1 else 2 * y[n - 1] - y[n - 2]
+    return y - guess
 
 
 def ls_coeffs(y: np.ndarray, order: int, shift: int) -> tuple[int, ...] | None:
