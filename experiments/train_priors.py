@@ -3,7 +3,7 @@
     python experiments/train_priors.py [--data DIR] [--n 2000] [--rounds 2] [--book 61] [--only audio|dna|text]
 
 - residual_a8.prior / residual_a16.prior / residual_mfcc.prior: the residual coders' shape tables,
-  P(bucket | running-mean context), counted over the residuals of the predictor the `predict`
+  P(bucket | running-mean context) and P(top mantissa bit | cell), counted over the residuals of the predictor the `predict`
   strategy picks on each dev chunk. Round 1 picks under the formula table, each later round under
   the table the previous round built (the pick depends on the table).
 - predictors.prior: the shared lpc codebook (after FLAC's fixed predictors): per order, k-means
@@ -44,29 +44,37 @@ def readings(data: bytes) -> list[tuple[int, np.ndarray]]:
     return predict.readings(np.frombuffer(data, np.uint8).astype(np.int64))
 
 
-def best_codes(chunks, slot: int):
+def _best_code(args):
+    data, slot = args
+    best = (float("inf"),)
+    for width, y in readings(data):
+        for pred in predict.candidates(y):
+            res = tuple(int(r) for r in (predict.residuals(y, pred) if pred else y))
+            bits, _, p = predict.best_residual_code(res, (slot,), pred, width)
+            if bits < best[0]:
+                best = (bits, res, p, pred, y)
+    return best[1:]
+
+
+def best_codes(chunks, slot: int, workers: int = 2):
     """Per chunk: (residuals, param, predictor, samples) of the cheapest `predict` candidate under
-    models.MODELS[slot]."""
-    out = []
-    for data in chunks:
-        best = (float("inf"),)
-        for width, y in readings(data):
-            for pred in predict.candidates(y):
-                res = tuple(int(r) for r in (predict.residuals(y, pred) if pred else y))
-                bits, _, p = predict.best_residual_code(res, (slot,), pred, width)
-                if bits < best[0]:
-                    best = (bits, res, p, pred, y)
-        out.append(best[1:])
-    return out
+    models.MODELS[slot] (worker processes forked with the current tables)."""
+    from multiprocessing import Pool
+
+    with Pool(workers) as pool:
+        return pool.map(_best_code, [(data, slot) for data in chunks], chunksize=8)
 
 
-def residual_counts(codes) -> np.ndarray:
-    """(context, bucket) counts of the chosen residuals."""
+def residual_counts(codes) -> tuple[np.ndarray, np.ndarray]:
+    """(context, bucket) counts of the chosen residuals, and (top-bit cell, bit) counts."""
     counts = np.zeros((models.N_CTX, models.N_BUCKETS), np.int64)
+    top = np.zeros((models.N_TOP, 2), np.int64)
     for res, p, _, _ in codes:
-        for ctx, b in models.residual_contexts(res, p):
+        for (ctx, b), r in zip(models.residual_contexts(res, p), res):
             counts[ctx, b] += 1
-    return counts
+            if b >= 2:
+                top[models.top_cell(ctx, b), (abs(r) >> (b - 2)) & 1] += 1
+    return counts, top
 
 
 def kmeans(x: np.ndarray, k: int, rounds: int = 20, seed: int = 0) -> np.ndarray:
@@ -102,12 +110,14 @@ def train_book(codes, size: int) -> list[tuple[int, ...]]:
 
 
 def fit_table(name: str, codes) -> models.ResidualModel:
-    counts = residual_counts(codes)
+    counts, top = residual_counts(codes)
     # a light floor from the formula keeps unseen (context, bucket) pairs codable and sane
     smooth = np.array(models._formula_counts(), float)
     smooth = smooth / smooth.sum(1, keepdims=True)
     rows = models._rows_from_counts((counts + 0.5 * smooth + 1e-3).tolist())
-    return models.ResidualModel(name, rows=rows)
+    t = models.ROW_TOTAL
+    p0 = np.clip(np.round(t * (top[:, 0] + 1) / (top.sum(1) + 2)), 1, t - 1).astype(int)
+    return models.ResidualModel(name, rows=rows, top=tuple(p0.tolist()))
 
 
 def install(name: str, model) -> None:
@@ -136,8 +146,8 @@ def train_audio(n: int, rounds: int, book_size: int, directory=None) -> None:
             print(f"{models.BOOK_FILE}: {len(entries)} trained entries, {size} bytes", flush=True)
         print(f"round {r + 1} done", flush=True)
     for name in RESIDUAL_PRIORS.values():
-        size = models.write_rows(models.PRIOR_DIR / f"{name}.prior",
-                                 models.MODELS[models.MODEL_INDEX[name]].rows)
+        model = models.MODELS[models.MODEL_INDEX[name]]
+        size = models.write_residual(models.PRIOR_DIR / f"{name}.prior", model.rows, model.top)
         print(f"{name}.prior: {size} bytes", flush=True)
 
 

@@ -243,6 +243,23 @@ def test_versioned_priors_load_with_their_documented_shapes():
         assert all(0 < models.prior_bytes(f) < 32_000 for f in files)    # small files, charged
 
 
+def test_residual_prior_round_trips_and_models_the_top_mantissa_bit(tmp_path):
+    rows = models.MODELS[RESIDUAL].rows
+    low = tuple(3000 for _ in range(models.N_TOP))            # P(top bit = 0) = 3000 / 4096
+    size = models.write_residual(tmp_path / "r.prior", rows, low)
+    assert size == (tmp_path / "r.prior").stat().st_size
+    assert models.read_residual(tmp_path / "r.prior") == (rows, low)
+    tiny = models.ResidualModel("tiny", rows=rows, top=low)
+    lower = tuple([40, -37, 33, -45] * 20)                     # 32..47: top bit 0 in bucket 6
+    upper = tuple([56, -60, 49, -63] * 20)                     # 48..63: top bit 1
+    assert tiny.cost(lower, 6) < models.MODELS[RESIDUAL].cost(lower, 6) < tiny.cost(upper, 6)
+    for values in (lower, upper, (0, 1, -1, 2, 3, -5, 1000)):
+        p = Program.build([("modeled_list", (RESIDUAL, 6, values)), ("bytes_le", (Ref(0), 2))])
+        assert encode.decode(encode.encode(p)) == p
+    assert sum(math.log2(s[1]) if len(s) == 2 else math.log2(s[2] / s[1])
+               for s in tiny.symbols(lower, 6)) == pytest.approx(tiny.cost(lower, 6))
+
+
 def test_predictor_book_round_trips_through_its_file(tmp_path):
     entries = [(6, 60, -30), (5, 40)]
     size = models.write_book(tmp_path / "book.prior", entries)

@@ -85,15 +85,34 @@ def _formula_counts():
     return counts
 
 
+TOP_D, TOP_B = 3, 12              # the top mantissa bit's cells: d = b - the context's mean bucket
+N_TOP = (2 * TOP_D + 1) * (TOP_B - 1)   # in -3..3, and b in 2..12 (larger buckets share 12)
+TOP_TAIL_TOTAL = 16               # its rows in the rANS tail
+
+
+def top_cell(ctx: int, b: int) -> int:
+    """The cell of the top mantissa bit (the bit below |r|'s leading one) for bucket b >= 2."""
+    m16 = ctx if ctx < FINE_CTX else FINE_CTX + (ctx - FINE_CTX) * CTX_STEP
+    d = max(-TOP_D, min(TOP_D, (16 * b - m16 + 8) >> 4))
+    return (d + TOP_D) * (TOP_B - 1) + min(b, TOP_B) - 2
+
+
+_CTX_OF_MEAN = tuple(_context(m) for m in range(16 * MAX_BUCKET + 1))    # the running mean's range
+_TOP_CELLS = tuple(tuple(top_cell(c, b) if b >= 2 else -1 for b in range(N_BUCKETS)) for c in range(N_CTX))
+
+
 class ResidualModel:
-    """Signed residuals under a bucket shape table indexed by a running-mean context."""
+    """Signed residuals r: the bucket b = bit_length(|r|) under a shape table indexed by a
+    running-mean context; for b >= 2 the bit below the leading one under P(0 | top_cell) (a
+    Laplacian residual is more often in the lower half of its bucket: dev 1-4 bits a chunk
+    held out), the other b - 2 bits as one uniform digit; then the sign (a binary digit)."""
 
     kind = "residual"
     param_radix = RESIDUAL_PARAMS
 
-    def __init__(self, name: str, rows=None, prior_file: str | None = None):
+    def __init__(self, name: str, rows=None, prior_file: str | None = None, top=None):
         self.name, self.prior_file = name, prior_file
-        self._rows, self._log = rows, None
+        self._rows, self._log, self._top = rows, None, top
 
     @property
     def rows(self):
@@ -101,38 +120,84 @@ class ResidualModel:
             if self.prior_file is None:
                 self._rows = _rows_from_counts(_formula_counts())
             else:
-                self._rows = read_rows(PRIOR_DIR / self.prior_file, N_CTX, N_BUCKETS)
+                self._rows, self._top = read_residual(PRIOR_DIR / self.prior_file)
         if self._log is None:
+            if self._top is None:
+                self._top = (ROW_TOTAL // 2,) * N_TOP
             self._cum = tuple(tuple(_cumulative(r)) for r in self._rows)
             self._log = tuple(tuple(math.log2(ROW_TOTAL / f) for f in r) for r in self._rows)
             coarse_rows = [requantise(r, RES_TAIL_TOTAL) for r in self._rows]
             self._tail = tuple(by_frequency(r) for r in coarse_rows)      # (order, freqs, cums)
             self._tail_slot = tuple({b: j for j, b in enumerate(t[0])} for t in self._tail)
             self._tail_log = tuple(tuple(math.log2(RES_TAIL_TOTAL / f) for f in r) for r in coarse_rows)
+            tops = [(f, ROW_TOTAL - f) for f in self._top]
+            self._top_rows = tuple((t, (0, t[0]), ROW_TOTAL) for t in tops)
+            self._top_log = tuple(tuple(math.log2(ROW_TOTAL / f) for f in t) for t in tops)
+            coarse_tops = [requantise(t, TOP_TAIL_TOTAL) for t in tops]
+            self._top_tail = tuple(by_frequency(t) for t in coarse_tops)
+            self._top_tail_log = tuple(tuple(math.log2(TOP_TAIL_TOTAL / f) for f in t) for t in coarse_tops)
         return self._rows
+
+    @property
+    def top(self) -> tuple[int, ...]:
+        """P(top bit = 0) of each cell, in 1/ROW_TOTAL."""
+        _ = self.rows
+        return self._top
 
     def symbols(self, values, param: int) -> list[tuple]:
         rows = self.rows
         out, start = [], len(values) - RES_TAIL_VALUES
-        for i, (ctx, b) in enumerate(residual_contexts(values, param)):
+        for i, ((ctx, b), r) in enumerate(zip(residual_contexts(values, param), values)):
             if b > MAX_BUCKET:
                 raise _too_big(self.name)
-            if i >= start:                # the rANS tail: coarse rows, slots by frequency
+            tail = i >= start             # the rANS tail: coarse rows, slots by frequency
+            if tail:
                 _, freqs, cums = self._tail[ctx]
                 j = self._tail_slot[ctx][b]
                 out.append((cums[j], freqs[j], RES_TAIL_TOTAL))
             else:
                 out.append((self._cum[ctx][b], rows[ctx][b], ROW_TOTAL))
-        return _interleave_residual(out, values)
+            mag = abs(r)
+            if b >= 2:
+                bit = (mag >> (b - 2)) & 1
+                cell = top_cell(ctx, b)
+                if tail:
+                    order, freqs, cums = self._top_tail[cell]
+                    j = order.index(bit)
+                    out.append((cums[j], freqs[j], TOP_TAIL_TOTAL))
+                else:
+                    f0 = self._top[cell]
+                    out.append((0, f0, ROW_TOTAL) if bit == 0 else (f0, ROW_TOTAL - f0, ROW_TOTAL))
+                if b > 2:
+                    out.append((mag & ((1 << (b - 2)) - 1), 1 << (b - 2)))
+            if r:
+                out.append((1 if r < 0 else 0, 2))
+        return out
 
     def cost(self, values, param: int) -> float:
+        """Bits of the values (the additive cost; `predict` calls this for every candidate, so
+        it is the contexts and cells inlined through lookup tables)."""
         _ = self.rows                 # loads the table and its cumulative / log2 forms
-        bits, start = 0.0, len(values) - RES_TAIL_VALUES
-        for i, ((ctx, b), r) in enumerate(zip(residual_contexts(values, param), values)):
+        log, tail_log, top_log, top_tail_log = self._log, self._tail_log, self._top_log, self._top_tail_log
+        ctx_of, cells = _CTX_OF_MEAN, _TOP_CELLS
+        bits, start, mean = 0.0, len(values) - RES_TAIL_VALUES, 16 * param
+        for i, r in enumerate(values):
+            mag = -r if r < 0 else r
+            b = mag.bit_length()
             if b > MAX_BUCKET:
                 raise _too_big(self.name)
-            log = self._tail_log[ctx] if i >= start else self._log[ctx]
-            bits += log[b] + (b - 1 if b > 1 else 0) + (1 if r else 0)
+            ctx = ctx_of[mean]
+            if i < start:
+                bits += log[ctx][b]
+                if b >= 2:
+                    bits += top_log[cells[ctx][b]][(mag >> (b - 2)) & 1] + (b - 2)
+            else:
+                bits += tail_log[ctx][b]
+                if b >= 2:
+                    bits += top_tail_log[cells[ctx][b]][(mag >> (b - 2)) & 1] + (b - 2)
+            if r:
+                bits += 1
+            mean += (16 * b - mean) >> MEAN_SHIFT
         return bits
 
     def read(self, reader, n: int, param: int) -> tuple:
@@ -141,14 +206,23 @@ class ResidualModel:
         out = []
         for i in range(n):
             ctx = _context(mean)
-            if i >= n - RES_TAIL_VALUES:
+            tail = i >= n - RES_TAIL_VALUES
+            if tail:
                 order, freqs, cums = self._tail[ctx]
                 b = order[reader.modeled(freqs, cums, RES_TAIL_TOTAL)]
             else:
                 b = reader.modeled(self._rows[ctx], self._cum[ctx], ROW_TOTAL)
             mag = 0 if b == 0 else 1 << (b - 1)
-            if b > 1:
-                mag += reader.digit(1 << (b - 1))
+            if b >= 2:
+                cell = top_cell(ctx, b)
+                if tail:
+                    order, freqs, cums = self._top_tail[cell]
+                    bit = order[reader.modeled(freqs, cums, TOP_TAIL_TOTAL)]
+                else:
+                    bit = reader.modeled(*self._top_rows[cell])
+                mag += bit << (b - 2)
+                if b > 2:
+                    mag += reader.digit(1 << (b - 2))
             out.append(-mag if mag and reader.digit(2) else mag)
             mean += (16 * b - mean) >> MEAN_SHIFT
         return tuple(out)
@@ -163,18 +237,6 @@ def requantise(freqs, total: int) -> tuple[int, ...]:
     if out[k] < 1:
         raise ValueError("requantised frequencies do not fit")
     return tuple(out)
-
-
-def _interleave_residual(bucket_symbols, values) -> list[tuple]:
-    out = []
-    for sym, r in zip(bucket_symbols, values):
-        out.append(sym)
-        b = _bucket(r)
-        if b > 1:
-            out.append((abs(r) - (1 << (b - 1)), 1 << (b - 1)))
-        if r:
-            out.append((1 if r < 0 else 0, 2))
-    return out
 
 
 def _too_big(name):
@@ -518,20 +580,23 @@ def read_byte_table(path: Path, n_rows: int, width: int) -> bytes:
     return bytes((res[r * width + v] + col[v] + off[r]) % 256 for r in range(n_rows) for v in range(width))
 
 
-def write_rows(path: Path, rows) -> int:
-    """Write frequency rows; returns the file's size in bytes (the prior's charged size)."""
+def write_residual(path: Path, rows, top) -> int:
+    """A residual coder's prior, packed: its bucket rows, then P(top bit = 0) of each cell, as
+    big-endian uint16 frequencies. Returns the file's size in bytes (the charged prior)."""
     raw = b"".join(f.to_bytes(2, "big") for row in rows for f in row)
+    raw += b"".join(int(f).to_bytes(2, "big") for f in top)
     blob = pack(raw)
     Path(path).write_bytes(blob)
     return len(blob)
 
 
-def read_rows(path: Path, n_rows: int, width: int):
+def read_residual(path: Path):
     raw = unpack(Path(path).read_bytes())
-    if len(raw) != 2 * n_rows * width:
-        raise ValueError(f"prior {path.name}: expected {n_rows} x {width} frequencies")
+    if len(raw) != 2 * (N_CTX * N_BUCKETS + N_TOP):
+        raise ValueError(f"prior {Path(path).name}: expected {N_CTX} x {N_BUCKETS} rows and {N_TOP} top-bit cells")
     vals = [int.from_bytes(raw[k:k + 2], "big") for k in range(0, len(raw), 2)]
-    return tuple(tuple(vals[r * width:(r + 1) * width]) for r in range(n_rows))
+    rows = tuple(tuple(vals[r * N_BUCKETS:(r + 1) * N_BUCKETS]) for r in range(N_CTX))
+    return rows, tuple(vals[N_CTX * N_BUCKETS:])
 
 
 # ---- the shared predictor codebook (lpc) ----------------------------------------------------------
@@ -608,22 +673,26 @@ class ProgramPrior:
 
     def __init__(self, form=None, params=None, predictors=None):
         self._form, self._params, self._preds = form, dict(params or {}), dict(predictors or {})
+        self._cache: dict = {}
 
-    @staticmethod
-    def _row(freqs, width):
-        if freqs is None or len(freqs) != width:
-            freqs = (1,) * width
-        freqs = tuple(freqs)
-        return freqs, tuple(_cumulative(freqs)), sum(freqs)
+    def _row(self, key, freqs, width):
+        """(freqs, cumulative, total), cached per key and width."""
+        got = self._cache.get((key, width))
+        if got is None:
+            if freqs is None or len(freqs) != width:
+                freqs = (1,) * width
+            freqs = tuple(freqs)
+            got = self._cache[(key, width)] = (freqs, tuple(_cumulative(freqs)), sum(freqs))
+        return got
 
     def form_row(self):
-        return self._row(self._form, n_forms())
+        return self._row("form", self._form, n_forms())
 
     def param_row(self, model: int):
-        return self._row(self._params.get(model), MODELS[model].param_radix)
+        return self._row(("param", model), self._params.get(model), MODELS[model].param_radix)
 
     def predictor_row(self, model: int):
-        return self._row(self._preds.get(model), len(predictor_book().entries) + 1)
+        return self._row(("pred", model), self._preds.get(model), len(predictor_book().entries) + 1)
 
 
 def write_program_prior(path: Path, form_counts, param_counts: dict, predictor_counts: dict) -> int:
