@@ -447,7 +447,7 @@ class DnaModel:
         return tuple(out)
 
 
-# ---- text: bytes under a static order-1 table mixed with in-chunk order-2 counts ----------------------
+# ---- text: bytes under static order-1..3 tables mixed with in-chunk order-3 counts --------------------
 TEXT_ADAPT_ORDER = 3              # bytes of context for the in-chunk counts (dev: 3 >= 2 > 1)
 TEXT_WEIGHT = 2                   # the static row counts as TEXT_WEIGHT / 2 occurrences
 TEXT_ADAPT_UNIT = 2 * ROW_TOTAL   # one in-chunk occurrence
@@ -455,25 +455,43 @@ TEXT_START = 10                   # the context before the first byte (a newline
 
 
 class TextModel:
-    """P(byte | previous byte) from a table trained on dev text (-log2 p in 1/3-bit steps, like the
-    DNA prior), mixed with the counts of what followed the same two bytes earlier in the chunk."""
+    """Bytes under the longest static context the prior holds: P(byte | previous 3 bytes) for
+    the 1,024 commonest dev contexts, else P(byte | previous 2) for the 512 commonest, else
+    P(byte | previous byte) (-log2 p in 1/3-bit steps, like the DNA prior), mixed with the
+    counts of what followed the same three bytes earlier in the chunk. Before the chunk the
+    context is newlines (order 1 and 2; order 3 starts at the fourth byte)."""
 
     kind = "text"
     param_radix = 1
 
-    def __init__(self, name: str, rows=None, prior_file: str | None = None):
+    def __init__(self, name: str, rows=None, prior_file: str | None = None, higher=None):
         self.name, self.prior_file = name, prior_file
-        self._rows = rows
+        self._rows, self._higher = rows, higher
 
     @property
     def rows(self):
         if self._rows is None:
-            raw = read_byte_table(PRIOR_DIR / self.prior_file, 256, 256)
-            self._rows = tuple(log_row(raw[256 * k:256 * (k + 1)]) for k in range(256))
+            q1, q2, q3 = read_text_prior(PRIOR_DIR / self.prior_file)
+            self._rows = tuple(log_row(q1[256 * k:256 * (k + 1)]) for k in range(256))
+            self._higher = ({c: log_row(q) for c, q in q2.items()}, {c: log_row(q) for c, q in q3.items()})
+        if self._higher is None:
+            self._higher = ({}, {})
         return self._rows
 
+    def static_row(self, values, i):
+        """The static row for position i: the longest context in the tables."""
+        rows = self.rows
+        two, three = self._higher
+        if i >= 3:
+            row = three.get((values[i - 3], values[i - 2], values[i - 1]))
+            if row is not None:
+                return row
+        p1 = values[i - 1] if i else TEXT_START
+        row = two.get((values[i - 2] if i >= 2 else TEXT_START, p1))
+        return rows[p1] if row is None else row
+
     def _freqs(self, values, i, seen):
-        row = self.rows[values[i - 1] if i else TEXT_START]
+        row = self.static_row(values, i)
         counts = seen.get(tuple(values[i - TEXT_ADAPT_ORDER:i])) if i >= TEXT_ADAPT_ORDER else None
         if not counts:
             return row
@@ -552,30 +570,94 @@ def unpack(blob: bytes) -> bytes:
     return lzma.decompress(blob, format=lzma.FORMAT_RAW, filters=_LZMA2)
 
 
-def write_byte_table(path: Path, q: bytes, n_rows: int, width: int) -> int:
-    """A table of bytes (-log2 p in 1/3-bit steps, one row per context) packed as a column
-    profile c, a row offset o and the residue q[r][v] - c[v] - o[r] mod 256 (mostly 0: a context
-    seen rarely is its backoff distribution shifted), each chosen as a median. Lossless; returns
-    the file's size in bytes (the charged prior). Text: 65,536 bytes -> 6.9 KB (the bytes
-    themselves: 16.6 KB with zlib -9, 11.9 KB packed)."""
+def _residue_rows(q, parents) -> bytes:
+    """Rows q (-log2 p bytes) as a row offset each (a median) and the residue q - parent - offset
+    mod 256: 0 wherever a row is its parent shifted (a byte seldom seen in the context)."""
     import numpy as np
 
-    t = np.frombuffer(q, np.uint8).astype(np.int64).reshape(n_rows, width)
-    col = np.round(np.median(t, axis=0)).astype(np.int64)
-    for _ in range(3):
-        off = np.round(np.median(t - col[None, :], axis=1)).astype(np.int64)
-        col = np.round(np.median(t - off[:, None], axis=0)).astype(np.int64)
-    res = (t - col[None, :] - off[:, None]) % 256
-    raw = bytes((col % 256).tolist()) + bytes((off % 256).tolist()) + bytes(res.ravel().tolist())
+    q, parents = np.asarray(q, np.int64), np.asarray(parents, np.int64)
+    if not len(q):
+        return b""
+    off = np.round(np.median(q - parents, axis=1)).astype(np.int64)
+    res = (q - parents - off[:, None]) % 256
+    return bytes((off % 256).tolist()) + bytes(res.ravel().tolist())
+
+
+def write_text_prior(path: Path, q1: bytes, rows2: dict, rows3: dict) -> int:
+    """The text model's prior, packed: the order-1 table (_table_layout), then the
+    counts K2, K3 (uint16), the order-2 contexts (sorted, as uint16 steps from the previous one),
+    their offsets and residues against their order-1 parent, then the order-3 contexts (3-byte
+    steps), offsets and residues against their order-2 parent (the order-1 row when the order-2
+    table lacks it). Lossless; returns the file's size in bytes (the charged prior)."""
+    import numpy as np
+
+    t1 = np.frombuffer(q1, np.uint8).astype(np.int64).reshape(256, 256)
+    raw = _table_layout(t1)
+    k2, k3 = sorted(rows2), sorted(rows3)
+    raw += len(k2).to_bytes(2, "big") + len(k3).to_bytes(2, "big")
+    keys2 = [256 * a + b for a, b in k2]
+    raw += b"".join((k - p).to_bytes(2, "big") for p, k in zip([0] + keys2, keys2))
+    raw += _residue_rows([list(rows2[c]) for c in k2], [t1[c[1]] for c in k2])
+    keys3 = [65536 * a + 256 * b + c for a, b, c in k3]
+    raw += b"".join((k - p).to_bytes(3, "big") for p, k in zip([0] + keys3, keys3))
+    parent3 = [list(rows2[c[1:]]) if c[1:] in rows2 else t1[c[2]] for c in k3]
+    raw += _residue_rows([list(rows3[c]) for c in k3], parent3)
     blob = pack(raw)
     Path(path).write_bytes(blob)
     return len(blob)
 
 
-def read_byte_table(path: Path, n_rows: int, width: int) -> bytes:
+def read_text_prior(path: Path):
+    """(order-1 bytes, {(p2, p1): row bytes}, {(p3, p2, p1): row bytes}) of write_text_prior."""
     raw = unpack(Path(path).read_bytes())
-    if len(raw) != width + n_rows + n_rows * width:
-        raise ValueError(f"prior {Path(path).name}: expected a {n_rows} x {width} table")
+    n1 = 256 + 256 + 256 * 256
+    q1 = _table_bytes(raw[:n1], 256, 256)
+    k = n1
+    n2, n3 = int.from_bytes(raw[k:k + 2], "big"), int.from_bytes(raw[k + 2:k + 4], "big")
+    k += 4
+    keys, acc = [], 0
+    for _ in range(n2):
+        acc += int.from_bytes(raw[k:k + 2], "big")
+        keys.append((acc >> 8, acc & 255))
+        k += 2
+    rows2 = {}
+    offs, k = raw[k:k + n2], k + n2
+    for j, c in enumerate(keys):
+        res, k = raw[k:k + 256], k + 256
+        parent = q1[256 * c[1]:256 * c[1] + 256]
+        rows2[c] = bytes((res[v] + parent[v] + offs[j]) % 256 for v in range(256))
+    keys, acc = [], 0
+    for _ in range(n3):
+        acc += int.from_bytes(raw[k:k + 3], "big")
+        keys.append((acc >> 16, (acc >> 8) & 255, acc & 255))
+        k += 3
+    rows3 = {}
+    offs, k = raw[k:k + n3], k + n3
+    for j, c in enumerate(keys):
+        res, k = raw[k:k + 256], k + 256
+        parent = rows2.get(c[1:]) or q1[256 * c[2]:256 * c[2] + 256]
+        rows3[c] = bytes((res[v] + parent[v] + offs[j]) % 256 for v in range(256))
+    if k != len(raw):
+        raise ValueError(f"prior {Path(path).name}: {len(raw) - k} bytes left over")
+    return q1, rows2, rows3
+
+
+def _table_layout(t) -> bytes:
+    """A table of bytes (-log2 p in 1/3-bit steps, one row per context) as a column profile c,
+    a row offset o and the residue q[r][v] - c[v] - o[r] mod 256 (mostly 0: a context seen
+    rarely is its backoff distribution shifted), each chosen as a median. Lossless: the text
+    model's order-1 table, 65,536 bytes, packs to 6.9 KB (16.6 KB with zlib -9 as it is)."""
+    import numpy as np
+
+    col = np.round(np.median(t, axis=0)).astype(np.int64)
+    for _ in range(3):
+        off = np.round(np.median(t - col[None, :], axis=1)).astype(np.int64)
+        col = np.round(np.median(t - off[:, None], axis=0)).astype(np.int64)
+    res = (t - col[None, :] - off[:, None]) % 256
+    return bytes((col % 256).tolist()) + bytes((off % 256).tolist()) + bytes(res.ravel().tolist())
+
+
+def _table_bytes(raw: bytes, n_rows: int, width: int) -> bytes:
     col, off, res = raw[:width], raw[width:width + n_rows], raw[width + n_rows:]
     return bytes((res[r * width + v] + col[v] + off[r]) % 256 for r in range(n_rows) for v in range(width))
 
