@@ -268,7 +268,7 @@ DNA_PARAMS = 1                    # no parameter: the weight is fixed
 TAIL_VALUES = 16
 TAIL_TOTAL = 64
 TAIL_FIRST, TAIL_FIRST_TOTAL = 2, 8
-TEXT_TAIL_VALUES = 8              # the text model's tail: frequency-ordered slots, total 2^12
+TEXT_TAIL_VALUES = 6              # the text model's tail (TEXT_TAIL_TOP below; dev: 6 ~ 8 > 4, 3)
 LOG_STEP_NUM = 52016              # 2^(-1/3) in 1/65536: the DNA prior stores -log2(p) in 1/3 bits
 LOG_LEVELS = tuple(__import__("itertools").accumulate(
     range(255), lambda w, _: w * LOG_STEP_NUM >> 16, initial=1 << 24))   # integer 2^(-q/3) << 24
@@ -515,28 +515,56 @@ class TextModel:
                 raise ProgramError(f"model {self.name} codes bytes 0..255, got {v}")
             freqs = self._freqs(values, i, seen)
             if i >= len(values) - TEXT_TAIL_VALUES:
-                order, sfreqs, scums = by_frequency(coarse_wide(freqs))
-                j = order.index(v)
-                out.append((scums[j], sfreqs[j], sum(sfreqs)))
+                out += _tail_byte_symbols(freqs, v)
             else:
                 out.append((sum(freqs[:v]), freqs[v], sum(freqs)))
             self._learn(values, i, seen)
         return out
 
     def cost(self, values, param: int) -> float:
-        return sum(math.log2(t / f) for _, f, t in self.symbols(values, param))
+        return sum(_symbol_bits(s) for s in self.symbols(values, param))
 
     def read(self, reader, n: int, param: int) -> tuple:
         out, seen = [], {}
         for i in range(n):
             freqs = self._freqs(out, i, seen)
             if i >= n - TEXT_TAIL_VALUES:
-                order, sfreqs, scums = by_frequency(coarse_wide(freqs))
-                out.append(order[reader.modeled(sfreqs, scums, sum(sfreqs))])
+                out.append(_read_tail_byte(reader, freqs))
             else:
                 out.append(reader.modeled(freqs, tuple(_cumulative(freqs)), sum(freqs)))
             self._learn(out, i, seen)
         return tuple(out)
+
+
+TEXT_TAIL_TOP = 15                # the tail's byte code: the 15 likeliest bytes and an escape at
+TEXT_TAIL_TOTAL = 64              # total 64, then a uniform digit over the other 241 (dev, 40 chunks:
+                                  # tail 6.3 -> 1.3 bits, values +1.2; 15 x 64 > 31 x 128 > 7 x 32)
+
+
+def _tail_split(freqs):
+    """(the TEXT_TAIL_TOP likeliest bytes, ties by value; the others ascending; the coarse row of
+    the top bytes and the escape (last), by_frequency-ordered)."""
+    top = sorted(range(256), key=lambda v: (-freqs[v], v))[:TEXT_TAIL_TOP]
+    chosen = set(top)
+    rest = [v for v in range(256) if v not in chosen]
+    row = requantise([freqs[v] for v in top] + [sum(freqs[v] for v in rest)], TEXT_TAIL_TOTAL)
+    return top, rest, by_frequency(row)
+
+
+def _tail_byte_symbols(freqs, v) -> list[tuple]:
+    top, rest, (order, sfreqs, scums) = _tail_split(freqs)
+    k = top.index(v) if v in top else TEXT_TAIL_TOP
+    j = order.index(k)
+    out = [(scums[j], sfreqs[j], TEXT_TAIL_TOTAL)]
+    if k == TEXT_TAIL_TOP:
+        out.append((rest.index(v), len(rest)))
+    return out
+
+
+def _read_tail_byte(reader, freqs) -> int:
+    top, rest, (order, sfreqs, scums) = _tail_split(freqs)
+    k = order[reader.modeled(sfreqs, scums, TEXT_TAIL_TOTAL)]
+    return top[k] if k < TEXT_TAIL_TOP else rest[reader.digit(len(rest))]
 
 
 def by_frequency(freqs):
@@ -546,14 +574,6 @@ def by_frequency(freqs):
     order = sorted(range(len(freqs)), key=lambda k: (-freqs[k], k))
     sfreqs = tuple(freqs[k] for k in order)
     return order, sfreqs, tuple(_cumulative(sfreqs))
-
-
-def coarse_wide(freqs) -> list[int]:
-    """The rANS-tail requantisation for a 256-symbol row: total 2^12 (every byte >= 1)."""
-    total = sum(freqs)
-    scale = 1 << 12
-    out = [max(1, f * scale // total) for f in freqs]
-    return out
 
 
 # ---- serialized priors: packed with raw LZMA2 (the standard library's lzma) ---------------------------
