@@ -3,22 +3,22 @@
     python experiments/train_priors.py [--data DIR] [--n 2000] [--rounds 2] [--book 61] [--only audio|dna|text]
 
 - residual_a8.prior / residual_a16.prior / residual_mfcc.prior: the residual coders' shape tables,
-  P(bucket | running-mean context), counted over the residuals of the predictor the `predict`
+  P(bucket | running-mean context) and P(top mantissa bit | cell), counted over the residuals of the predictor the `predict`
   strategy picks on each dev chunk. Round 1 picks under the formula table, each later round under
   the table the previous round built (the pick depends on the table).
 - predictors.prior: the shared lpc codebook (after FLAC's fixed predictors): per order, k-means
   centres of the dev chunks' least-squares coefficients (round 1's picks), 6 fractional bits.
-- text.prior: P(byte | previous byte) over dev text, backed off to order 0, 1/3-bit log steps.
+- text.prior: P(byte | previous byte) over dev text, backed off to order 0, 1/3-bit log steps, then
+  P(byte | previous 2 / 3 bytes) for the commonest contexts, each backed off to the row below.
 - dna.prior: P(base | 6 previous bases), -log2 p quantised to 1/3 bit, over every dev chunk (contexts restart at each chunk, as
-  the decoder sees them), then P(case | previous case).
-Each file is zlib -9 of big-endian uint16 frequency rows (models.write_rows); its size is what
-the benchmark charges. Prints every file's size in bytes.
+  the decoder sees them), then P(first symbol's case) and P(case switches in a chunk).
+Each file is packed with raw LZMA2 (models.pack; text.prior in the delta layout of
+models.write_byte_table); its size is what the benchmark charges. Prints every file's size in bytes.
 """
 from __future__ import annotations
 
 import argparse
 import sys
-import zlib
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -30,6 +30,9 @@ from ksynth.dsl import models  # noqa: E402
 from ksynth.search import predict  # noqa: E402
 
 TEXT_BACKOFF = 128               # pseudo-counts of the order-0 distribution in each order-1 row
+TEXT_K2, TEXT_K3 = 512, 1024     # static order-2 / order-3 contexts (dev, with their charge: 512 / 1,024
+TEXT_MIN_COUNT = 5               # > 256 / 2,048 and 0); counts below 5 are dropped (5 > 3, 8)
+TEXT_HIGH_BACKOFF = 32           # pseudo-counts of the row below (32 ~ 16, 64)
 BOOK_SIZE = 125                  # trained codebook entries (+ 3 fixed + explicit = radix 129; dev: 125 > 61)
 BOOK_SHIFT = 6                   # their coefficients' fractional bits
 RESIDUAL_PRIORS = {"audio_8bit": "residual_a8", "audio_16bit": "residual_a16",
@@ -40,40 +43,42 @@ def dev_chunks(modality: str, n: int | None, directory=None) -> list[bytes]:
     return [item.data for item in datasets.load(modality, "dev", n, seed=0, directory=directory)]
 
 
-def readings(data: bytes) -> list[np.ndarray]:
-    """The sample readings `predict` tries: int8, and int16 little-endian for an even length."""
-    t = np.frombuffer(data, np.uint8).astype(np.int64)
-    out = [((t + 128) % 256) - 128]
-    if len(t) % 2 == 0:
-        v = t[0::2] + 256 * t[1::2]
-        out.append(np.where(v >= 32768, v - 65536, v))
-    return out
+def readings(data: bytes) -> list[tuple[int, np.ndarray]]:
+    """The sample readings `predict` tries, with their bytes_le width (predict.readings)."""
+    return predict.readings(np.frombuffer(data, np.uint8).astype(np.int64))
 
 
-def best_codes(chunks, slot: int):
+def _best_code(args):
+    data, slot = args
+    best = (float("inf"),)
+    for width, y in readings(data):
+        for pred in predict.candidates(y):
+            res = tuple(int(r) for r in (predict.residuals(y, pred) if pred else y))
+            bits, _, p = predict.best_residual_code(res, (slot,), pred, width)
+            if bits < best[0]:
+                best = (bits, res, p, pred, y)
+    return best[1:]
+
+
+def best_codes(chunks, slot: int, workers: int = 2):
     """Per chunk: (residuals, param, predictor, samples) of the cheapest `predict` candidate under
-    models.MODELS[slot]."""
-    out = []
-    for data in chunks:
-        best = (float("inf"),)
-        for y in readings(data):
-            for pred in predict.candidates(y):
-                res = tuple(int(r) for r in (predict.residuals(y, pred) if pred else y))
-                bits, _, p = predict.best_residual_code(res, (slot,))
-                bits += predict.predictor_bits(pred)
-                if bits < best[0]:
-                    best = (bits, res, p, pred, y)
-        out.append(best[1:])
-    return out
+    models.MODELS[slot] (worker processes forked with the current tables)."""
+    from multiprocessing import Pool
+
+    with Pool(workers) as pool:
+        return pool.map(_best_code, [(data, slot) for data in chunks], chunksize=8)
 
 
-def residual_counts(codes) -> np.ndarray:
-    """(context, bucket) counts of the chosen residuals."""
+def residual_counts(codes) -> tuple[np.ndarray, np.ndarray]:
+    """(context, bucket) counts of the chosen residuals, and (top-bit cell, bit) counts."""
     counts = np.zeros((models.N_CTX, models.N_BUCKETS), np.int64)
+    top = np.zeros((models.N_TOP, 2), np.int64)
     for res, p, _, _ in codes:
-        for ctx, b in models.residual_contexts(res, p):
+        for (ctx, b), r in zip(models.residual_contexts(res, p), res):
             counts[ctx, b] += 1
-    return counts
+            if b >= 2:
+                top[models.top_cell(ctx, b), (abs(r) >> (b - 2)) & 1] += 1
+    return counts, top
 
 
 def kmeans(x: np.ndarray, k: int, rounds: int = 20, seed: int = 0) -> np.ndarray:
@@ -109,12 +114,14 @@ def train_book(codes, size: int) -> list[tuple[int, ...]]:
 
 
 def fit_table(name: str, codes) -> models.ResidualModel:
-    counts = residual_counts(codes)
+    counts, top = residual_counts(codes)
     # a light floor from the formula keeps unseen (context, bucket) pairs codable and sane
     smooth = np.array(models._formula_counts(), float)
     smooth = smooth / smooth.sum(1, keepdims=True)
     rows = models._rows_from_counts((counts + 0.5 * smooth + 1e-3).tolist())
-    return models.ResidualModel(name, rows=rows)
+    t = models.ROW_TOTAL
+    p0 = np.clip(np.round(t * (top[:, 0] + 1) / (top.sum(1) + 2)), 1, t - 1).astype(int)
+    return models.ResidualModel(name, rows=rows, top=tuple(p0.tolist()))
 
 
 def install(name: str, model) -> None:
@@ -128,6 +135,7 @@ def train_audio(n: int, rounds: int, book_size: int, directory=None) -> None:
     under the previous round's tables and the codebook."""
     chunks = {m: dev_chunks(m, n, directory) for m in RESIDUAL_PRIORS}
     models.set_predictor_book(())
+    models.set_program_prior(None)               # the picks price forms uniformly (reproducible)
     for name in RESIDUAL_PRIORS.values():
         install(name, models.ResidualModel(name, rows=models.MODELS[0].rows))
     for r in range(rounds):
@@ -142,8 +150,8 @@ def train_audio(n: int, rounds: int, book_size: int, directory=None) -> None:
             print(f"{models.BOOK_FILE}: {len(entries)} trained entries, {size} bytes", flush=True)
         print(f"round {r + 1} done", flush=True)
     for name in RESIDUAL_PRIORS.values():
-        size = models.write_rows(models.PRIOR_DIR / f"{name}.prior",
-                                 models.MODELS[models.MODEL_INDEX[name]].rows)
+        model = models.MODELS[models.MODEL_INDEX[name]]
+        size = models.write_residual(models.PRIOR_DIR / f"{name}.prior", model.rows, model.top)
         print(f"{name}.prior: {size} bytes", flush=True)
 
 
@@ -151,7 +159,8 @@ def train_dna(directory=None) -> int:
     chunks = dev_chunks("dna", None, directory)
     order = models.DNA_ORDER
     base = np.zeros((4 ** order, 4), np.int64)
-    case = np.zeros((2, 2), np.int64)
+    first = np.zeros(2, np.int64)
+    switches = np.zeros(models.CASE_K_MAX + 2, np.int64)
     for data in chunks:
         sym = np.frombuffer(data, np.uint8).astype(np.int64)
         b = sym & 3
@@ -161,28 +170,109 @@ def train_dna(directory=None) -> int:
             ctx = 4 * ctx + shifted
         np.add.at(base, (ctx, b), 1)
         c = sym >> 2
-        np.add.at(case, (np.concatenate([[0], c[:-1]]), c), 1)
+        first[c[0]] += 1
+        switches[min(int((c[1:] != c[:-1]).sum()), models.CASE_K_MAX + 1)] += 1
     raw = b"".join(models.quantise_row(row) for row in (base + 0.5).tolist())
-    raw += b"".join(models.quantise_row(row) for row in (case + 0.5).tolist())
-    blob = zlib.compress(raw, 9)
+    raw += models.quantise_row((first + 0.5).tolist()) + models.quantise_row((switches + 0.5).tolist())
+    blob = models.pack(raw)
     (models.PRIOR_DIR / "dna.prior").write_bytes(blob)
     return len(blob)
 
 
 def train_text(directory=None) -> int:
     """P(byte | previous byte) over every dev chunk (the first byte's context is a newline),
-    backed off to the order-0 frequencies (TEXT_BACKOFF pseudo-counts per row)."""
+    backed off to the order-0 frequencies (TEXT_BACKOFF pseudo-counts per row); then
+    P(byte | previous 2) for the TEXT_K2 commonest 2-byte contexts (newlines before the chunk)
+    and P(byte | previous 3) for the TEXT_K3 commonest 3-byte ones (from the fourth byte), each
+    from its counts of at least TEXT_MIN_COUNT, backed off to the row below it with
+    TEXT_HIGH_BACKOFF pseudo-counts."""
+    from collections import Counter
+
     counts = np.zeros((256, 256))
+    two: dict = {}
+    three: dict = {}
     for data in dev_chunks("text", None, directory):
         x = np.frombuffer(data, np.uint8).astype(np.int64)
         prev = np.concatenate([[models.TEXT_START], x[:-1]])
         np.add.at(counts, (prev, x), 1)
+        v = [int(b) for b in x]
+        pad = [models.TEXT_START] * 2 + v
+        for i, b in enumerate(v):
+            two.setdefault((pad[i], pad[i + 1]), Counter())[b] += 1
+            if i >= 3:
+                three.setdefault((v[i - 3], v[i - 2], v[i - 1]), Counter())[b] += 1
     order0 = counts.sum(0) + 0.5
     rows = counts + TEXT_BACKOFF * order0 / order0.sum()
-    raw = b"".join(models.quantise_row(row) for row in rows.tolist())
-    blob = zlib.compress(raw, 9)
-    (models.PRIOR_DIR / "text.prior").write_bytes(blob)
-    return len(blob)
+    p1 = rows / rows.sum(1, keepdims=True)
+    q1 = b"".join(models.quantise_row(row) for row in rows.tolist())
+
+    def fit(table, k, parent):
+        out = {}
+        for ctx in sorted(table, key=lambda c: (-sum(table[c].values()), c))[:k]:
+            c = np.zeros(256)
+            for b, n in table[ctx].items():
+                if n >= TEXT_MIN_COUNT:
+                    c[b] = n
+            out[ctx] = models.quantise_row((c + TEXT_HIGH_BACKOFF * parent(ctx)).tolist())
+        return out
+
+    def dequantised(q):
+        w = 2.0 ** (-np.frombuffer(q, np.uint8) / 3)
+        return w / w.sum()
+
+    rows2 = fit(two, TEXT_K2, lambda c: p1[c[1]])
+    rows3 = fit(three, TEXT_K3, lambda c: dequantised(rows2[c[1:]]) if c[1:] in rows2 else p1[c[2]])
+    return models.write_text_prior(models.PRIOR_DIR / "text.prior", q1, rows2, rows3)
+
+
+def _pick(args):
+    """The program `predict` writes for one chunk (worker process)."""
+    from ksynth.config import SearchConfig
+    from ksynth.search.predict import PredictStrategy
+
+    return PredictStrategy().search(list(args), SearchConfig(objective="bits"), float("inf")).program
+
+
+def train_forms(n: int, rounds: int, directory=None, workers: int = 2) -> int:
+    """forms.prior: P(form) over every natural modality's dev chunks (each modality weighted
+    equally), P(param | model) and P(codebook index | model), counted over the programs `predict`
+    writes on them. Round 1 picks under uniform rows, each later round under the last one's."""
+    from multiprocessing import Pool
+
+    from ksynth.dsl import encode
+
+    models.set_program_prior(None)
+    chunks = {m: dev_chunks(m, n, directory) for m in datasets.NATURAL}
+    book = models.predictor_book()
+    for r in range(rounds):
+        forms = np.zeros(models.n_forms())
+        params: dict[int, np.ndarray] = {}
+        preds: dict[int, np.ndarray] = {}
+        with Pool(workers) as pool:
+            for modality, data in chunks.items():
+                mine = np.zeros(models.n_forms())
+                for prog in pool.map(_pick, data, chunksize=8):
+                    form = encode.program_form(prog)
+                    if form is None:
+                        mine[-1] += 1
+                        continue
+                    m, chain = form
+                    mine[encode._form_index(m, chain)] += 1
+                    model = models.MODELS[m]
+                    if model.param_radix > 1:
+                        params.setdefault(m, np.zeros(model.param_radix))[prog.lines[0].args[1]] += 1
+                    if models.CHAINS[chain][0]:
+                        k = book.index.get(tuple(prog.lines[1].args[1]), len(book.entries))
+                        preds.setdefault(m, np.zeros(len(book.entries) + 1))[k] += 1
+                forms += mine / mine.sum()
+        # every row smoothed so any choice stays codable: half a count per entry
+        size = models.write_program_prior(
+            models.PRIOR_DIR / models.FORMS_FILE, (forms / len(chunks) * 1000 + 0.5).tolist(),
+            {m: (c + 0.5).tolist() for m, c in params.items()},
+            {m: (c + 0.5).tolist() for m, c in preds.items()})
+        models.set_program_prior(models.read_program_prior(models.PRIOR_DIR / models.FORMS_FILE))
+        print(f"forms round {r + 1}: {models.FORMS_FILE} {size} bytes", flush=True)
+    return size
 
 
 def main(argv=None) -> None:
@@ -191,7 +281,9 @@ def main(argv=None) -> None:
     ap.add_argument("--n", type=int, default=2000, help="dev chunks per audio modality")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--book", type=int, default=BOOK_SIZE, help="trained codebook entries")
-    ap.add_argument("--only", choices=("audio", "dna", "text"), default=None)
+    ap.add_argument("--forms-n", type=int, default=500, help="dev chunks per modality for forms.prior")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--only", choices=("audio", "dna", "text", "forms"), default=None)
     args = ap.parse_args(argv)
     models.PRIOR_DIR.mkdir(exist_ok=True)
     if args.only in (None, "audio"):
@@ -200,6 +292,8 @@ def main(argv=None) -> None:
         print(f"dna.prior: {train_dna(args.data)} bytes", flush=True)
     if args.only in (None, "text"):
         print(f"text.prior: {train_text(args.data)} bytes", flush=True)
+    if args.only in (None, "forms"):
+        train_forms(args.forms_n, args.rounds, args.data, args.workers)
 
 
 if __name__ == "__main__":

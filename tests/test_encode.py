@@ -239,7 +239,7 @@ def test_non_canonical_literal_choice_is_rejected():
     from ksynth.dsl import encode as enc
 
     values = (7,) * 40                                   # ENUMERATIVE is far cheaper here
-    symbols = enc.LINES.symbols(1) + [(enc.INITIAL_OPS.index("set_list"), len(enc.INITIAL_OPS))]
+    symbols = [(enc.INITIAL_OPS.index("set_list"), len(enc.INITIAL_OPS))] + enc.LINES.symbols(1)
     symbols += enc.LENGTH.symbols(40) + [(0, 2)]         # ... but the stream says PLAIN
     for v in values:
         symbols += enc.NUM.symbols(v)

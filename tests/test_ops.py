@@ -104,7 +104,9 @@ CASES = [
     ("modeled_list", (0, 3, [5, -7, 0]), [5, -7, 0]),       # the list itself: the model only codes it
     ("modeled_list", (4, 0, []), []),
     ("lpc", ([3, 1, -2], [0, 1]), [3, 4, 2]),                # first order: running sum
-    ("lpc", ([10, 0, 0, 0], [0, 2, -1]), [10, 20, 30, 40]),   # second order: a line
+    ("lpc", ([10, 10, 0, 0], [0, 2, -1]), [10, 20, 30, 40]),  # second order: a line
+    ("lpc", ([10, 0, 0, 0], [0, 2, -1]), [10, 10, 10, 10]),   # warm-up: y[1] is predicted by y[0]
+    ("lpc", ([4, 1, 1, 0], [0, 3, -3, 1]), [4, 5, 7, 10]),    # .. y[2] by 2 y[1] - y[0], then the cubic
     ("lpc", ([7, 1, 1], [2, 3]), [7, 6, 5]),                 # 3/4 y[n-1], floored: 5.25 -> 5, 4.5 -> 4
     ("lpc", ([-5, 0], [1, 1]), [-5, -3]),                    # floor of -2.5 is -3 (>> is floor)
     ("lpc", ([1, 2], [3]), [1, 2]),                        # no coefficients: the residuals

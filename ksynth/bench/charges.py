@@ -40,15 +40,19 @@ def decoder_bytes(method: str) -> int:
 
 
 def program_priors(program_text: str | None) -> tuple[str, ...]:
-    """The prior files a ksynth program's decoder reads: its models' tables and, for lpc, the
-    codebook (charged whenever lpc appears: the predictor code reads the book's size)."""
+    """The prior files a ksynth program's decoder reads: the program prior (forms.prior) when it
+    starts with a modeled list, its models' tables and, for lpc, the codebook (charged whenever
+    lpc appears: the predictor code reads the book's size)."""
     if not program_text:
         return ()
     from ksynth.dsl import models
     from ksynth.dsl.program import Program
 
     files = []
-    for line in Program.parse(program_text).lines:
+    lines = Program.parse(program_text).lines
+    if lines[0].op == "modeled_list":         # the form symbol (and a form's rows) read forms.prior
+        files.append(models.FORMS_FILE)
+    for line in lines:
         if line.op == "modeled_list":
             m = models.MODELS[line.args[0]]
             if m.prior_file:

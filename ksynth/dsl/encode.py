@@ -14,11 +14,13 @@ N = N div m. After the last symbol N must be 0 and the byte count must equal cei
 
 Symbol alphabets, in stream order (i is the 0-based line index, n the number of lines):
 
+  first op    line 0's op, uniform over the initiators, ops that take no list (radix 5: 4 KT +
+              modeled_list). When it is modeled_list, the FORM symbol follows (below): a form is
+              the whole program in its own code; the escape continues here as for any program.
   header      n with the LENGTH code (below); then the output line: one binary digit, 0 = the last
               line; 1 = another line, followed by a digit of radix n - 1 (index, if n > 2).
-  each line   op: line 0 uniform over the initiators, ops that take no list (radix 5: 4 KT + modeled_list);
-              later lines uniform over all ops (radix 24: 21 KT rows + 3 ksynth rows), digit = the
-              op's position in that list (ops.py order).
+  each line   op (line 0's was written first): later lines uniform over all ops (radix 24: 21 KT
+              rows + 3 ksynth rows), digit = the op's position in that list (ops.py order).
               Then the arguments, in the row's `encode_order` (default: op-table order), each
               with the coder its `Arg.code` names (CODERS below; the rows of ops.py choose):
     REF       an earlier line, radix i, digit = its index.
@@ -81,6 +83,23 @@ ceil(log2 B), about the sum of log2(T / f) over the triples. Arguments coded thi
               with the WINDOWED code over -2^(s+2) .. 2^(s+2) - 1: a digit of radix 2^(s+3) + 1,
               the escape followed by GAMMA as for any windowed code.
 
+FORMS (the `ksynth` dialect's commonest programs; models.CHAINS, models.program_prior()): a program
+modeled_list(m, p, v), then optionally lpc(sequence_1, predictor), then optionally
+bytes_le(previous, w), output the last line, is a form (m, chain). After the first op digit:
+    form      one modeled symbol over the forms (model x chain, index m * len(CHAINS) + chain) and
+              an escape (the last index: the generic code follows, which must not hold a form);
+    param     modeled under the model's trained row P(param | m) (nothing when its radix is 1);
+    length    one modeled symbol, P = 63/64 that the list is the standard 128 / w values (w = 1
+              without bytes_le), else BLOCK-coded (then it is not the standard length);
+    predictor (a chain with lpc) modeled under P(codebook index | m), the last index = explicit,
+              then the explicit predictor as above (not a book entry);
+    values    under model m and param p (modeled above). They end the stream, so their last
+              values are the first symbols the rANS encoder takes: each model codes its last few
+              values with coarse rows whose slots are ordered by frequency (models.py, the tail).
+The rows are forms.prior (zlib of -log2 p in 1/3-bit steps, trained on dev; uniform rows when it
+is not built). A KT program's symbols are the same digits as before the forms were added, in the
+order above, so its length is unchanged.
+
 Corrupt input never hangs: each symbol adds >= 1 bit to log2 M, and decoding stops with CorruptInput
 as soon as that sum passes 8 * len(data);
 a modeled list is at most models.MAX_MODELED_LEN values and its symbols' log2(T / f) are summed
@@ -88,7 +107,8 @@ against the same limit. Every decoded program is well formed (the alphabets only
 hold valid choices); whether it runs is the interpreter's business.
 
 `line_bits(op, args, i)` is the exact additive cost (sum of log2 radix) of line i and `header_bits(n,
-output)` that of the header, so sum(line_bits) + header_bits <= bits < that + 1 (up to float rounding).
+output)` that of the header, so sum(line_bits) + header_bits <= bits < that + 1 (up to float rounding)
+for a program without modeled symbols; `program_bits_float` also prices forms.
 """
 from __future__ import annotations
 
@@ -247,21 +267,8 @@ ENUM_MIN_LEN = 32             # shorter literals are always PLAIN (no choice dig
 ENUM_MAX_LEN = 4096           # longer ones too: ranking is quadratic in the length
 
 
-def _comb_rank(values) -> int:
-    """Rank of a strictly increasing sequence v_1 < ... < v_k (j = 1..k): sum C(v_j, j)."""
-    return sum(math.comb(v, j) for j, v in enumerate(values, 1))
-
-
-def _comb_unrank(rank: int, k: int, n: int) -> list[int]:
-    """Inverse of _comb_rank for k values drawn from 0..n-1 (rank < C(n, k))."""
-    out, c = [], n - 1
-    for j in range(k, 0, -1):
-        while math.comb(c, j) > rank:
-            c -= 1
-        out.append(c)
-        rank -= math.comb(c, j)
-        c -= 1
-    return out[::-1]
+_comb_rank = models.comb_rank          # combinatorial number system (the ENUMERATIVE literal code)
+_comb_unrank = models.comb_unrank
 
 
 def _multinomial(counts) -> int:
@@ -625,12 +632,7 @@ class _PredictorArg(_Coder):
             return [(k, len(book.entries) + 1)]
         if not v or not 0 <= v[0] < SHIFT_RADIX:
             raise ProgramError(f"predictor {list(v)[:4]} cannot be encoded (shift 0..{SHIFT_RADIX - 1})")
-        code = _coeff_code(v[0])
-        out = [(len(book.entries), len(book.entries) + 1), (v[0], SHIFT_RADIX)]
-        out += ORDER.symbols(len(v) - 1)
-        for c in v[1:]:
-            out += code.symbols(c)
-        return out
+        return [(len(book.entries), len(book.entries) + 1)] + _explicit_predictor_symbols(v)
 
     def bits(self, v, args, arg, i):
         book = models.predictor_book()
@@ -647,12 +649,30 @@ class _PredictorArg(_Coder):
         k = reader.digit(len(book.entries) + 1)
         if k < len(book.entries):
             return book.entries[k]
-        shift = reader.digit(SHIFT_RADIX)
-        code = _coeff_code(shift)
-        p = ORDER.read(reader)
-        if p > 32:
-            raise CorruptInput("program stream is corrupt: a predictor of more than 32 taps")
-        return (shift,) + tuple(code.read(reader) for _ in range(p))
+        v = _read_explicit_predictor(reader)
+        if v in book.index:
+            raise CorruptInput("program stream is corrupt: an explicit predictor that is in the book")
+        return v
+
+
+def _explicit_predictor_symbols(v) -> list[tuple[int, int]]:
+    """An explicit predictor: the shift, the order, each coefficient (module docstring)."""
+    if not v or not 0 <= v[0] < SHIFT_RADIX:
+        raise ProgramError(f"predictor {list(v)[:4]} cannot be encoded (shift 0..{SHIFT_RADIX - 1})")
+    code = _coeff_code(v[0])
+    out = [(v[0], SHIFT_RADIX)] + ORDER.symbols(len(v) - 1)
+    for c in v[1:]:
+        out += code.symbols(c)
+    return out
+
+
+def _read_explicit_predictor(reader: "_Reader") -> tuple:
+    shift = reader.digit(SHIFT_RADIX)
+    code = _coeff_code(shift)
+    p = ORDER.read(reader)
+    if p > 32:
+        raise CorruptInput("program stream is corrupt: a predictor of more than 32 taps")
+    return (shift,) + tuple(code.read(reader) for _ in range(p))
 
 
 CODERS: dict[str, _Coder] = {
@@ -681,13 +701,17 @@ def _coded_args(spec, args: tuple):
     return [(k, spec.params[k], values[k]) for k in order]
 
 
-def line_symbols(op: str, args: tuple, i: int) -> list[tuple[int, int]]:
-    """(digit, radix) pairs of line i, in stream order."""
+def _arg_symbols(op: str, args: tuple, i: int) -> list[tuple]:
     spec = OPS_BY_CODE[_OP_INDEX_ALL[op]]
-    out = _op_symbol(op, i)
+    out = []
     for _, arg, v in _coded_args(spec, args):
         out += CODERS[arg.code].symbols(v, args, arg, i)
     return out
+
+
+def line_symbols(op: str, args: tuple, i: int) -> list[tuple]:
+    """(digit, radix) pairs of line i (its op digit, then its arguments)."""
+    return _op_symbol(op, i) + _arg_symbols(op, args, i)
 
 
 def header_symbols(n_lines: int, output: int) -> list[tuple[int, int]]:
@@ -702,11 +726,133 @@ def header_symbols(n_lines: int, output: int) -> list[tuple[int, int]]:
     return out
 
 
-def program_symbols(program: Program) -> list[tuple[int, int]]:
-    out = header_symbols(len(program.lines), program.output)
-    for i, line in enumerate(program.lines):
+def program_symbols(program: Program) -> list[tuple]:
+    """Every symbol of the program in stream order: line 0's op digit; for a modeled list, the form
+    symbol and, for a form, the form's code (below); else the header, line 0's arguments and the
+    other lines."""
+    first = program.lines[0]
+    out = _op_symbol(first.op, 0)
+    if first.op == "modeled_list":
+        form = program_form(program)
+        if form is not None:
+            return out + _form_symbols(program, *form)
+        out.append(_generic_form_symbol())
+    out += header_symbols(len(program.lines), program.output)
+    out += _arg_symbols(first.op, first.args, 0)
+    for i, line in enumerate(program.lines[1:], 1):
         out += line_symbols(line.op, line.args, i)
     return out
+
+
+# ---- forms: the ksynth dialect's commonest programs, one symbol for their shape --------------------
+def program_form(program: Program) -> tuple[int, int] | None:
+    """(model, chain index into models.CHAINS) when the program is a form: modeled_list(m, p, v),
+    then lpc(sequence_1, predictor) if the chain has it, then bytes_le(previous, w) if it has one,
+    output the last line; None otherwise."""
+    lines = program.lines
+    if lines[0].op != "modeled_list" or program.output != len(lines) - 1:
+        return None
+    m = lines[0].args[0]
+    if not (isinstance(m, int) and 0 <= m < len(models.MODELS)):
+        return None
+    for k, (lpc, width) in enumerate(models.CHAINS):
+        if len(lines) != 1 + lpc + (width > 0):
+            continue
+        j = 1
+        if lpc:
+            if lines[1].op != "lpc" or lines[1].args[0] != Ref(0):
+                continue
+            j = 2
+        if width and (lines[j].op != "bytes_le" or lines[j].args != (Ref(j - 1), width)):
+            continue
+        return m, k
+    return None
+
+
+def _form_index(model: int, chain: int) -> int:
+    return model * len(models.CHAINS) + chain
+
+
+def _row_symbol(row, k: int) -> tuple[int, int, int]:
+    freqs, cums, total = row
+    return cums[k], freqs[k], total
+
+
+def _generic_form_symbol() -> tuple[int, int, int]:
+    return _row_symbol(models.program_prior().form_row(), models.n_forms() - 1)
+
+
+def _std_len(chain: int) -> int:
+    return models.STD_OUTPUT // max(models.CHAINS[chain][1], 1)
+
+
+def _form_length_symbols(n: int, chain: int) -> list[tuple]:
+    if n == _std_len(chain):
+        return [(0, models.STD_LEN_FREQ, models.STD_LEN_TOTAL)]
+    return [(models.STD_LEN_FREQ, models.STD_LEN_TOTAL - models.STD_LEN_FREQ,
+             models.STD_LEN_TOTAL)] + BLOCK.symbols(n)
+
+
+def _form_predictor_symbols(predictor, model: int) -> list[tuple]:
+    book = models.predictor_book()
+    row = models.program_prior().predictor_row(model)
+    k = book.index.get(tuple(predictor))
+    if k is not None:
+        return [_row_symbol(row, k)]
+    return [_row_symbol(row, len(book.entries))] + _explicit_predictor_symbols(predictor)
+
+
+def _form_symbols(program: Program, model: int, chain: int) -> list[tuple]:
+    """A form after line 0's op digit: the form symbol, the model's parameter, the list length
+    (standard or BLOCK), the lpc predictor, then the values."""
+    m, param, values = program.lines[0].args
+    if len(values) > models.MAX_MODELED_LEN:
+        raise ProgramError(f"a modeled list holds at most {models.MAX_MODELED_LEN} values")
+    prior = models.program_prior()
+    out = [_row_symbol(prior.form_row(), _form_index(model, chain))]
+    radix = models.MODELS[model].param_radix
+    if not (isinstance(param, int) and 0 <= param < radix):
+        raise ProgramError(f"model parameter {param} is outside 0..{radix - 1}")
+    if radix > 1:
+        out.append(_row_symbol(prior.param_row(model), param))
+    out += _form_length_symbols(len(values), chain)
+    if models.CHAINS[chain][0]:
+        out += _form_predictor_symbols(program.lines[1].args[1], model)
+    return out + models.MODELS[model].symbols(values, param)
+
+
+def _read_form(r: "_Reader", form: int) -> Program:
+    model, chain = divmod(form, len(models.CHAINS))
+    prior = models.program_prior()
+    radix = models.MODELS[model].param_radix
+    param = r.modeled(*prior.param_row(model)) if radix > 1 else 0
+    if r.modeled(*_len_row()) == 0:
+        n = _std_len(chain)
+    else:
+        n = BLOCK.read(r)
+        if n == _std_len(chain):
+            raise CorruptInput("program stream is corrupt: non-canonical form length")
+        if n > models.MAX_MODELED_LEN:
+            raise CorruptInput("program stream is corrupt: a modeled list is too long")
+    lpc, width = models.CHAINS[chain]
+    if lpc:
+        book = models.predictor_book()
+        k = r.modeled(*prior.predictor_row(model))
+        pred = book.entries[k] if k < len(book.entries) else _read_explicit_predictor(r)
+        if k == len(book.entries) and pred in book.index:
+            raise CorruptInput("program stream is corrupt: an explicit predictor that is in the book")
+    lines = [Line("modeled_list", (model, param, models.MODELS[model].read(r, n, param)))]
+    if lpc:
+        lines.append(Line("lpc", (Ref(0), pred)))
+    if width:
+        lines.append(Line("bytes_le", (Ref(len(lines) - 1), width)))
+    return Program.build(lines)
+
+
+@lru_cache(maxsize=1)
+def _len_row():
+    f, t = models.STD_LEN_FREQ, models.STD_LEN_TOTAL
+    return (f, t - f), (0, f), t
 
 
 # ---- costs ---------------------------------------------------------------------------------------
@@ -715,10 +861,17 @@ def _log2(m: int) -> float:
     return math.log2(m)
 
 
+def _symbol_bits(s: tuple) -> float:
+    return _log2(s[1]) if len(s) == 2 else math.log2(s[2] / s[1])
+
+
 def line_bits(op: str, args: tuple, i: int) -> float:
-    """Exact additive cost of line i (0-based) in bits: sum of log2 of its symbols' radices."""
+    """Exact additive cost of line i (0-based) in bits: sum of log2 of its symbols' radices (a
+    modeled list at line 0 of a program that is not a form also pays the form code's escape)."""
     spec = OPS_BY_CODE[_OP_INDEX_ALL[op]]
     total = _log2(len(INITIAL_OPS)) if i == 0 else _log2(len(ALL_OPS))
+    if i == 0 and op == "modeled_list":
+        total += _symbol_bits(_generic_form_symbol())
     for _, arg, v in _coded_args(spec, args):
         total += CODERS[arg.code].bits(v, args, arg, i)
     return total
@@ -731,9 +884,26 @@ def header_bits(n_lines: int, output: int | None = None) -> float:
 
 
 def program_bits_float(program: Program) -> float:
-    """sum(line_bits) + header_bits: the additive cost the search uses (bits() is its ceiling)."""
+    """sum(line_bits) + header_bits, or a form's symbols' costs: the additive cost the search
+    uses (bits() is its ceiling, up to the rANS tail of a modeled list)."""
+    form = program_form(program)
+    if form is not None:
+        return _log2(len(INITIAL_OPS)) + sum(_symbol_bits(s) for s in _form_symbols(program, *form))
     return header_bits(len(program.lines), program.output) + sum(
         line_bits(l.op, l.args, i) for i, l in enumerate(program.lines))
+
+
+def form_overhead_bits(model: int, chain: int, param: int, predictor=(), n: int | None = None) -> float:
+    """Bits of a form program other than its values: line 0's op digit, the form symbol, the
+    parameter, the length (standard when n is None) and the predictor. `predict` ranks with it."""
+    prior = models.program_prior()
+    total = _log2(len(INITIAL_OPS)) + _symbol_bits(_row_symbol(prior.form_row(), _form_index(model, chain)))
+    if models.MODELS[model].param_radix > 1:
+        total += _symbol_bits(_row_symbol(prior.param_row(model), param))
+    total += sum(_symbol_bits(s) for s in _form_length_symbols(_std_len(chain) if n is None else n, chain))
+    if models.CHAINS[chain][0]:
+        total += sum(_symbol_bits(s) for s in _form_predictor_symbols(predictor, model))
+    return total
 
 
 def _message_count(symbols) -> int:
@@ -816,6 +986,11 @@ def decode(data: bytes) -> Program:
     if not isinstance(data, (bytes, bytearray)) or not data:
         raise CorruptInput("program stream is empty")
     r = _Reader(bytes(data))
+    first = INITIAL_OPS[r.digit(len(INITIAL_OPS))]
+    if first == "modeled_list":
+        form = r.modeled(*models.program_prior().form_row())
+        if form < models.n_forms() - 1:
+            return _finish(r, data, lambda: _read_form(r, form))
     n_lines = LINES.read(r)
     if n_lines * _log2(len(INITIAL_OPS)) > 8 * len(data) + 1:
         raise CorruptInput(f"program stream is corrupt: {n_lines} lines cannot fit in {len(data)} bytes")
@@ -824,10 +999,7 @@ def decode(data: bytes) -> Program:
         output = r.digit(n_lines - 1) if n_lines > 2 else 0
     lines = []
     for i in range(n_lines):
-        if i == 0:
-            op = INITIAL_OPS[r.digit(len(INITIAL_OPS))]
-        else:
-            op = ALL_OPS[r.digit(len(ALL_OPS))]
+        op = first if i == 0 else ALL_OPS[r.digit(len(ALL_OPS))]
         spec = OPS_BY_CODE[_OP_INDEX_ALL[op]]
         read: dict[int, object] = {}
         for k in spec.encode_order or range(len(spec.params)):
@@ -835,11 +1007,20 @@ def decode(data: bytes) -> Program:
             read[k] = CODERS[arg.code].read(r, read, arg, i)
         args = read[0] if spec.variadic else [read[k] for k in range(len(spec.params))]
         lines.append(Line(op, tuple(args)))
+    program = _finish(r, data, lambda: Program.build(lines, output))
+    if first == "modeled_list" and program_form(program) is not None:
+        raise CorruptInput("program stream is corrupt: a form written with the generic code")
+    return program
+
+
+def _finish(r: _Reader, data: bytes, build) -> Program:
+    """The last checks of a decode: nothing left over, the stream's length, a well-formed program."""
+    try:
+        program = build()
+    except ProgramError as e:                        # unreachable by construction; kept as a guard
+        raise CorruptInput(f"program stream is corrupt: {e}") from None
     if r.n != 0:
         raise CorruptInput("program stream is corrupt: data left over after the last line")
     if ((r.bound() - 1).bit_length() + 7) // 8 != len(data):
         raise CorruptInput("program stream is corrupt: wrong length for the program it holds")
-    try:
-        return Program.build(lines, output)
-    except ProgramError as e:                        # unreachable by construction; kept as a guard
-        raise CorruptInput(f"program stream is corrupt: {e}") from None
+    return program

@@ -318,10 +318,19 @@ def _ksynth_op(body, a0, a1, a2, pool, max_len, arena, pos, xs, xn):
         if pos + xn > arena.shape[0]:
             return -_GROW
         for n in range(xn):
-            acc = np.int64(0)
-            for k in range(min(order, n)):
-                acc += pool[first + k] * arena[pos + n - 1 - k]
-            v = arena[xs + n] + (acc >> shift)
+            if n < order:                     # warm-up: the fixed polynomial of the history
+                if n == 0:
+                    guess = np.int64(0)
+                elif n == 1:
+                    guess = arena[pos]
+                else:
+                    guess = 2 * arena[pos + n - 1] - arena[pos + n - 2]
+            else:
+                acc = np.int64(0)
+                for k in range(order):
+                    acc += pool[first + k] * arena[pos + n - 1 - k]
+                guess = acc >> shift
+            v = arena[xs + n] + guess
             if _bad(v):
                 return -REJECTED
             arena[pos + n] = v

@@ -21,8 +21,8 @@ below its leading 1 as one uniform digit, then the sign as a binary digit when r
 """
 from __future__ import annotations
 
+import lzma
 import math
-import zlib
 from functools import lru_cache
 from pathlib import Path
 
@@ -38,6 +38,8 @@ FINE_CTX = 16                     # below one bucket every A is its own context 
 CTX_STEP = 8                      # how long since the last nonzero), above it A // CTX_STEP
 N_CTX = FINE_CTX + (16 * MAX_BUCKET - FINE_CTX) // CTX_STEP + 1
 RESIDUAL_PARAMS = 16              # param = the initial mean bucket (A = 16 param)
+RES_TAIL_VALUES = 3               # the rANS tail (see TAIL_VALUES below): the last buckets coded
+RES_TAIL_TOTAL = 128              # with rows requantised to this total (dev: 3 x 128 >= 2 x 128 > 4 x 256)
 
 
 def _context(mean: int) -> int:
@@ -83,15 +85,34 @@ def _formula_counts():
     return counts
 
 
+TOP_D, TOP_B = 3, 12              # the top mantissa bit's cells: d = b - the context's mean bucket
+N_TOP = (2 * TOP_D + 1) * (TOP_B - 1)   # in -3..3, and b in 2..12 (larger buckets share 12)
+TOP_TAIL_TOTAL = 16               # its rows in the rANS tail
+
+
+def top_cell(ctx: int, b: int) -> int:
+    """The cell of the top mantissa bit (the bit below |r|'s leading one) for bucket b >= 2."""
+    m16 = ctx if ctx < FINE_CTX else FINE_CTX + (ctx - FINE_CTX) * CTX_STEP
+    d = max(-TOP_D, min(TOP_D, (16 * b - m16 + 8) >> 4))
+    return (d + TOP_D) * (TOP_B - 1) + min(b, TOP_B) - 2
+
+
+_CTX_OF_MEAN = tuple(_context(m) for m in range(16 * MAX_BUCKET + 1))    # the running mean's range
+_TOP_CELLS = tuple(tuple(top_cell(c, b) if b >= 2 else -1 for b in range(N_BUCKETS)) for c in range(N_CTX))
+
+
 class ResidualModel:
-    """Signed residuals under a bucket shape table indexed by a running-mean context."""
+    """Signed residuals r: the bucket b = bit_length(|r|) under a shape table indexed by a
+    running-mean context; for b >= 2 the bit below the leading one under P(0 | top_cell) (a
+    Laplacian residual is more often in the lower half of its bucket: dev 1-4 bits a chunk
+    held out), the other b - 2 bits as one uniform digit; then the sign (a binary digit)."""
 
     kind = "residual"
     param_radix = RESIDUAL_PARAMS
 
-    def __init__(self, name: str, rows=None, prior_file: str | None = None):
+    def __init__(self, name: str, rows=None, prior_file: str | None = None, top=None):
         self.name, self.prior_file = name, prior_file
-        self._rows, self._log = rows, None
+        self._rows, self._log, self._top = rows, None, top
 
     @property
     def rows(self):
@@ -99,55 +120,123 @@ class ResidualModel:
             if self.prior_file is None:
                 self._rows = _rows_from_counts(_formula_counts())
             else:
-                self._rows = read_rows(PRIOR_DIR / self.prior_file, N_CTX, N_BUCKETS)
+                self._rows, self._top = read_residual(PRIOR_DIR / self.prior_file)
         if self._log is None:
+            if self._top is None:
+                self._top = (ROW_TOTAL // 2,) * N_TOP
             self._cum = tuple(tuple(_cumulative(r)) for r in self._rows)
             self._log = tuple(tuple(math.log2(ROW_TOTAL / f) for f in r) for r in self._rows)
+            coarse_rows = [requantise(r, RES_TAIL_TOTAL) for r in self._rows]
+            self._tail = tuple(by_frequency(r) for r in coarse_rows)      # (order, freqs, cums)
+            self._tail_slot = tuple({b: j for j, b in enumerate(t[0])} for t in self._tail)
+            self._tail_log = tuple(tuple(math.log2(RES_TAIL_TOTAL / f) for f in r) for r in coarse_rows)
+            tops = [(f, ROW_TOTAL - f) for f in self._top]
+            self._top_rows = tuple((t, (0, t[0]), ROW_TOTAL) for t in tops)
+            self._top_log = tuple(tuple(math.log2(ROW_TOTAL / f) for f in t) for t in tops)
+            coarse_tops = [requantise(t, TOP_TAIL_TOTAL) for t in tops]
+            self._top_tail = tuple(by_frequency(t) for t in coarse_tops)
+            self._top_tail_log = tuple(tuple(math.log2(TOP_TAIL_TOTAL / f) for f in t) for t in coarse_tops)
         return self._rows
+
+    @property
+    def top(self) -> tuple[int, ...]:
+        """P(top bit = 0) of each cell, in 1/ROW_TOTAL."""
+        _ = self.rows
+        return self._top
 
     def symbols(self, values, param: int) -> list[tuple]:
         rows = self.rows
-        out = []
-        for ctx, b in residual_contexts(values, param):
+        out, start = [], len(values) - RES_TAIL_VALUES
+        for i, ((ctx, b), r) in enumerate(zip(residual_contexts(values, param), values)):
             if b > MAX_BUCKET:
                 raise _too_big(self.name)
-            out.append((self._cum[ctx][b], rows[ctx][b], ROW_TOTAL))
-        return _interleave_residual(out, values)
+            tail = i >= start             # the rANS tail: coarse rows, slots by frequency
+            if tail:
+                _, freqs, cums = self._tail[ctx]
+                j = self._tail_slot[ctx][b]
+                out.append((cums[j], freqs[j], RES_TAIL_TOTAL))
+            else:
+                out.append((self._cum[ctx][b], rows[ctx][b], ROW_TOTAL))
+            mag = abs(r)
+            if b >= 2:
+                bit = (mag >> (b - 2)) & 1
+                cell = top_cell(ctx, b)
+                if tail:
+                    order, freqs, cums = self._top_tail[cell]
+                    j = order.index(bit)
+                    out.append((cums[j], freqs[j], TOP_TAIL_TOTAL))
+                else:
+                    f0 = self._top[cell]
+                    out.append((0, f0, ROW_TOTAL) if bit == 0 else (f0, ROW_TOTAL - f0, ROW_TOTAL))
+                if b > 2:
+                    out.append((mag & ((1 << (b - 2)) - 1), 1 << (b - 2)))
+            if r:
+                out.append((1 if r < 0 else 0, 2))
+        return out
 
     def cost(self, values, param: int) -> float:
+        """Bits of the values (the additive cost; `predict` calls this for every candidate, so
+        it is the contexts and cells inlined through lookup tables)."""
         _ = self.rows                 # loads the table and its cumulative / log2 forms
-        bits = 0.0
-        for (ctx, b), r in zip(residual_contexts(values, param), values):
+        log, tail_log, top_log, top_tail_log = self._log, self._tail_log, self._top_log, self._top_tail_log
+        ctx_of, cells = _CTX_OF_MEAN, _TOP_CELLS
+        bits, start, mean = 0.0, len(values) - RES_TAIL_VALUES, 16 * param
+        for i, r in enumerate(values):
+            mag = -r if r < 0 else r
+            b = mag.bit_length()
             if b > MAX_BUCKET:
                 raise _too_big(self.name)
-            bits += self._log[ctx][b] + (b - 1 if b > 1 else 0) + (1 if r else 0)
+            ctx = ctx_of[mean]
+            if i < start:
+                bits += log[ctx][b]
+                if b >= 2:
+                    bits += top_log[cells[ctx][b]][(mag >> (b - 2)) & 1] + (b - 2)
+            else:
+                bits += tail_log[ctx][b]
+                if b >= 2:
+                    bits += top_tail_log[cells[ctx][b]][(mag >> (b - 2)) & 1] + (b - 2)
+            if r:
+                bits += 1
+            mean += (16 * b - mean) >> MEAN_SHIFT
         return bits
 
     def read(self, reader, n: int, param: int) -> tuple:
-        rows = self.rows
+        _ = self.rows
         mean = 16 * param
         out = []
-        for _ in range(n):
+        for i in range(n):
             ctx = _context(mean)
-            b = reader.modeled(rows[ctx], self._cum[ctx], ROW_TOTAL)
+            tail = i >= n - RES_TAIL_VALUES
+            if tail:
+                order, freqs, cums = self._tail[ctx]
+                b = order[reader.modeled(freqs, cums, RES_TAIL_TOTAL)]
+            else:
+                b = reader.modeled(self._rows[ctx], self._cum[ctx], ROW_TOTAL)
             mag = 0 if b == 0 else 1 << (b - 1)
-            if b > 1:
-                mag += reader.digit(1 << (b - 1))
+            if b >= 2:
+                cell = top_cell(ctx, b)
+                if tail:
+                    order, freqs, cums = self._top_tail[cell]
+                    bit = order[reader.modeled(freqs, cums, TOP_TAIL_TOTAL)]
+                else:
+                    bit = reader.modeled(*self._top_rows[cell])
+                mag += bit << (b - 2)
+                if b > 2:
+                    mag += reader.digit(1 << (b - 2))
             out.append(-mag if mag and reader.digit(2) else mag)
             mean += (16 * b - mean) >> MEAN_SHIFT
         return tuple(out)
 
 
-def _interleave_residual(bucket_symbols, values) -> list[tuple]:
-    out = []
-    for sym, r in zip(bucket_symbols, values):
-        out.append(sym)
-        b = _bucket(r)
-        if b > 1:
-            out.append((abs(r) - (1 << (b - 1)), 1 << (b - 1)))
-        if r:
-            out.append((1 if r < 0 else 0, 2))
-    return out
+def requantise(freqs, total: int) -> tuple[int, ...]:
+    """freqs scaled to sum exactly `total`, each >= 1 (integers only; total >= 2 len(freqs))."""
+    scale = sum(freqs)
+    out = [max(1, f * total // scale) for f in freqs]
+    k = max(range(len(out)), key=lambda j: freqs[j])
+    out[k] += total - sum(out)
+    if out[k] < 1:
+        raise ValueError("requantised frequencies do not fit")
+    return tuple(out)
 
 
 def _too_big(name):
@@ -174,8 +263,12 @@ DNA_PARAMS = 1                    # no parameter: the weight is fixed
 # in the program) grow the bound additively until it passes their frequencies, wasting ~9 bits at
 # 12-bit precision. The last TAIL_VALUES values are coded with frequencies requantised to
 # TAIL_TOTAL, which brings the bound past 2^12 within a few symbols (dev: 8.7 -> ~2 bits a chunk).
-TAIL_VALUES = 8
+# The slots of the tail are ordered by frequency (by_frequency), and the last TAIL_FIRST values
+# requantised further, to TAIL_FIRST_TOTAL (dev: 2.5 -> -0.7 bits a chunk, 16 values x 64, 2 x 8).
+TAIL_VALUES = 16
 TAIL_TOTAL = 64
+TAIL_FIRST, TAIL_FIRST_TOTAL = 2, 8
+TEXT_TAIL_VALUES = 6              # the text model's tail (TEXT_TAIL_TOP below; dev: 6 ~ 8 > 4, 3)
 LOG_STEP_NUM = 52016              # 2^(-1/3) in 1/65536: the DNA prior stores -log2(p) in 1/3 bits
 LOG_LEVELS = tuple(__import__("itertools").accumulate(
     range(255), lambda w, _: w * LOG_STEP_NUM >> 16, initial=1 << 24))   # integer 2^(-q/3) << 24
@@ -203,21 +296,49 @@ def dna_context(bases, i: int, order: int) -> int:
     return c
 
 
-def coarse(freqs) -> tuple[int, ...]:
-    """freqs requantised to sum exactly TAIL_TOTAL, each >= 1 (integers only)."""
-    total = sum(freqs)
-    out = [max(1, f * TAIL_TOTAL // total) for f in freqs]
-    k = max(range(len(out)), key=lambda j: freqs[j])
-    out[k] += TAIL_TOTAL - sum(out)
-    if out[k] < 1:                        # cannot happen for <= 4 symbols and TAIL_TOTAL = 64
-        raise ValueError("coarse frequencies do not fit")
-    return tuple(out)
+def coarse(freqs, total: int = TAIL_TOTAL) -> tuple[int, ...]:
+    """freqs requantised to sum exactly `total`, each >= 1 (integers only)."""
+    return requantise(freqs, total)
+
+
+def tail_total(from_end: int) -> int:
+    """The requantised total of the value `from_end` places before the end of a DNA list."""
+    return TAIL_FIRST_TOTAL if from_end < TAIL_FIRST else TAIL_TOTAL
+
+
+CASE_K_MAX = 15                   # case switches 0..15 in a list have their own probability
+
+
+def comb_rank(values) -> int:
+    """Rank of a strictly increasing sequence v_1 < ... < v_k (j = 1..k): sum C(v_j, j)."""
+    return sum(math.comb(v, j) for j, v in enumerate(values, 1))
+
+
+def comb_unrank(rank: int, k: int, n: int) -> list[int]:
+    """Inverse of comb_rank for k values drawn from 0..n-1 (rank < C(n, k))."""
+    out, c = [], n - 1
+    for j in range(k, 0, -1):
+        while math.comb(c, j) > rank:
+            c -= 1
+        out.append(c)
+        rank -= math.comb(c, j)
+        c -= 1
+    return out[::-1]
+
+
+def _symbol_bits(s) -> float:
+    return math.log2(s[1]) if len(s) == 2 else math.log2(s[2] / s[1])
 
 
 class DnaModel:
-    """P(case | previous case) x P(base | 6 previous bases): the static order-6 row mixed with
-    the counts of what followed the same 6 bases earlier in this chunk. The prior file is zlib -9
-    of one byte per probability, -log2 p in 1/3-bit steps (4 per base row, then 2 x 2 case rows)."""
+    """Bases under P(base | 6 previous bases), the static order-6 row mixed with the counts of
+    what followed the same 7 bases earlier in this chunk; the case (upper 0..3, lower 4..7) as
+    one run structure per list: the first symbol's case, the number k of case switches (their
+    own trained probabilities up to CASE_K_MAX, then a uniform digit), and where they are (one
+    digit over the C(n - 1, k) choices). Case switches are rare and bunched (dev: 54% of chunks
+    have none, mean 0.99): per list, 8.8 bits against 10.8 for P(case | previous case) per symbol.
+    The prior file is packed (`pack`) bytes, -log2 p in 1/3-bit steps: 4 per base row, then the
+    first-case row (2) and the switch-count row (CASE_K_MAX + 2, the last = more)."""
 
     kind = "dna"
     param_radix = DNA_PARAMS
@@ -228,15 +349,14 @@ class DnaModel:
 
     @property
     def tables(self):
-        """(base rows: 4^DNA_ORDER x 4, case rows: 2 x 2), each row summing to ROW_TOTAL."""
+        """(base rows: 4^DNA_ORDER x 4, first-case row, switch-count row), rows of frequencies."""
         if self._tables is None:
-            raw = zlib.decompress((PRIOR_DIR / self.prior_file).read_bytes())
+            raw = unpack((PRIOR_DIR / self.prior_file).read_bytes())
             n = 4 ** DNA_ORDER
-            if len(raw) != 4 * n + 4:
-                raise ValueError(f"prior {self.prior_file}: expected {4 * n + 4} bytes")
+            if len(raw) != 4 * n + 2 + CASE_K_MAX + 2:
+                raise ValueError(f"prior {self.prior_file}: expected {4 * n + CASE_K_MAX + 4} bytes")
             base = tuple(log_row(raw[4 * k:4 * k + 4]) for k in range(n))
-            case = (log_row(raw[4 * n:4 * n + 2]), log_row(raw[4 * n + 2:4 * n + 4]))
-            self._tables = (base, tuple((c[0], ROW_TOTAL - c[0]) for c in case))
+            self._tables = (base, log_row(raw[4 * n:4 * n + 2]), log_row(raw[4 * n + 2:]))
         return self._tables
 
     @staticmethod
@@ -253,44 +373,81 @@ class DnaModel:
             seen.setdefault(dna_context(bases, i, DNA_ADAPT_ORDER), [0, 0, 0, 0])[b] += 1
         bases.append(b)
 
+    def _case_symbols(self, cases) -> list[tuple]:
+        _, first, krow = self.tables
+        n = len(cases)
+        switches = [i - 1 for i in range(1, n) if cases[i] != cases[i - 1]]
+        k = len(switches)
+        out = [(sum(first[:cases[0]]), first[cases[0]], sum(first)),
+               (sum(krow[:min(k, CASE_K_MAX + 1)]), krow[min(k, CASE_K_MAX + 1)], sum(krow))]
+        if k > CASE_K_MAX and n - 1 - CASE_K_MAX > 1:
+            out.append((k - CASE_K_MAX - 1, n - 1 - CASE_K_MAX))
+        if math.comb(n - 1, k) > 1:
+            out.append((comb_rank(switches), math.comb(n - 1, k)))
+        return out
+
+    def _read_cases(self, reader, n: int) -> list[int]:
+        _, first, krow = self.tables
+        case = reader.modeled(first, tuple(_cumulative(first)), sum(first))
+        k = reader.modeled(krow, tuple(_cumulative(krow)), sum(krow))
+        if k > CASE_K_MAX:
+            k += reader.digit(n - 1 - CASE_K_MAX) if n - 1 - CASE_K_MAX > 1 else 0
+        if k > n - 1:
+            from ksynth.errors import CorruptInput
+
+            raise CorruptInput("program stream is corrupt: more case switches than symbols")
+        switches = set(comb_unrank(reader.digit(math.comb(n - 1, k)), k, n - 1)) if k else set()
+        out = [case]
+        for i in range(1, n):
+            out.append(1 - out[-1] if i - 1 in switches else out[-1])
+        return out
+
     def symbols(self, values, param: int) -> list[tuple]:
-        base_rows, case_rows = self.tables
-        weight, seen, bases, prev_case, out = DNA_WEIGHT, {}, [], 0, []
-        for i, v in enumerate(values):
+        base_rows = self.tables[0]
+        for v in values:
             if not 0 <= v < 8:
                 from ksynth.errors import ProgramError
 
                 raise ProgramError(f"model {self.name} codes the symbols 0..7, got {v}")
-            crow = case_rows[prev_case]
+        if not values:
+            return []
+        out = self._case_symbols([v >> 2 for v in values])
+        weight, seen, bases = DNA_WEIGHT, {}, []
+        for i, v in enumerate(values):
             freqs = self._base_freqs(bases, i, weight, base_rows, seen)
             if i >= len(values) - TAIL_VALUES:
-                crow, freqs = coarse(crow), coarse(freqs)
-            out.append((0 if v < 4 else crow[0], crow[v >> 2], sum(crow)))
-            out.append((sum(freqs[:v & 3]), freqs[v & 3], sum(freqs)))
+                t = tail_total(len(values) - 1 - i)
+                border, bf, bc = by_frequency(coarse(freqs, t))
+                k = border.index(v & 3)
+                out.append((bc[k], bf[k], t))
+            else:
+                out.append((sum(freqs[:v & 3]), freqs[v & 3], sum(freqs)))
             self._learn(bases, i, v & 3, seen)
-            prev_case = v >> 2
         return out
 
     def cost(self, values, param: int) -> float:
-        return sum(math.log2(t / f) for _, f, t in self.symbols(values, param))
+        return sum(_symbol_bits(s) for s in self.symbols(values, param))
 
     def read(self, reader, n: int, param: int) -> tuple:
-        base_rows, case_rows = self.tables
-        weight, seen, bases, prev_case, out = DNA_WEIGHT, {}, [], 0, []
+        if n == 0:
+            return ()
+        base_rows = self.tables[0]
+        cases = self._read_cases(reader, n)
+        weight, seen, bases, out = DNA_WEIGHT, {}, [], []
         for i in range(n):
-            crow = case_rows[prev_case]
             freqs = self._base_freqs(bases, i, weight, base_rows, seen)
             if i >= n - TAIL_VALUES:
-                crow, freqs = coarse(crow), coarse(freqs)
-            case = reader.modeled(crow, (0, crow[0]), sum(crow))
-            b = reader.modeled(freqs, tuple(_cumulative(freqs)), sum(freqs))
-            out.append(4 * case + b)
+                t = tail_total(n - 1 - i)
+                border, bf, bc = by_frequency(coarse(freqs, t))
+                b = border[reader.modeled(bf, bc, t)]
+            else:
+                b = reader.modeled(freqs, tuple(_cumulative(freqs)), sum(freqs))
+            out.append(4 * cases[i] + b)
             self._learn(bases, i, b, seen)
-            prev_case = case
         return tuple(out)
 
 
-# ---- text: bytes under a static order-1 table mixed with in-chunk order-2 counts ----------------------
+# ---- text: bytes under static order-1..3 tables mixed with in-chunk order-3 counts --------------------
 TEXT_ADAPT_ORDER = 3              # bytes of context for the in-chunk counts (dev: 3 >= 2 > 1)
 TEXT_WEIGHT = 2                   # the static row counts as TEXT_WEIGHT / 2 occurrences
 TEXT_ADAPT_UNIT = 2 * ROW_TOTAL   # one in-chunk occurrence
@@ -298,27 +455,43 @@ TEXT_START = 10                   # the context before the first byte (a newline
 
 
 class TextModel:
-    """P(byte | previous byte) from a table trained on dev text (-log2 p in 1/3-bit steps, like the
-    DNA prior), mixed with the counts of what followed the same two bytes earlier in the chunk."""
+    """Bytes under the longest static context the prior holds: P(byte | previous 3 bytes) for
+    the 1,024 commonest dev contexts, else P(byte | previous 2) for the 512 commonest, else
+    P(byte | previous byte) (-log2 p in 1/3-bit steps, like the DNA prior), mixed with the
+    counts of what followed the same three bytes earlier in the chunk. Before the chunk the
+    context is newlines (order 1 and 2; order 3 starts at the fourth byte)."""
 
     kind = "text"
     param_radix = 1
 
-    def __init__(self, name: str, rows=None, prior_file: str | None = None):
+    def __init__(self, name: str, rows=None, prior_file: str | None = None, higher=None):
         self.name, self.prior_file = name, prior_file
-        self._rows = rows
+        self._rows, self._higher = rows, higher
 
     @property
     def rows(self):
         if self._rows is None:
-            raw = zlib.decompress((PRIOR_DIR / self.prior_file).read_bytes())
-            if len(raw) != 256 * 256:
-                raise ValueError(f"prior {self.prior_file}: expected {256 * 256} bytes")
-            self._rows = tuple(log_row(raw[256 * k:256 * (k + 1)]) for k in range(256))
+            q1, q2, q3 = read_text_prior(PRIOR_DIR / self.prior_file)
+            self._rows = tuple(log_row(q1[256 * k:256 * (k + 1)]) for k in range(256))
+            self._higher = ({c: log_row(q) for c, q in q2.items()}, {c: log_row(q) for c, q in q3.items()})
+        if self._higher is None:
+            self._higher = ({}, {})
         return self._rows
 
+    def static_row(self, values, i):
+        """The static row for position i: the longest context in the tables."""
+        rows = self.rows
+        two, three = self._higher
+        if i >= 3:
+            row = three.get((values[i - 3], values[i - 2], values[i - 1]))
+            if row is not None:
+                return row
+        p1 = values[i - 1] if i else TEXT_START
+        row = two.get((values[i - 2] if i >= 2 else TEXT_START, p1))
+        return rows[p1] if row is None else row
+
     def _freqs(self, values, i, seen):
-        row = self.rows[values[i - 1] if i else TEXT_START]
+        row = self.static_row(values, i)
         counts = seen.get(tuple(values[i - TEXT_ADAPT_ORDER:i])) if i >= TEXT_ADAPT_ORDER else None
         if not counts:
             return row
@@ -341,49 +514,191 @@ class TextModel:
 
                 raise ProgramError(f"model {self.name} codes bytes 0..255, got {v}")
             freqs = self._freqs(values, i, seen)
-            if i >= len(values) - TAIL_VALUES:
-                freqs = coarse_wide(freqs)
-            out.append((sum(freqs[:v]), freqs[v], sum(freqs)))
+            if i >= len(values) - TEXT_TAIL_VALUES:
+                out += _tail_byte_symbols(freqs, v)
+            else:
+                out.append((sum(freqs[:v]), freqs[v], sum(freqs)))
             self._learn(values, i, seen)
         return out
 
     def cost(self, values, param: int) -> float:
-        return sum(math.log2(t / f) for _, f, t in self.symbols(values, param))
+        return sum(_symbol_bits(s) for s in self.symbols(values, param))
 
     def read(self, reader, n: int, param: int) -> tuple:
         out, seen = [], {}
         for i in range(n):
             freqs = self._freqs(out, i, seen)
-            if i >= n - TAIL_VALUES:
-                freqs = coarse_wide(freqs)
-            out.append(reader.modeled(freqs, tuple(_cumulative(freqs)), sum(freqs)))
+            if i >= n - TEXT_TAIL_VALUES:
+                out.append(_read_tail_byte(reader, freqs))
+            else:
+                out.append(reader.modeled(freqs, tuple(_cumulative(freqs)), sum(freqs)))
             self._learn(out, i, seen)
         return tuple(out)
 
 
-def coarse_wide(freqs) -> list[int]:
-    """The rANS-tail requantisation for a 256-symbol row: total 2^12 (every byte >= 1)."""
-    total = sum(freqs)
-    scale = 1 << 12
-    out = [max(1, f * scale // total) for f in freqs]
+TEXT_TAIL_TOP = 15                # the tail's byte code: the 15 likeliest bytes and an escape at
+TEXT_TAIL_TOTAL = 64              # total 64, then a uniform digit over the other 241 (dev, 40 chunks:
+                                  # tail 6.3 -> 1.3 bits, values +1.2; 15 x 64 > 31 x 128 > 7 x 32)
+
+
+def _tail_split(freqs):
+    """(the TEXT_TAIL_TOP likeliest bytes, ties by value; the others ascending; the coarse row of
+    the top bytes and the escape (last), by_frequency-ordered)."""
+    top = sorted(range(256), key=lambda v: (-freqs[v], v))[:TEXT_TAIL_TOP]
+    chosen = set(top)
+    rest = [v for v in range(256) if v not in chosen]
+    row = requantise([freqs[v] for v in top] + [sum(freqs[v] for v in rest)], TEXT_TAIL_TOTAL)
+    return top, rest, by_frequency(row)
+
+
+def _tail_byte_symbols(freqs, v) -> list[tuple]:
+    top, rest, (order, sfreqs, scums) = _tail_split(freqs)
+    k = top.index(v) if v in top else TEXT_TAIL_TOP
+    j = order.index(k)
+    out = [(scums[j], sfreqs[j], TEXT_TAIL_TOTAL)]
+    if k == TEXT_TAIL_TOP:
+        out.append((rest.index(v), len(rest)))
     return out
 
 
-# ---- serialized priors: zlib (level 9) of big-endian uint16 rows ---------------------------------------
-def write_rows(path: Path, rows) -> int:
-    """Write frequency rows; returns the file's size in bytes (the prior's charged size)."""
-    raw = b"".join(f.to_bytes(2, "big") for row in rows for f in row)
-    blob = zlib.compress(raw, 9)
+def _read_tail_byte(reader, freqs) -> int:
+    top, rest, (order, sfreqs, scums) = _tail_split(freqs)
+    k = order[reader.modeled(sfreqs, scums, TEXT_TAIL_TOTAL)]
+    return top[k] if k < TEXT_TAIL_TOP else rest[reader.digit(len(rest))]
+
+
+def by_frequency(freqs):
+    """(symbols by descending frequency, ties by index; their frequencies; their cumulative
+    frequencies): the slot order of the rANS tail, where a symbol's cost is about log2(cum + 1),
+    so the likely symbols take the low slots."""
+    order = sorted(range(len(freqs)), key=lambda k: (-freqs[k], k))
+    sfreqs = tuple(freqs[k] for k in order)
+    return order, sfreqs, tuple(_cumulative(sfreqs))
+
+
+# ---- serialized priors: packed with raw LZMA2 (the standard library's lzma) ---------------------------
+# Every prior file is `pack(raw)`: raw LZMA2 at preset 9e, dictionary 1 MiB (smaller than zlib -9
+# on the larger files: dna 7,429 -> 6,659 bytes).
+_LZMA2 = [{"id": lzma.FILTER_LZMA2, "preset": 9 | lzma.PRESET_EXTREME, "dict_size": 1 << 20}]
+
+
+def pack(raw: bytes) -> bytes:
+    return lzma.compress(raw, format=lzma.FORMAT_RAW, filters=_LZMA2)
+
+
+def unpack(blob: bytes) -> bytes:
+    return lzma.decompress(blob, format=lzma.FORMAT_RAW, filters=_LZMA2)
+
+
+def _residue_rows(q, parents) -> bytes:
+    """Rows q (-log2 p bytes) as a row offset each (a median) and the residue q - parent - offset
+    mod 256: 0 wherever a row is its parent shifted (a byte seldom seen in the context)."""
+    import numpy as np
+
+    q, parents = np.asarray(q, np.int64), np.asarray(parents, np.int64)
+    if not len(q):
+        return b""
+    off = np.round(np.median(q - parents, axis=1)).astype(np.int64)
+    res = (q - parents - off[:, None]) % 256
+    return bytes((off % 256).tolist()) + bytes(res.ravel().tolist())
+
+
+def write_text_prior(path: Path, q1: bytes, rows2: dict, rows3: dict) -> int:
+    """The text model's prior, packed: the order-1 table (_table_layout), then the
+    counts K2, K3 (uint16), the order-2 contexts (sorted, as uint16 steps from the previous one),
+    their offsets and residues against their order-1 parent, then the order-3 contexts (3-byte
+    steps), offsets and residues against their order-2 parent (the order-1 row when the order-2
+    table lacks it). Lossless; returns the file's size in bytes (the charged prior)."""
+    import numpy as np
+
+    t1 = np.frombuffer(q1, np.uint8).astype(np.int64).reshape(256, 256)
+    raw = _table_layout(t1)
+    k2, k3 = sorted(rows2), sorted(rows3)
+    raw += len(k2).to_bytes(2, "big") + len(k3).to_bytes(2, "big")
+    keys2 = [256 * a + b for a, b in k2]
+    raw += b"".join((k - p).to_bytes(2, "big") for p, k in zip([0] + keys2, keys2))
+    raw += _residue_rows([list(rows2[c]) for c in k2], [t1[c[1]] for c in k2])
+    keys3 = [65536 * a + 256 * b + c for a, b, c in k3]
+    raw += b"".join((k - p).to_bytes(3, "big") for p, k in zip([0] + keys3, keys3))
+    parent3 = [list(rows2[c[1:]]) if c[1:] in rows2 else t1[c[2]] for c in k3]
+    raw += _residue_rows([list(rows3[c]) for c in k3], parent3)
+    blob = pack(raw)
     Path(path).write_bytes(blob)
     return len(blob)
 
 
-def read_rows(path: Path, n_rows: int, width: int):
-    raw = zlib.decompress(Path(path).read_bytes())
-    if len(raw) != 2 * n_rows * width:
-        raise ValueError(f"prior {path.name}: expected {n_rows} x {width} frequencies")
+def read_text_prior(path: Path):
+    """(order-1 bytes, {(p2, p1): row bytes}, {(p3, p2, p1): row bytes}) of write_text_prior."""
+    raw = unpack(Path(path).read_bytes())
+    n1 = 256 + 256 + 256 * 256
+    q1 = _table_bytes(raw[:n1], 256, 256)
+    k = n1
+    n2, n3 = int.from_bytes(raw[k:k + 2], "big"), int.from_bytes(raw[k + 2:k + 4], "big")
+    k += 4
+    keys, acc = [], 0
+    for _ in range(n2):
+        acc += int.from_bytes(raw[k:k + 2], "big")
+        keys.append((acc >> 8, acc & 255))
+        k += 2
+    rows2 = {}
+    offs, k = raw[k:k + n2], k + n2
+    for j, c in enumerate(keys):
+        res, k = raw[k:k + 256], k + 256
+        parent = q1[256 * c[1]:256 * c[1] + 256]
+        rows2[c] = bytes((res[v] + parent[v] + offs[j]) % 256 for v in range(256))
+    keys, acc = [], 0
+    for _ in range(n3):
+        acc += int.from_bytes(raw[k:k + 3], "big")
+        keys.append((acc >> 16, (acc >> 8) & 255, acc & 255))
+        k += 3
+    rows3 = {}
+    offs, k = raw[k:k + n3], k + n3
+    for j, c in enumerate(keys):
+        res, k = raw[k:k + 256], k + 256
+        parent = rows2.get(c[1:]) or q1[256 * c[2]:256 * c[2] + 256]
+        rows3[c] = bytes((res[v] + parent[v] + offs[j]) % 256 for v in range(256))
+    if k != len(raw):
+        raise ValueError(f"prior {Path(path).name}: {len(raw) - k} bytes left over")
+    return q1, rows2, rows3
+
+
+def _table_layout(t) -> bytes:
+    """A table of bytes (-log2 p in 1/3-bit steps, one row per context) as a column profile c,
+    a row offset o and the residue q[r][v] - c[v] - o[r] mod 256 (mostly 0: a context seen
+    rarely is its backoff distribution shifted), each chosen as a median. Lossless: the text
+    model's order-1 table, 65,536 bytes, packs to 6.9 KB (16.6 KB with zlib -9 as it is)."""
+    import numpy as np
+
+    col = np.round(np.median(t, axis=0)).astype(np.int64)
+    for _ in range(3):
+        off = np.round(np.median(t - col[None, :], axis=1)).astype(np.int64)
+        col = np.round(np.median(t - off[:, None], axis=0)).astype(np.int64)
+    res = (t - col[None, :] - off[:, None]) % 256
+    return bytes((col % 256).tolist()) + bytes((off % 256).tolist()) + bytes(res.ravel().tolist())
+
+
+def _table_bytes(raw: bytes, n_rows: int, width: int) -> bytes:
+    col, off, res = raw[:width], raw[width:width + n_rows], raw[width + n_rows:]
+    return bytes((res[r * width + v] + col[v] + off[r]) % 256 for r in range(n_rows) for v in range(width))
+
+
+def write_residual(path: Path, rows, top) -> int:
+    """A residual coder's prior, packed: its bucket rows, then P(top bit = 0) of each cell, as
+    big-endian uint16 frequencies. Returns the file's size in bytes (the charged prior)."""
+    raw = b"".join(f.to_bytes(2, "big") for row in rows for f in row)
+    raw += b"".join(int(f).to_bytes(2, "big") for f in top)
+    blob = pack(raw)
+    Path(path).write_bytes(blob)
+    return len(blob)
+
+
+def read_residual(path: Path):
+    raw = unpack(Path(path).read_bytes())
+    if len(raw) != 2 * (N_CTX * N_BUCKETS + N_TOP):
+        raise ValueError(f"prior {Path(path).name}: expected {N_CTX} x {N_BUCKETS} rows and {N_TOP} top-bit cells")
     vals = [int.from_bytes(raw[k:k + 2], "big") for k in range(0, len(raw), 2)]
-    return tuple(tuple(vals[r * width:(r + 1) * width]) for r in range(n_rows))
+    rows = tuple(tuple(vals[r * N_BUCKETS:(r + 1) * N_BUCKETS]) for r in range(N_CTX))
+    return rows, tuple(vals[N_CTX * N_BUCKETS:])
 
 
 # ---- the shared predictor codebook (lpc) ----------------------------------------------------------
@@ -400,18 +715,18 @@ class PredictorBook:
 
 
 def write_book(path: Path, entries) -> int:
-    """Serialize trained entries (FIXED_PREDICTORS are implied): zlib -9 of big-endian int16
+    """Serialize trained entries (FIXED_PREDICTORS are implied): packed big-endian int16
     [length, shift, c1, ..., cp] per entry. Returns the size in bytes (the charged prior)."""
     vals = []
     for e in entries:
         vals += [len(e)] + list(e)
-    blob = zlib.compress(b"".join(int(v).to_bytes(2, "big", signed=True) for v in vals), 9)
+    blob = pack(b"".join(int(v).to_bytes(2, "big", signed=True) for v in vals))
     Path(path).write_bytes(blob)
     return len(blob)
 
 
 def read_book(path: Path) -> tuple:
-    raw = zlib.decompress(Path(path).read_bytes())
+    raw = unpack(Path(path).read_bytes())
     vals = [int.from_bytes(raw[k:k + 2], "big", signed=True) for k in range(0, len(raw), 2)]
     out, k = [], 0
     while k < len(vals):
@@ -438,6 +753,92 @@ def set_predictor_book(entries) -> None:
     _BOOK[:] = [PredictorBook(FIXED_PREDICTORS + tuple(tuple(e) for e in entries))]
 
 
+# ---- the program prior: which form, each model's parameter, each residual model's predictor ------
+# encode.py writes a program of the commonest shape (a modeled list, maybe lpc, maybe bytes_le,
+# output last) as a FORM: one symbol names the model and the lines after the list, instead of a
+# header, op digits, references and the model digit. Its parameter and its lpc predictor (a
+# codebook index) are coded under the rows below, trained on the forms `predict` picks on dev.
+CHAINS = ((False, 0), (False, 1), (False, 2), (True, 1), (True, 2))   # (lpc line, bytes_le width or 0)
+STD_OUTPUT = 128                  # the benchmark's chunk: a form's list is 128 / width values unless
+STD_LEN_FREQ, STD_LEN_TOTAL = 63, 64   # it says otherwise (P(standard length) = 63/64)
+FORMS_FILE = "forms.prior"
+
+
+def n_forms() -> int:
+    """Forms (model x chain) plus one escape to the generic program code."""
+    return len(MODELS) * len(CHAINS) + 1
+
+
+class ProgramPrior:
+    """Frequency rows (each with its cumulative form) of a form program's choices. A row that is
+    missing from the file, or whose width no longer fits (another codebook), is uniform."""
+
+    def __init__(self, form=None, params=None, predictors=None):
+        self._form, self._params, self._preds = form, dict(params or {}), dict(predictors or {})
+        self._cache: dict = {}
+
+    def _row(self, key, freqs, width):
+        """(freqs, cumulative, total), cached per key and width."""
+        got = self._cache.get((key, width))
+        if got is None:
+            if freqs is None or len(freqs) != width:
+                freqs = (1,) * width
+            freqs = tuple(freqs)
+            got = self._cache[(key, width)] = (freqs, tuple(_cumulative(freqs)), sum(freqs))
+        return got
+
+    def form_row(self):
+        return self._row("form", self._form, n_forms())
+
+    def param_row(self, model: int):
+        return self._row(("param", model), self._params.get(model), MODELS[model].param_radix)
+
+    def predictor_row(self, model: int):
+        return self._row(("pred", model), self._preds.get(model), len(predictor_book().entries) + 1)
+
+
+def write_program_prior(path: Path, form_counts, param_counts: dict, predictor_counts: dict) -> int:
+    """Serialize counts (each row smoothed by the caller: every entry > 0), packed: per row,
+    kind, model, width (uint16 big-endian) and one byte per entry: -log2 p in 1/3-bit steps
+    (quantise_row). Returns the file's size in bytes (the charged prior)."""
+    rows = [(0, 0, form_counts)] + [(1, m, c) for m, c in sorted(param_counts.items())]
+    rows += [(2, m, c) for m, c in sorted(predictor_counts.items())]
+    raw = b"".join(bytes([k, m]) + len(c).to_bytes(2, "big") + quantise_row(c) for k, m, c in rows)
+    blob = pack(raw)
+    Path(path).write_bytes(blob)
+    return len(blob)
+
+
+def read_program_prior(path: Path) -> ProgramPrior:
+    raw = unpack(Path(path).read_bytes())
+    form, params, preds, k = None, {}, {}, 0
+    while k < len(raw):
+        kind, m, width = raw[k], raw[k + 1], int.from_bytes(raw[k + 2:k + 4], "big")
+        row = log_row(raw[k + 4:k + 4 + width])
+        k += 4 + width
+        if kind == 0:
+            form = row
+        else:
+            (params if kind == 1 else preds)[m] = row
+    return ProgramPrior(form, params, preds)
+
+
+_PROGRAM_PRIOR: list = []
+
+
+def program_prior() -> ProgramPrior:
+    """The trained form / parameter / predictor rows (uniform when forms.prior is not built)."""
+    if not _PROGRAM_PRIOR:
+        path = PRIOR_DIR / FORMS_FILE
+        _PROGRAM_PRIOR.append(read_program_prior(path) if path.exists() else ProgramPrior())
+    return _PROGRAM_PRIOR[0]
+
+
+def set_program_prior(prior: ProgramPrior | None) -> None:
+    """Replace the program prior (training and tests; None: uniform rows)."""
+    _PROGRAM_PRIOR[:] = [prior or ProgramPrior()]
+
+
 MODELS: tuple = (
     ResidualModel("residual"),
     ResidualModel("residual_a8", prior_file="residual_a8.prior"),
@@ -449,10 +850,10 @@ MODELS: tuple = (
 MODEL_INDEX = {m.name: k for k, m in enumerate(MODELS)}
 
 # which trained priors a modality's programs may use (the benchmark charges these files)
-MODALITY_PRIORS = {"audio_8bit": ("residual_a8.prior", BOOK_FILE),
-                   "audio_16bit": ("residual_a16.prior", BOOK_FILE),
-                   "audio_mfcc": ("residual_mfcc.prior", BOOK_FILE), "dna": ("dna.prior",),
-                   "text": ("text.prior",)}
+MODALITY_PRIORS = {"audio_8bit": ("residual_a8.prior", BOOK_FILE, FORMS_FILE),
+                   "audio_16bit": ("residual_a16.prior", BOOK_FILE, FORMS_FILE),
+                   "audio_mfcc": ("residual_mfcc.prior", BOOK_FILE, FORMS_FILE),
+                   "dna": ("dna.prior", FORMS_FILE), "text": ("text.prior", FORMS_FILE)}
 
 
 @lru_cache(maxsize=None)

@@ -36,6 +36,31 @@ DNA_MODEL = models.MODEL_INDEX["dna"]
 TEXT_MODEL = models.MODEL_INDEX["text"]
 
 
+def unwrap(y: np.ndarray, width: int) -> np.ndarray:
+    """y with multiples of 2^(8 width) added so that no step between neighbours exceeds half of
+    that: bytes_le keeps only the low bytes, so a signal that wraps around (a loud int8 stream
+    whose samples overflow) is predicted as the smooth signal it was."""
+    m = 1 << (8 * width)
+    steps = (np.diff(y) + m // 2) % m - m // 2
+    return np.concatenate([y[:1], y[0] + np.cumsum(steps)])
+
+
+def readings(t: np.ndarray) -> list[tuple[int, np.ndarray]]:
+    """(bytes_le width, samples) readings of a byte target: int8, int16 little-endian (even
+    length), each also unwrapped when that changes it (dev audio_mfcc: 1.3% of steps wrap)."""
+    out = []
+    if t.min() >= 0 and t.max() < 256:
+        out.append((1, ((t + 128) % 256) - 128))
+        if len(t) % 2 == 0:
+            v = t[0::2] + 256 * t[1::2]
+            out.append((2, np.where(v >= 32768, v - 65536, v)))
+    for width, y in list(out[:1]):               # int16 does not wrap on the KT files
+        u = unwrap(y, width)
+        if not np.array_equal(u, y):
+            out.append((width, u))
+    return out
+
+
 def residuals(y: np.ndarray, predictor) -> np.ndarray:
     """r with lpc(r, predictor) == y (exact integer arithmetic, the op's floor shift)."""
     shift, coeffs = predictor[0], predictor[1:]
@@ -43,7 +68,10 @@ def residuals(y: np.ndarray, predictor) -> np.ndarray:
     for k, c in enumerate(coeffs):
         if k + 1 < len(y):
             acc[k + 1:] += c * y[:len(y) - k - 1]
-    return y - (acc >> shift)
+    guess = acc >> shift
+    for n in range(min(len(coeffs), len(y))):     # the warm-up (ops._lpc)
+        guess[n] = 0 if n == 0 else y[0] if n == 1 else 2 * y[n - 1] - y[n - 2]
+    return y - guess
 
 
 def ls_coeffs(y: np.ndarray, order: int, shift: int) -> tuple[int, ...] | None:
@@ -86,10 +114,22 @@ def _bucket_mean(res) -> int:
     return int(min(models.RESIDUAL_PARAMS - 1, round(b.mean())))
 
 
-def best_residual_code(res: tuple, model_ids=RESIDUAL_MODELS) -> tuple[float, int, int]:
-    """(bits, model, param) of the cheapest residual model for this list."""
+def chain_of(predictor, width: int) -> int:
+    """The form chain (models.CHAINS) of a list, its predictor (or none) and its bytes_le width."""
+    return models.CHAINS.index((bool(predictor), width))
+
+
+def best_residual_code(res: tuple, model_ids=RESIDUAL_MODELS, predictor=(), width: int = 1,
+                       n_out: int | None = None) -> tuple[float, int, int]:
+    """(bits, model, param) of the cheapest residual model for this list: the values' code plus
+    the form's overhead (encode.form_overhead_bits: the form symbol, the parameter, the length,
+    the predictor), so a model or a parameter that is rarely used pays for it."""
+    from ksynth.dsl import encode
+
     best = (float("inf"), 0, 0)
     p0 = _bucket_mean(res)
+    chain = chain_of(predictor, width)
+    n = None if len(res) == models.STD_OUTPUT // width else len(res)
     for m in model_ids:
         model = models.MODELS[m]
         try:
@@ -97,7 +137,7 @@ def best_residual_code(res: tuple, model_ids=RESIDUAL_MODELS) -> tuple[float, in
         except (OSError, ValueError):      # a trained prior that is not built: skip it
             continue
         for p in sorted({max(0, p0 - 1), p0, min(models.RESIDUAL_PARAMS - 1, p0 + 1)}):
-            bits = model.cost(res, p)
+            bits = model.cost(res, p) + encode.form_overhead_bits(m, chain, p, predictor, n)
             if bits < best[0]:
                 best = (bits, m, p)
     return best
@@ -119,29 +159,23 @@ class PredictStrategy:
             cands.append((0.0, Program.build([("modeled_list", (TEXT_MODEL, 0, tuple(target)))])))
         if t.min() >= 0 and t.max() < 8:
             cands.append((0.0, Program.build([("modeled_list", (DNA_MODEL, 0, tuple(target)))])))
-        readings = []
-        if t.min() >= 0 and t.max() < 256:
-            readings.append(("s8", ((t + 128) % 256) - 128))
-            if len(t) % 2 == 0:
-                v = t[0::2] + 256 * t[1::2]
-                readings.append(("s16", np.where(v >= 32768, v - 65536, v)))
         nodes = 0
-        for kind, y in readings:
+        for width, y in readings(t):
             scored = []
             for pred in candidates(y):
                 if time.monotonic() > deadline:
                     break
                 res = tuple(int(v) for v in residuals(y, pred)) if pred else tuple(int(v) for v in y)
-                bits, m, p = best_residual_code(res)
+                bits, m, p = best_residual_code(res, predictor=pred, width=width)
                 nodes += 1
-                scored.append((bits + predictor_bits(pred), pred, m, p, res))
+                scored.append((bits, pred, m, p, res))
             scored.sort(key=lambda x: x[0])
             for est, pred, m, p, res in scored[:EXACT_TOP]:
                 lines = [("modeled_list", (m, p, res))]
                 if pred:
                     lines.append(("lpc", (Ref(0), pred)))
                 last = Ref(len(lines) - 1)
-                lines.append(("bytes_le", (last, 1 if kind == "s8" else 2)))
+                lines.append(("bytes_le", (last, width)))
                 cands.append((est, Program.build(lines)))
         if not cands:
             return None
