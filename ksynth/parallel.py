@@ -222,11 +222,11 @@ class Parallel:
             raise
         finally:
             signal.signal(signal.SIGTERM, old_term if old_term is not None else signal.SIG_DFL)
-        if seen:
+        if seen and old_term is not signal.SIG_IGN:
             _shutdown_quietly(ray)
             if callable(old_term):
                 old_term(signal.SIGTERM, None)
-            raise SystemExit(128 + signal.SIGTERM)   # the caller had no handler of its own
+            raise SystemExit(128 + signal.SIGTERM)   # the default action: stop
 
     def _ray_init(self, ray, runtime_env: dict) -> None:
         if self.address:
