@@ -14,16 +14,22 @@ for Ray's start-up: the first block is chosen here and timed, and that time x th
 input holds (`size_hint`, known for files and bytes; else the first batch) goes to the parallel
 rule. The choice of a block depends only on the block and the one before it, so the output is
 identical either way.
+
+From the second block on, the level's solid streams (ksynth.solid: one deflate, zstd or LZMA2
+stream over the whole file) are made beside the block-wise stream, in block order in this
+process; each is spooled, and the smallest whole stream is written (a solid one only after it
+has been decoded and checked against the input's size and CRC32). A one-block input makes none.
 """
 from __future__ import annotations
 
 import io
+import tempfile
 import time
 import zlib
 from dataclasses import dataclass, field
 from typing import BinaryIO, Callable
 
-from ksynth import container as C
+from ksynth import container as C, solid
 from ksynth.blocks import LEVELS, Choice, Plan, choose, decode_block, workspace
 from ksynth.dsl.program import Program
 from ksynth.errors import CorruptInput, KsynthError, UsageError
@@ -31,6 +37,7 @@ from ksynth.errors import CorruptInput, KsynthError, UsageError
 DEFAULT_LEVEL = 6
 DEFAULT_BLOCK_SIZE = 1 << 20     # bytes; decoding holds a small multiple of it
 BLOCKS_PER_WORKER = 2            # blocks read ahead per worker when parallel
+COPY_CHUNK = 1 << 20             # bytes per read when a spooled stream is copied out
 
 
 @dataclass(frozen=True)
@@ -66,7 +73,7 @@ class CompressConfig:
 
 @dataclass(frozen=True)
 class BlockInfo:
-    kind: str                    # container kind name: program, copy, deflate, zstd, xz, stored
+    kind: str                    # container kind name: program, copy, deflate, ..., xz-solid
     raw_size: int                # bytes
     payload_size: int            # bytes
     program: Program | None = None
@@ -82,6 +89,14 @@ class Summary:
     checksum: int
     blocks: tuple[BlockInfo, ...]
     config: dict = field(default_factory=dict)
+    streams: dict = field(default_factory=dict)   # bytes of every whole stream made: "blocks"
+                                                  # (block-wise) and each solid kind's name
+
+    @property
+    def solid(self) -> str | None:
+        """The solid kind written ("xz-solid", ...), None for a block-wise stream."""
+        return self.blocks[0].kind if self.blocks and self.blocks[0].kind.endswith("-solid") \
+            else None
 
     @property
     def programs(self) -> tuple[Program | None, ...]:
@@ -132,68 +147,133 @@ class Compressor:
         if Decompressor().decompress(blob) != data:       # never hand out a stream that lies
             raise KsynthError("internal error: the stream does not decompress to its input")
         return Result(summary.original_size, summary.compressed_size, summary.checksum,
-                      summary.blocks, summary.config, blob)
+                      summary.blocks, summary.config, summary.streams, blob=blob)
 
     def compress_stream(self, reader: BinaryIO, writer: BinaryIO,
                         progress: Callable[[int], None] | None = None, size_hint: int | None = None,
                         log: Callable[[str], None] | None = None) -> Summary:
         """Read `reader` to its end, write the .ksz stream to `writer`. Memory: a batch of blocks
-        (one when serial). Every block's representation is decoded and compared before it is
-        written; `progress(n)` is called with each block's input bytes. `size_hint` (bytes) and
-        `log` (told the parallel choice) matter only with workers > 1."""
+        (one when serial), the solid encoders' state and the spools' in-memory part. Every
+        block's representation is decoded and compared before it is chosen, a solid stream
+        before it is written; `progress(n)` is called with each block's input bytes.
+        `size_hint` (bytes) sizes the xz-solid dictionary (unknown: the preset's own) and, with
+        workers > 1, the parallel choice (told to `log`)."""
         from ksynth.parallel import Parallel
 
         cfg, plan = self.config, self.config.plan
         bs = cfg.block_size
-        writer.write(C.header_bytes(bs))
-        written, total, crc, prev = C.HEADER_SIZE, 0, 0, b""
-        infos: list[BlockInfo] = []
-        block_s = 1.0                              # seconds per block, until the first is timed
-        batch = BLOCKS_PER_WORKER * cfg.workers if cfg.workers > 1 else 1
-        backend = "ray" if cfg.workers > 1 else "serial"
-        with Parallel(backend, cfg.workers, log=log) as par:
-            while True:
-                items = []
-                for _ in range(batch):
-                    data = _read_full(reader, bs)
-                    if not data:
+        plans = _solid_plans(plan)
+        main = tempfile.SpooledTemporaryFile(max_size=solid.SPOOL_BYTES) if plans else writer
+        cands: list[solid.Candidate] = []
+        try:
+            main.write(C.header_bytes(bs))
+            written, total, crc, prev = C.HEADER_SIZE, 0, 0, b""
+            infos: list[BlockInfo] = []
+            block_s = 1.0                          # seconds per block, until the first is timed
+            batch = BLOCKS_PER_WORKER * cfg.workers if cfg.workers > 1 else 1
+            backend = "ray" if cfg.workers > 1 else "serial"
+            with Parallel(backend, cfg.workers, log=log) as par:
+                while True:
+                    items = []
+                    for _ in range(batch):
+                        data = _read_full(reader, bs)
+                        if not data:
+                            break
+                        items.append((data, prev, plan, bs))
+                        prev = data
+                    if not items:
                         break
-                    items.append((data, prev, plan, bs))
-                    prev = data
-                if not items:
-                    break
-                choices: list = [None] * len(items)
-                rest = 0
-                if par.choice is None and len(items) > 1:
-                    # the first block, timed here, sizes the job for the parallel rule
-                    t0 = time.perf_counter()
-                    choices[0] = _choose_item(items[0])
-                    block_s = time.perf_counter() - t0
-                    blocks = -(-size_hint // bs) if size_hint else len(items)
-                    par.decide(max(blocks, len(items)) - 1, block_s)
-                    rest = 1
-                if len(items) - rest > 1:
-                    for i, choice in par.imap(_choose_item, items[rest:], item_seconds=block_s):
-                        choices[rest + i] = choice
-                elif len(items) > rest:
-                    choices[rest] = _choose_item(items[rest])
-                for (data, _, _, _), ch in zip(items, choices):
-                    record = C.block_record(ch.kind, ch.raw_size, ch.payload, bs)
-                    writer.write(record)
-                    written += len(record)
-                    total += len(data)
-                    crc = zlib.crc32(data, crc)
-                    infos.append(BlockInfo(C.KIND_NAMES[ch.kind], ch.raw_size, len(ch.payload),
-                                           ch.program, ch.bits))
-                    if progress is not None:
-                        progress(len(data))
-                if len(items[-1][0]) < bs:
-                    break
-        trailer = C.trailer_bytes(total, len(infos), crc)
-        writer.write(trailer)
+                    choices: list = [None] * len(items)
+                    rest = 0
+                    if par.choice is None and len(items) > 1:
+                        # the first block, timed here, sizes the job for the parallel rule
+                        t0 = time.perf_counter()
+                        choices[0] = _choose_item(items[0])
+                        block_s = time.perf_counter() - t0
+                        blocks = -(-size_hint // bs) if size_hint else len(items)
+                        par.decide(max(blocks, len(items)) - 1, block_s)
+                        rest = 1
+                    if len(items) - rest > 1:
+                        for i, choice in par.imap(_choose_item, items[rest:], item_seconds=block_s):
+                            choices[rest + i] = choice
+                    elif len(items) > rest:
+                        choices[rest] = _choose_item(items[rest])
+                    for (data, before, _, _), ch in zip(items, choices):
+                        if len(infos) == 1 and plans:      # a second block: solid streams start
+                            cands = [solid.Candidate(k, lv, bs, size_hint) for k, lv in plans]
+                            for c in cands:
+                                c.add(before)
+                        for c in cands:
+                            c.add(data)
+                        record = C.block_record(ch.kind, ch.raw_size, ch.payload, bs)
+                        main.write(record)
+                        written += len(record)
+                        total += len(data)
+                        crc = zlib.crc32(data, crc)
+                        infos.append(BlockInfo(C.KIND_NAMES[ch.kind], ch.raw_size,
+                                               len(ch.payload), ch.program, ch.bits))
+                        if progress is not None:
+                            progress(len(data))
+                    if len(items[-1][0]) < bs:
+                        break
+            trailer = C.trailer_bytes(total, len(infos), crc)
+            main.write(trailer)
+            size = written + len(trailer)
+            streams = {"blocks": size}
+            best = None
+            for c in cands:
+                c.finish(total, crc)
+                if c.failed is None:
+                    streams[c.name] = c.size
+                    if c.size < (size if best is None else best.size):   # ties: block-wise
+                        best = c
+            if best is not None:
+                _check(best.spool, total, crc, best.name)
+                infos = [BlockInfo(best.name, raw, n) for raw, n in best.records]
+                _copy(best.spool, writer)
+                size = best.size
+            elif main is not writer:
+                _copy(main, writer)
+        finally:
+            for c in cands:
+                c.close()
+            if main is not writer:
+                main.close()
         config = {"level": cfg.level, "block_size": bs, "workers": cfg.workers,
                   "search_seconds": cfg.search_seconds}
-        return Summary(total, written + len(trailer), crc, tuple(infos), config)
+        return Summary(total, size, crc, tuple(infos), config, streams)
+
+
+def _solid_plans(plan: Plan) -> tuple[tuple[int, int], ...]:
+    """The level's solid streams that can be made here (xz-solid needs liblzma)."""
+    from ksynth import lzma2
+
+    return tuple((k, lv) for k, lv in plan.solid if k != C.XZ_SOLID or lzma2.available)
+
+
+def _copy(spool, writer: BinaryIO) -> None:
+    spool.seek(0)
+    while chunk := spool.read(COPY_CHUNK):
+        writer.write(chunk)
+
+
+def _check(spool, size: int, checksum: int, name: str) -> None:
+    """Decode a spooled stream; KsynthError unless it restores `size` bytes with this CRC32."""
+    class _Crc:
+        n, crc = 0, 0
+
+        def write(self, data):
+            self.n += len(data)
+            self.crc = zlib.crc32(data, self.crc)
+
+    spool.seek(0)
+    sink = _Crc()
+    try:
+        Decompressor().decompress_stream(spool, sink)
+    except CorruptInput as e:
+        raise KsynthError(f"internal error: the {name} stream does not decode: {e}") from None
+    if sink.n != size or sink.crc != checksum:
+        raise KsynthError(f"internal error: the {name} stream does not decompress to its input")
 
 
 class Decompressor:
@@ -216,25 +296,51 @@ class Decompressor:
         received data when an error is raised: callers that must not leave partial output
         write to a temporary file (the CLI does)."""
         r = C.Reader(reader)
-        total, crc, prev, work = 0, 0, b"", workspace()
+        out = _Out(writer)
+        declared, prev, work, stream, n = 0, b"", workspace(), None, -1
         for n, (entry, payload) in enumerate(r.blocks()):
-            if self.max_output_size is not None and total + entry.raw_size > self.max_output_size:
+            limit = self.max_output_size
+            if limit is not None and declared + entry.raw_size > limit:
                 raise UsageError(f"output would exceed --max-output-size {self.max_output_size} "
-                                 f"bytes (block {n} ends at byte {total + entry.raw_size})")
+                                 f"bytes (block {n} ends at byte {declared + entry.raw_size})")
+            declared += entry.raw_size
             try:
-                data = decode_block(entry.kind, payload, entry.raw_size, prev, r.block_size, work)
+                if entry.kind in C.SOLID:          # one decoder across the records (ksynth.solid)
+                    stream = stream or solid.Decoder(entry.kind)
+                    stream.feed(payload, declared - out.n, out.write)
+                else:
+                    prev = decode_block(entry.kind, payload, entry.raw_size, prev, r.block_size,
+                                        work)
+                    out.write(prev)
             except CorruptInput as e:
                 raise CorruptInput(f"block {n}: {e}") from None
-            writer.write(data)
-            total += len(data)
-            crc = zlib.crc32(data, crc)
-            prev = data
             if progress is not None:
                 progress(entry.payload_size)
+        if stream is not None:
+            try:
+                stream.finish()
+            except CorruptInput as e:
+                raise CorruptInput(f"block {n}: {e}") from None
+            if out.n != declared:
+                raise CorruptInput(f"the {stream.name} stream restores {out.n} bytes; its "
+                                   f"records declare {declared}")
+        total, crc = out.n, out.crc
         if crc != r.trailer[2]:
             raise CorruptInput(f"checksum mismatch: stream says CRC32 {r.trailer[2]:08x}, "
                                f"the data has {crc:08x}")
         return total
+
+
+class _Out:
+    """A writer that counts the bytes and their CRC32."""
+
+    def __init__(self, writer: BinaryIO):
+        self.writer, self.n, self.crc = writer, 0, 0
+
+    def write(self, data: bytes) -> None:
+        self.writer.write(data)
+        self.n += len(data)
+        self.crc = zlib.crc32(data, self.crc)
 
 
 def compress(data: bytes, level: int = DEFAULT_LEVEL) -> bytes:

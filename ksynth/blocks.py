@@ -12,6 +12,9 @@ A block (1..block_size bytes) becomes one of the container's kinds:
              a second block of text or a period that spans blocks does not start from nothing;
              xz-prev needs liblzma, ksynth.lzma2)
     stored   the bytes themselves
+After block 0, a codec whose solid stream runs beside the block-wise one (ksynth.solid) is not
+tried in its plain form: no deflate with deflate-solid, no plain xz (xz-prev only) with xz-solid.
+A block zstd packs below 1/64 of its size also tries zstd 19 (fast on such data).
 Every candidate is decoded (programs: run by the executor) and compared before it may win; ties
 go to the earlier kind in the order stored, copy, program, deflate, zstd, xz (or their -prev).
 
@@ -56,6 +59,9 @@ ELEMENT_SLACK = 1 << 16          # .. plus this many (short blocks, literals)
 JIT_MIN = 1 << 16                # elements: shorter blocks run on the reference interpreter
 SEARCH_MIN_BITS = 48             # a detector program this cheap is not worth a search
 PROGRAM_CHEAP = 64               # bytes: a program this short is within the codecs' slack anyway
+ZSTD_MAX = 19                    # a block zstd packs below 1/ZSTD_ESCALATE of its size also tries
+ZSTD_ESCALATE = 64               # zstd 19, fast on such data (periodic_1000's block 1 at -6:
+                                 # zstd-prev 9 ~1,000 B, 19: 98 B, in ~0.02 s)
 
 
 @dataclass(frozen=True)
@@ -69,22 +75,35 @@ class Plan:
     search_len: int              # targets up to this many elements also get the portfolio search
     search_seconds: float        # .. with this budget per target
     search_parts: bool = False   # .. and so do the parts of a block (periods, halves), not only blocks
+    solid: tuple[tuple[int, int], ...] = ()   # (solid kind, level): whole-file streams made beside
+                                 # the block-wise one from the second block on (ksynth.solid)
+
+    @property
+    def solid_xz(self) -> bool:
+        """An xz-solid stream runs (the level promises xz -9's size)."""
+        return any(kind == C.XZ_SOLID for kind, _ in self.solid)
 
 
 _E = lzma.PRESET_EXTREME                 # an xz "level" is its preset, with lzma's extreme flag
 _FAST = ((C.DEFLATE, 9), (C.ZSTD, 3))
 _MID = ((C.DEFLATE, 9), (C.ZSTD, 9), (C.XZ, 6))     # 6e: ~0.1% smaller on audio, 2x slower on CSV
 _BEST = ((C.DEFLATE, 9), (C.ZSTD, 19), (C.XZ, 9), (C.XZ, 9 | _E))   # each wins on some blocks
+# solid streams: deflate 9 is gzip -9's stream (the gzip bound); xz 6 with the file's size as
+# dictionary is xz -9's (presets 6..9 differ only in dictionary size); zstd 19 is zstd -19's.
+# xz 9e solid: 11 KB larger on 2 MiB CSV, not tried
+_S_FAST = ((C.DEFLATE_SOLID, 9),)
+_S_MID = ((C.DEFLATE_SOLID, 9), (C.XZ_SOLID, 6))
+_S_BEST = ((C.DEFLATE_SOLID, 9), (C.ZSTD_SOLID, 19), (C.XZ_SOLID, 9))
 LEVELS = {
-    1: Plan(1, 2, 16, _FAST, 0, 0.0),
-    2: Plan(2, 2, 32, _FAST, 0, 0.0),
-    3: Plan(2, 3, 64, ((C.DEFLATE, 9), (C.ZSTD, 9)), 64, 0.2),
-    4: Plan(2, 3, 96, _MID, 64, 0.2),
-    5: Plan(2, 4, 128, _MID, 128, 0.3),
-    6: Plan(2, 4, 192, _MID, 128, 0.5),
-    7: Plan(3, 4, 256, _BEST, 128, 1.0),
-    8: Plan(3, 4, 384, _BEST, 128, 1.0),
-    9: Plan(3, 5, 512, _BEST, 256, 1.8),
+    1: Plan(1, 2, 16, _FAST, 0, 0.0, solid=_S_FAST),
+    2: Plan(2, 2, 32, _FAST, 0, 0.0, solid=_S_FAST),
+    3: Plan(2, 3, 64, ((C.DEFLATE, 9), (C.ZSTD, 9)), 64, 0.2, solid=_S_FAST),
+    4: Plan(2, 3, 96, _MID, 64, 0.2, solid=_S_MID),
+    5: Plan(2, 4, 128, _MID, 128, 0.3, solid=_S_MID),
+    6: Plan(2, 4, 192, _MID, 128, 0.5, solid=_S_MID),
+    7: Plan(3, 4, 256, _BEST, 128, 1.0, solid=_S_BEST),
+    8: Plan(3, 4, 384, _BEST, 128, 1.0, solid=_S_BEST),
+    9: Plan(3, 5, 512, _BEST, 256, 1.8, solid=_S_BEST),
 }
 INCOMPRESSIBLE = 0.995           # zstd -1 ratio above which only stored is tried (random data)
 
@@ -356,6 +375,8 @@ def decode_block(kind: int, payload: bytes, raw_size: int, prev: bytes, block_si
         from ksynth.dsl.encode import decode
 
         out = run_program(decode(payload), raw_size, work)
+    elif kind in C.SOLID:
+        raise ValueError("a solid record is one part of a stream: ksynth.solid.Decoder reads it")
     else:
         out = _codec_decode(kind, payload, raw_size, prev, block_size)
     if len(out) != raw_size:
@@ -427,12 +448,20 @@ def choose(data: bytes, prev: bytes, plan: Plan, block_size: int) -> Choice:
     codecs = plan.codecs
     if len(data) >= 4096 and _incompressible(data):
         codecs = codecs[:1]                  # deflate only: it stands in for gzip's bound
-    tries = [(k, level) for kind, level in codecs for k in (_AFTER_FIRST.get(kind, (kind,))
-                                                             if prev else (kind,))]
+    solid = {k for k, _ in plan.solid if k != C.XZ_SOLID or _lzma2_available()}
+    tries = []
+    for kind, level in codecs:
+        kinds = _AFTER_FIRST.get(kind, (kind,)) if prev else (kind,)
+        if prev and _SOLID_FOR.get(kind) in solid:       # the solid stream stands in for it
+            kinds = tuple(k for k in kinds if k != kind)
+        tries += [(k, level) for k in kinds]
     for kind, level in tries:
         if kind == C.XZ_PREV and not _lzma2_available():
             continue
         payload = codec_encode(kind, data, level, prev)
+        if kind in (C.ZSTD, C.ZSTD_PREV) and level < ZSTD_MAX and payload is not None and \
+                len(payload) * ZSTD_ESCALATE < len(data):
+            tries.append((kind, ZSTD_MAX))
         if payload is not None and len(payload) < len(best.payload) and \
                 decode_block(kind, payload, len(data), prev, block_size) == data:
             best = Choice(kind, payload, len(data))
@@ -442,6 +471,11 @@ def choose(data: bytes, prev: bytes, plan: Plan, block_size: int) -> Choice:
 # what a codec tries after block 0: zstd-prev never came out larger than zstd; xz-prev did (a
 # 128 KiB CSV block: 18.5 -> 22.2 KB; 1 MiB: 121.6 -> 93.8 KB), so xz tries both
 _AFTER_FIRST = {C.ZSTD: (C.ZSTD_PREV,), C.XZ: (C.XZ, C.XZ_PREV)}
+# .. less the plain kind whose solid stream runs: deflate-solid is per-block deflate without the
+# cut at each block (~170 B less per boundary), xz-solid the stronger xz on text (2 MiB CSV: 175
+# vs 380 KB). xz-prev stays: records_12b's block 1 78.7 KB, the block-wise stream 242 KB against
+# xz-solid's 298 KB
+_SOLID_FOR = {C.DEFLATE: C.DEFLATE_SOLID, C.XZ: C.XZ_SOLID}
 
 
 def _lzma2_available() -> bool:
@@ -490,7 +524,7 @@ def _program_choice(data: bytes, plan: Plan) -> Choice | None:
 
 def promise(plan_level: int) -> str:
     """What a level promises about size (experiments/bench_files.py checks both bounds)."""
-    if any(kind == C.XZ for kind, _ in LEVELS[plan_level].codecs):
+    if LEVELS[plan_level].solid_xz:
         return "<= gzip -9 + 32 B and <= best(gzip -9, zstd -19, xz -9) + 64 B"
     return "<= gzip -9 + 32 B only (no xz: text can be far larger than xz -9)"
 
@@ -500,6 +534,7 @@ def describe(plan_level: int) -> str:
     names = ", ".join(f"{C.KIND_NAMES[k]} {lv & ~_E}" + ("e" if lv & _E else "") for k, lv in p.codecs)
     search = f"; search on targets <= {p.search_len} bytes ({p.search_seconds:g} s)" \
         if p.search_len else ""
+    solid = ", ".join(f"{C.KIND_NAMES[k].split('-')[0]} {lv}" for k, lv in p.solid)
     return (f"detectors depth {p.depth}, record widths <= {1 << p.splits}, {p.nodes} nodes; "
-            f"codecs {names}{search}")
+            f"codecs {names}{search}; solid {solid}")
 

@@ -8,8 +8,10 @@
 
 The block table is the sequence of block records: it is written as blocks are made, so a stream
 can be written without knowing its length and read without seeking; `read_header()` walks it
-(seeking past payloads where the source can seek). Varints are unsigned LEB128, canonical (no
-trailing zero groups), at most 10 bytes.
+(seeking past payloads where the source can seek). A solid stream (version 2) is one deflate,
+zstd or LZMA2 stream over the whole file, cut where the encoder stood at each block boundary:
+every record is of one solid kind, and the payloads in order are that codec stream. Varints are
+unsigned LEB128, canonical (no trailing zero groups), at most 10 bytes.
 
 Readers never trust a field: each size is checked against the limits below before anything is
 allocated or read, and every violation is a CorruptInput naming the field and the value.
@@ -25,19 +27,27 @@ from typing import BinaryIO, Iterator
 from ksynth.errors import CorruptInput
 
 MAGIC = b"KSZ\x1a"           # \x1a (^Z) stops text-mode readers, as in PNG's signature
-VERSION = 1
+VERSION = 2                  # the newest this module reads; streams are written with the lowest
+VERSION_SOLID = 2            # .. that holds them: 1 unless solid kinds (new in 2) are used
 HEADER_SIZE = 8              # bytes
 MIN_BLOCK_EXP = 10           # block sizes 1 KiB ..
 MAX_BLOCK_EXP = 24           # .. 16 MiB: a reader's memory is a small multiple of this
 MAX_PROGRAM_PAYLOAD = 8192   # bytes: decoding a program is quadratic in its length (one big integer)
+SOLID_SLACK = 17 << 17       # bytes (2 MiB + 128 KiB) a solid record's payload may exceed the
+                             # block size by: an encoder holds back at most a deflate / zstd block
+                             # or an LZMA2 chunk (<= 2 MiB of input, sent uncompressed: random)
 END = 0xFF
 SHORT = 0x10                 # kind-byte bit: the raw size follows (else it is the block size)
 VARINT_MAX_BYTES = 10
 
-# block kinds (the low 4 bits of the kind byte); NEEDS_PREV: never block 0
-STORED, DEFLATE, ZSTD, XZ, PROGRAM, COPY, ZSTD_PREV, XZ_PREV = range(8)
-KIND_NAMES = ("stored", "deflate", "zstd", "xz", "program", "copy", "zstd-prev", "xz-prev")
+# block kinds (the low 4 bits of the kind byte); NEEDS_PREV: never block 0; SOLID: version 2,
+# all the records of a stream or none
+STORED, DEFLATE, ZSTD, XZ, PROGRAM, COPY, ZSTD_PREV, XZ_PREV, DEFLATE_SOLID, ZSTD_SOLID, XZ_SOLID \
+    = range(11)
+KIND_NAMES = ("stored", "deflate", "zstd", "xz", "program", "copy", "zstd-prev", "xz-prev",
+              "deflate-solid", "zstd-solid", "xz-solid")
 NEEDS_PREV = (COPY, ZSTD_PREV, XZ_PREV)
+SOLID = (DEFLATE_SOLID, ZSTD_SOLID, XZ_SOLID)
 
 
 @dataclass(frozen=True)
@@ -87,13 +97,24 @@ def block_exponent(block_size: int) -> int:
     return exp
 
 
-def header_bytes(block_size: int, flags: int = 0) -> bytes:
-    head = MAGIC + bytes([VERSION, flags, block_exponent(block_size)])
+def header_bytes(block_size: int, flags: int = 0, version: int = 1) -> bytes:
+    head = MAGIC + bytes([version, flags, block_exponent(block_size)])
     return head + bytes([zlib.crc32(head) & 0xFF])
 
 
+def payload_limit(kind: int, raw_size: int, block_size: int) -> int:
+    """The most payload bytes a record of `kind` restoring raw_size bytes may carry."""
+    if kind == COPY:
+        return 0
+    if kind == PROGRAM:
+        return MAX_PROGRAM_PAYLOAD
+    if kind in SOLID:
+        return block_size + SOLID_SLACK
+    return raw_size
+
+
 def block_record(kind: int, raw_size: int, payload: bytes, block_size: int) -> bytes:
-    """A block's record and payload. COPY blocks have no payload."""
+    """A block's record and payload. COPY blocks have no payload; a solid record's may be empty."""
     if not 1 <= raw_size <= block_size:
         raise ValueError(f"block of {raw_size} bytes; blocks hold 1..{block_size}")
     head = bytes([kind | (SHORT if raw_size != block_size else 0)])
@@ -167,12 +188,12 @@ class Reader:
         head = self._src.read(HEADER_SIZE, "header")
         if head[:4] != MAGIC:
             raise CorruptInput(f"not a .ksz stream (magic {head[:4]!r}, expected {MAGIC!r})")
-        if head[4] != VERSION:
-            raise CorruptInput(f"unsupported .ksz version {head[4]} (this reader knows {VERSION})")
+        if not 1 <= head[4] <= VERSION:
+            raise CorruptInput(f"unsupported .ksz version {head[4]} (this reader knows 1..{VERSION})")
         if zlib.crc32(head[:7]) & 0xFF != head[7]:
             raise CorruptInput("header check byte does not match: the header is damaged")
         if head[5] != 0:
-            raise CorruptInput(f"unknown flags 0x{head[5]:02x} (version {VERSION} defines none)")
+            raise CorruptInput(f"unknown flags 0x{head[5]:02x} (version {head[4]} defines none)")
         if not MIN_BLOCK_EXP <= head[6] <= MAX_BLOCK_EXP:
             raise CorruptInput(f"block size exponent {head[6]} is outside "
                                f"{MIN_BLOCK_EXP}..{MAX_BLOCK_EXP}")
@@ -180,7 +201,7 @@ class Reader:
         self.trailer: tuple[int, int, int] | None = None
 
     def entries(self, with_payloads: bool) -> Iterator[tuple[BlockEntry, bytes | None]]:
-        src, n, total = self._src, 0, 0
+        src, n, total, first = self._src, 0, 0, None
         while True:
             kind_byte = src.byte(f"block {n} kind")
             if kind_byte == END:
@@ -188,6 +209,16 @@ class Reader:
             kind, short = kind_byte & 0x0F, kind_byte & SHORT
             if kind_byte & ~(0x0F | SHORT) or kind >= len(KIND_NAMES):
                 raise CorruptInput(f"block {n} has an unknown kind byte 0x{kind_byte:02x}")
+            if kind in SOLID and self.version < VERSION_SOLID:
+                raise CorruptInput(f"block {n} is {KIND_NAMES[kind]}, a kind of version "
+                                   f"{VERSION_SOLID}; the header says version {self.version}")
+            first = kind if first is None else first
+            if (kind in SOLID or first in SOLID) and kind != first:
+                raise CorruptInput(
+                    f"block {n} ({KIND_NAMES[kind]}) is inside the {KIND_NAMES[first]} stream of "
+                    f"block 0: a solid stream's records are all of its kind" if first in SOLID else
+                    f"block {n} ({KIND_NAMES[kind]}) does not follow a record of its stream: a "
+                    f"solid stream starts at block 0 (here {KIND_NAMES[first]})")
             raw = self.block_size
             if short:
                 raw = src.varint(f"block {n} raw size")
@@ -195,8 +226,8 @@ class Reader:
                     raise CorruptInput(f"block {n} declares {raw} bytes; a short block holds "
                                        f"1..{self.block_size - 1}")
             size = src.varint(f"block {n} payload size")
-            limit = 0 if kind == COPY else MAX_PROGRAM_PAYLOAD if kind == PROGRAM else raw
-            if size > limit or (kind in NEEDS_PREV and n == 0) or (kind != COPY and size == 0):
+            if size > payload_limit(kind, raw, self.block_size) or (kind in NEEDS_PREV and n == 0) \
+                    or (kind != COPY and kind not in SOLID and size == 0):
                 raise CorruptInput(f"block {n} ({KIND_NAMES[kind]}) declares a payload of {size} "
                                    f"bytes for {raw} bytes of data")
             entry = BlockEntry(kind, raw, size, src.pos)

@@ -37,6 +37,7 @@ submitted ahead: items may be a generator that is never held whole (a 1 GB datas
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 from collections import deque
@@ -113,6 +114,28 @@ def _run_chunk(fn: Callable, chunk: list[tuple[int, Any]]) -> tuple[dict, list[t
     return where, [(i, fn(item)) for i, item in chunk]
 
 
+@contextlib.contextmanager
+def _ray_keeps_sigterm(ray):
+    """Within: ray.init leaves the SIGTERM handler alone (see Parallel._init_ray)."""
+    utils = getattr(getattr(ray, "_private", None), "utils", None)
+    if utils is None or not hasattr(utils, "set_sigterm_handler"):    # another Ray: nothing to skip
+        yield
+        return
+    real = utils.set_sigterm_handler
+    utils.set_sigterm_handler = lambda handler: None
+    try:
+        yield
+    finally:
+        utils.set_sigterm_handler = real
+
+
+def _shutdown_quietly(ray) -> None:
+    try:
+        ray.shutdown()
+    except Exception:                      # nothing (or not enough) was up to shut down
+        pass
+
+
 def chunk_size(n_items: int, workers: int, item_seconds: float) -> int:
     """Items per task: enough for MIN_TASK_SECONDS of work, small enough to spread over workers."""
     if n_items <= 0:
@@ -178,25 +201,44 @@ class Parallel:
         return ray
 
     def _init_ray(self, ray) -> None:
+        """ray.init, with SIGTERM kept the caller's. ray.init first installs its own SIGTERM
+        handler (sys.exit(15)), and that exit, raised somewhere inside its start-up, was seen to
+        be swallowed (the run went on) or to leave processes behind. So during init ours is held
+        in place (Ray's installer skipped) and only notes a SIGTERM; one that came is acted on
+        once init has returned: what init started is shut down, then the caller's handler runs
+        (the CLI's raises, the same stop as Ctrl-C). A Ctrl-C during init shuts down too."""
         runtime_env = {"env_vars": worker_env()}
-        # ray.init replaces the driver's SIGTERM handler with sys.exit(15); keep the caller's
-        # (the CLI turns SIGTERM into the same clean stop as Ctrl-C)
         main = threading.current_thread() is threading.main_thread()
-        old_term = signal.getsignal(signal.SIGTERM) if main else None
+        if not main:                               # Ray sets no handler off the main thread
+            return self._ray_init(ray, runtime_env)
+        old_term = signal.getsignal(signal.SIGTERM)
+        seen: list[int] = []
+        signal.signal(signal.SIGTERM, lambda signum, frame: seen.append(signum))
         try:
-            if self.address:
-                _probe(self.address)
-                ray.init(address=self.address, runtime_env=runtime_env, log_to_driver=False)
-                return
-            tmp = Path(os.environ.get("RAY_TMPDIR", REPO_ROOT / ".ray"))
-            tmp.mkdir(exist_ok=True)
-            os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-            os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-            ray.init(num_cpus=self.workers, resources=self.resources, runtime_env=runtime_env,
-                     include_dashboard=False, log_to_driver=False, _temp_dir=str(tmp))
+            with _ray_keeps_sigterm(ray):
+                self._ray_init(ray, runtime_env)
+        except BaseException:
+            _shutdown_quietly(ray)
+            raise
         finally:
-            if main and old_term is not None:
-                signal.signal(signal.SIGTERM, old_term)
+            signal.signal(signal.SIGTERM, old_term if old_term is not None else signal.SIG_DFL)
+        if seen:
+            _shutdown_quietly(ray)
+            if callable(old_term):
+                old_term(signal.SIGTERM, None)
+            raise SystemExit(128 + signal.SIGTERM)   # the caller had no handler of its own
+
+    def _ray_init(self, ray, runtime_env: dict) -> None:
+        if self.address:
+            _probe(self.address)
+            ray.init(address=self.address, runtime_env=runtime_env, log_to_driver=False)
+            return
+        tmp = Path(os.environ.get("RAY_TMPDIR", REPO_ROOT / ".ray"))
+        tmp.mkdir(exist_ok=True)
+        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+        os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+        ray.init(num_cpus=self.workers, resources=self.resources, runtime_env=runtime_env,
+                 include_dashboard=False, log_to_driver=False, _temp_dir=str(tmp))
 
     def close(self) -> None:
         if self._ray is not None and self._started:
@@ -334,8 +376,14 @@ class Parallel:
                 raise failed[0]
         finally:
             stop.set()
-            for ref in pending:               # abandoned early (error, interrupt, consumer stopped)
-                self._ray.cancel(ref, force=True)
+            # tasks abandoned early (error, interrupt, consumer stopped). An instance started here
+            # is shut down by close(), which stops them anyway, and cancelling there races with
+            # replies in flight: Ray 2.60 can abort the driver ("Check failed: it !=
+            # submissible_tasks_.end() Tried to complete task that was not pending", ray-project/ray
+            # PR 54798). On a joined cluster they are cancelled, or they would run on for nothing.
+            if not self._started:
+                for ref in pending:
+                    self._ray.cancel(ref, force=True)
 
 
 def pmap(fn: Callable, items: Iterable, backend: str = "serial", workers: int | None = None,

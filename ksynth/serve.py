@@ -7,15 +7,19 @@
 The model protocol is one callable: `model(requests: list) -> list` of answers, same length and
 order. `make_model` is a picklable zero-argument factory (a module-level function or class) called
 where the model lives, so the weights load on the GPU node, not in the driver. The learned policy
-(ksynth/lm, search/lm_policy.py, issue 14) plugs in here: its factory loads the transformer, its
-requests are the search's prior queries (a target and a partial program), its answers the
-distributions over next ops. `FixedLatencyModel` is the cheap stand-in the tests use.
+plugs in here: ksynth/lm/service.py's PolicyModel answers the search's prior requests (recognise a
+target, score, sample and beam-decode programs) in batches across targets, and
+search/lm_policy.py's ServedPolicy makes them from the search workers (`serving_for` wires a Ray
+job to it). `FixedLatencyModel` is the cheap stand-in the tests of this module use.
 
 Placement, decided once from the running cluster's resources:
     "GPU" >= 1          an actor with num_gpus=1
     STANDIN_RESOURCE    (a custom resource, for CPU-only tests of the same code path) an actor on it
     otherwise           a CPU actor holding CPU_ACTOR_CPUS of the cluster's CPUs
     no Ray running      in process: the caller's batch goes straight to the model
+`accelerated` says whether the cluster offers one of the first two: the LM policy is served only
+then (search/lm_policy.py serving_for; on CPUs alone one actor's thread would answer every
+worker, where each worker's own copy of the model scales with the workers).
 Dynamic batching in the actor: requests that arrive while the model is busy, or within
 `max_wait_s` of the first one, share one model call of at most `max_batch` requests. Numbers:
 a GPU forward pass costs about the same for 1 or 64 prefixes (ENV-NOTES: 230 tokens/s at batch
@@ -70,6 +74,14 @@ class _Tally:
                 "max_batch": max(self.sizes, default=0), "sizes": dict(sorted(self.sizes.items()))}
 
 
+def _stats(tally: _Tally, model) -> dict:
+    """The tally's summary, and the model's own `stats()` (under "model") where it has one."""
+    out = tally.summary()
+    if callable(getattr(model, "stats", None)):
+        out["model"] = model.stats()
+    return out
+
+
 def _answer(model: Model, requests: list) -> list:
     answers = list(model(requests))
     if len(answers) != len(requests):
@@ -121,7 +133,7 @@ class _Batcher:
                 f.set_result(a)
 
     async def stats(self) -> dict:
-        return self.tally.summary()
+        return _stats(self.tally, self.model)
 
 
 class ActorClient:
@@ -162,15 +174,22 @@ def placement(resources: dict, standin: str | None = STANDIN_RESOURCE) -> tuple[
     return f"a CPU actor ({CPU_ACTOR_CPUS} CPU, no GPU in the cluster)", {"num_cpus": CPU_ACTOR_CPUS}
 
 
+def accelerated(resources: dict, standin: str | None = STANDIN_RESOURCE) -> bool:
+    """The cluster has a GPU (or the stand-in resource) for a model actor."""
+    options = placement(resources, standin)[1]
+    return "num_gpus" in options or "resources" in options
+
+
 class Server:
     """A served model: `client` (callable, picklable), `where` (the placement), stats(), close()."""
 
-    def __init__(self, client, where: str, actor=None, log: Callable[[str], None] | None = None):
-        self.client, self.where, self._actor, self._log = client, where, actor, log
+    def __init__(self, client, where: str, actor=None, log: Callable[[str], None] | None = None,
+                 name: str = "model"):
+        self.client, self.where, self._actor, self._log, self.name = client, where, actor, log, name
 
     def stats(self) -> dict:
         if self._actor is None:
-            return self.client.tally.summary()
+            return _stats(self.client.tally, self.client.model)
         import ray
 
         return ray.get(self._actor.stats.remote())
@@ -179,8 +198,10 @@ class Server:
         """Stops the actor; says (log) and returns the batch sizes reached."""
         s = self.stats()
         if self._log is not None:
-            self._log(f"ksynth: serve: {s['requests']:,} requests in {s['batches']:,} batches on "
-                      f"{self.where}: mean batch {s['mean_batch']}, max {s['max_batch']}")
+            sizes = ", ".join(f"{k} x{v:,}" for k, v in s["sizes"].items())
+            self._log(f"ksynth: serve: {self.name}: {s['requests']:,} requests in {s['batches']:,} "
+                      f"batches on {self.where}: mean batch {s['mean_batch']}, max {s['max_batch']}"
+                      + (f" (size x batches: {sizes})" if sizes else ""))
         if self._actor is not None:
             import ray
 
@@ -197,19 +218,20 @@ class Server:
 
 def serve(make_model: Callable[[], Model], max_batch: int = MAX_BATCH, max_wait_s: float = MAX_WAIT_S,
           standin: str | None = STANDIN_RESOURCE, log: Callable[[str], None] | None = None,
-          in_process: bool = False) -> Server:
+          in_process: bool = False, name: str = "model") -> Server:
     """The model behind a Server: an actor when Ray is up in this process (placed by `placement`),
-    else (or with in_process) in this process."""
+    else (or with in_process) in this process. `name` labels the lines said through `log`."""
     ray = sys.modules.get("ray")
     if in_process or ray is None or not ray.is_initialized():
-        server = Server(LocalClient(make_model(), max_batch), "this process (no Ray running)", log=log)
+        server = Server(LocalClient(make_model(), max_batch), "this process (no Ray running)", log=log,
+                        name=name)
     else:
         where, options = placement(ray.cluster_resources(), standin)
         actor_cls = ray.remote(_Batcher).options(**options)
         actor = actor_cls.remote(make_model, max_batch, max_wait_s)
-        server = Server(ActorClient(actor), where, actor, log)
+        server = Server(ActorClient(actor), where, actor, log, name)
     if log is not None:
-        log(f"ksynth: serve: model in {server.where}; batches of at most {max_batch}, "
+        log(f"ksynth: serve: {name} in {server.where}; batches of at most {max_batch}, "
             f"{max_wait_s * 1e3:g} ms wait")
     return server
 

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 import ksynth
+from ksynth import lzma2
 from ksynth.api import CompressConfig, Compressor, Decompressor
 from ksynth.errors import CorruptInput, UsageError
 
@@ -119,18 +120,24 @@ def test_bad_settings_name_the_value(kwargs, message):
 def test_parallel_output_is_identical(monkeypatch):
     # -T 2 goes through Ray (about 10 s to start a local instance), on purpose for a small input
     monkeypatch.setenv("KSYNTH_RAY_MIN_WORK_S", "0")
-    data = bytes(range(256)) * 8 + os.urandom(5000) + b"xyz" * 3000
-    serial = Compressor(CompressConfig(level=3, block_size=1024)).compress(data).blob
-    par = Compressor(CompressConfig(level=3, block_size=1024, workers=2)).compress(data).blob
-    assert serial == par
+    data = bytes(range(256)) * 8 + os.urandom(5000) + b"xyz" * 3000 + _csv(300)
+    serial = Compressor(CompressConfig(level=3, block_size=1024)).compress(data)
+    par = Compressor(CompressConfig(level=3, block_size=1024, workers=2)).compress(data)
+    assert serial.blob == par.blob and serial.streams == par.streams   # the solid one fed too
+    assert set(serial.streams) == {"blocks", "deflate-solid"}
 
 
 def test_zstd_prev_pays_for_a_pattern_once():
+    from ksynth import container as C
+
     pattern = np.random.default_rng(2).integers(0, 256, 1500, dtype=np.uint8).tobytes()
     data = (pattern * 3)[:4096]                     # block 1 continues block 0's pattern
+    from ksynth.blocks import LEVELS, choose
+
+    block = choose(data[2048:], data[:2048], LEVELS[9], 2048)     # the block-wise stream's choice
+    assert block.kind == C.ZSTD_PREV and len(block.payload) < 100
     result = Compressor(CompressConfig(level=9, block_size=2048)).compress(data)
-    assert result.blocks[1].kind == "zstd-prev" and result.blocks[1].payload_size < 100
-    assert ksynth.decompress(result.blob) == data
+    assert result.streams["blocks"] < 1600 and ksynth.decompress(result.blob) == data
 
 
 def test_zstd_prev_as_block_0_is_refused():
@@ -158,3 +165,124 @@ def test_xz_prev_round_trip_gain_and_corruption():
             K.decode_block(C.XZ_PREV, bad, len(b), a, 1 << 18)
     with pytest.raises(CorruptInput):                # the right bytes, the wrong dictionary
         assert K.decode_block(C.XZ_PREV, prev_payload, len(b), a[::-1], 1 << 18) == b
+
+
+# ---- solid streams (ksynth.solid): one codec stream over a whole multi-block file ---------------
+def _csv(rows: int, start: int = 0) -> bytes:
+    return b"".join(b"%d,%d,%d,item-%d\n" % (i, 2 * i, i * i % 97, i % 13)
+                    for i in range(start, start + rows))
+
+
+def _log(n: int) -> bytes:
+    """Lines drawn from 16: each 1 KiB block alone pays for its own Huffman tables."""
+    rng = np.random.default_rng(4)
+    lines = [b"2026-12-01 GET /api/%d status=%d\n" % (rng.integers(10**6), rng.choice((200, 404)))
+             for _ in range(16)]
+    return b"".join(lines[k] for k in rng.integers(0, 16, n))
+
+
+def _sensor(n: int) -> bytes:
+    rng = np.random.default_rng(3)
+    return (np.cumsum(rng.integers(-3, 4, n)) + 2000).astype("<i2").tobytes()
+
+
+@pytest.mark.parametrize("level, kinds", [(1, {"deflate-solid"}),
+                                          (6, {"deflate-solid", "xz-solid"}),
+                                          (9, {"deflate-solid", "zstd-solid", "xz-solid"})])
+def test_solid_round_trip_of_a_multi_block_input(level, kinds):
+    if not lzma2.available:
+        kinds -= {"xz-solid"}
+    data = _log(700)                                 # 25 KiB: 25 records of 1 KiB
+    result = Compressor(CompressConfig(level=level, block_size=1024)).compress(data)
+    assert set(result.streams) == {"blocks"} | kinds
+    kind = min(kinds, key=result.streams.get)        # here a solid stream beats the block-wise one
+    assert result.solid == kind and {b.kind for b in result.blocks} == {kind}
+    assert len(result.blocks) == -(-len(data) // 1024) and result.programs[0] is None
+    assert ksynth.decompress(result.blob) == data
+    assert sum(b.payload_size for b in result.blocks) < result.compressed_size
+
+
+def test_the_smaller_whole_stream_is_written():
+    cfg = CompressConfig(level=6, block_size=1024)
+    counters = b"".join(struct.pack("<I", i) for i in range(4096))     # programs: block-wise wins
+    text = _csv(2500)                                                   # xz-solid wins
+    for data, winner in ((counters, "blocks"), (text, "xz-solid" if lzma2.available else None)):
+        r = Compressor(cfg).compress(data)
+        assert set(r.streams) >= {"blocks", "deflate-solid"}
+        assert r.compressed_size == len(r.blob) == min(r.streams.values())
+        assert (r.solid or "blocks") == (winner or min(r.streams, key=r.streams.get))
+    one = Compressor(cfg).compress(text[:1000])                        # one block: no solid stream
+    assert one.streams == {"blocks": one.compressed_size}
+
+
+def test_solid_streams_meet_the_size_bounds_on_multi_block_input():
+    """The issue's bounds on generated CSV, a noisy series and log lines of 5 blocks each (64 KiB
+    blocks): -1 <= gzip -9 + 32 B; -4 (the first level with an xz-solid stream, the promise of
+    -4..-9) also <= best(gzip -9, zstd -19, xz -9) + 64 B."""
+    import gzip
+    import lzma
+
+    import zstandard
+
+    for data in (_csv(15000)[:300_000], _sensor(150_000), _log(8000)):
+        gz = len(gzip.compress(data, 9, mtime=0))
+        best = min(gz, len(lzma.compress(data, preset=9)),
+                   len(zstandard.ZstdCompressor(level=19).compress(data)))
+        for level in (1, 4):
+            cfg = CompressConfig(level=level, block_size=1 << 16)
+            size = Compressor(cfg).compress(data).compressed_size
+            assert size <= gz + 32, (level, size, gz)
+            if level == 4 and lzma2.available:
+                assert size <= best + 64, (level, size, best)
+
+
+def test_unknown_size_streams_with_the_preset_dictionary():
+    """compress_stream from a pipe (no size hint): the xz-solid dictionary is the preset's own."""
+    if not lzma2.available:
+        pytest.skip("liblzma not loadable")
+    from ksynth import container as C
+
+    data, cfg = _log(700), CompressConfig(level=4, block_size=1024)
+    out = io.BytesIO()
+    summary = Compressor(cfg).compress_stream(io.BytesIO(data), out)
+    blob = out.getvalue()
+    assert summary.solid == "xz-solid" and summary.compressed_size == len(blob)
+    first = C.read_header(blob).blocks[0]
+    assert blob[first.offset] == 23                      # xz -6's 8 MiB
+    assert ksynth.decompress(blob) == data
+    sized = Compressor(cfg).compress(data).blob
+    assert sized[first.offset] == 15                     # 25 KiB rounded up: 32 KiB
+
+
+def test_solid_decoding_honours_max_output_size_and_streams():
+    data = _log(700)
+    blob = Compressor(CompressConfig(level=1, block_size=1024)).compress(data).blob
+    with pytest.raises(UsageError, match="max-output-size"):
+        ksynth.decompress(blob, max_output_size=len(data) - 1)
+
+    class Sink(io.RawIOBase):                       # the output arrives in pieces, never whole
+        def __init__(self):
+            self.parts = []
+
+        def write(self, b):
+            self.parts.append(len(b))
+            return len(b)
+
+    sink = Sink()
+    assert Decompressor().decompress_stream(io.BytesIO(blob), sink) == len(data)
+    assert sum(sink.parts) == len(data)
+
+
+def test_later_blocks_leave_deflate_and_plain_xz_to_the_solid_streams():
+    from ksynth import container as C
+    from ksynth.blocks import LEVELS, choose
+
+    noisy = _sensor(32768)
+    a, b = noisy[:32768], noisy[32768:]
+    assert choose(a, b"", LEVELS[1], 32768).kind == C.DEFLATE             # block 0 tries them
+    for level in (1, 6, 9):
+        assert choose(b, a, LEVELS[level], 32768).kind not in (C.DEFLATE, C.XZ)
+    pattern = np.random.default_rng(2).integers(0, 256, 1000, dtype=np.uint8).tobytes()
+    period = (pattern * 2100)[:1 << 21]          # as periodic_1000: zstd-prev 9 packs block 1 to
+    later = choose(period[1 << 20:], period[:1 << 20], LEVELS[6], 1 << 20)   # ~1 KB: zstd 19 too
+    assert later.kind == C.ZSTD_PREV and len(later.payload) < 200

@@ -98,3 +98,42 @@ def test_compress_help_names_every_level():
     assert all(f"-{k}:" in r.output for k in range(1, 10)) and "--budget" in r.output
     assert "-4..-9: <= gzip -9 + 32 B and <= best(gzip -9, zstd -19, xz -9) + 64 B" in r.output
     assert "-1..-3: <= gzip -9 + 32 B only" in r.output
+
+
+def _log_lines(n: int) -> bytes:
+    import random
+
+    rng = random.Random(4)
+    lines = [b"2026-12-01 GET /api/%d status=%d\n" % (rng.randrange(10**6), rng.choice((200, 404)))
+             for _ in range(16)]
+    return b"".join(rng.choice(lines) for _ in range(n))
+
+
+def test_solid_stream_compress_list_explain_and_back(work):
+    data = _log_lines(70_000)                        # 2.4 MiB: 3 blocks, one deflate-solid stream
+    (work / "big.log").write_bytes(data)
+    assert _run("compress", "-1", "-q", "big.log").exit_code == 0
+    r = _run("list", "big.log.ksz")
+    assert r.exit_code == 0 and "deflate-solid:3" in r.output
+    r = _run("explain", "big.log.ksz")
+    assert r.exit_code == 0 and r.output.startswith("one deflate-solid stream over the whole file")
+    assert "deflate-solid: 3 block(s)" in r.output
+    assert _run("decompress", "big.log.ksz", "-o", "back.log").exit_code == 0
+    assert (work / "back.log").read_bytes() == data
+
+
+def test_solid_stream_cut_short_is_one_line_exit_1(work):
+    from ksynth import container as C
+    from ksynth.api import CompressConfig, Compressor
+
+    data = _log_lines(700)
+    blob = Compressor(CompressConfig(level=1, block_size=1024)).compress(data).blob
+    h = C.read_header(blob)
+    end = h.blocks[-2].offset + h.blocks[-2].payload_size   # the last record lost: no stream end
+    cut = blob[:end] + C.trailer_bytes(h.original_size - h.blocks[-1].raw_size, len(h.blocks) - 1,
+                                       h.checksum)
+    for bad, message in ((cut, "stream is truncated"), (blob[:len(blob) // 2], "truncated")):
+        (work / "bad.ksz").write_bytes(bad)
+        r = _run("decompress", "bad.ksz")
+        assert r.exit_code == 1 and r.output.count("\n") == 1
+        assert r.output.startswith("ksynth: error:") and message in r.output and not (work / "bad").exists()

@@ -1,7 +1,8 @@
 """The .ksz layout: fields read back as written, and hostile streams fail only as KsynthError.
 
-The fuzz mutates valid streams (bit flips, truncation, extension, header fields at their limits,
-kind bytes and sizes that lie): 500 cases by default, 10,000 with KSYNTH_SLOW=1.
+The fuzz mutates valid streams, block-wise and solid (bit flips, truncation, extension, header
+fields at their limits, kind bytes and sizes that lie): 500 cases by default, 10,000 with
+KSYNTH_SLOW=1.
 """
 from __future__ import annotations
 
@@ -11,13 +12,41 @@ import zlib
 
 import pytest
 
-from ksynth import container as C
+from ksynth import container as C, lzma2, solid
 from ksynth.api import CompressConfig, Compressor, Decompressor
 from ksynth.errors import CorruptInput, KsynthError
 
 SLOW = os.environ.get("KSYNTH_SLOW") == "1"
 FUZZ_CASES = 10_000 if SLOW else 500
 BLOCK = 1024                          # the smallest block size: many blocks from little data
+TEXT = b"".join(b"2026-12-01 12:%02d:%02d INFO request %d ok\n" % (i % 60, i % 7, i * i % 1009)
+                for i in range(140))     # 5.5 KiB: six records, all the output in the last
+SPREAD = bytes(random.Random(5).choices(b"ACGT\n", k=300 * BLOCK))   # payloads spread out
+SOLID_KINDS = [C.DEFLATE_SOLID, C.ZSTD_SOLID] + ([C.XZ_SOLID] if lzma2.available else [])
+
+
+def solid_stream(kind: int, data: bytes, level: int = 9) -> bytes:
+    """The whole solid stream of `data` in BLOCK-byte records, as the Compressor makes it."""
+    cand = solid.Candidate(kind, level if kind != C.XZ_SOLID else 6, BLOCK, len(data))
+    for i in range(0, len(data), BLOCK):
+        cand.add(data[i:i + BLOCK])
+    cand.finish(len(data), zlib.crc32(data))
+    cand.spool.seek(0)
+    blob = cand.spool.read()
+    cand.close()
+    return blob
+
+
+def records(blob: bytes) -> list[tuple[int, int, bytes]]:
+    """(kind, raw size, payload) of every record."""
+    return [(e.kind, e.raw_size, blob[e.offset:e.offset + e.payload_size])
+            for e in C.read_header(blob).blocks]
+
+
+def rebuild(recs, data_size: int, crc: int, version: int = 2) -> bytes:
+    return (C.header_bytes(BLOCK, version=version)
+            + b"".join(C.block_record(k, raw, p, BLOCK) for k, raw, p in recs)
+            + C.trailer_bytes(data_size, len(recs), crc))
 
 
 def _sample_streams() -> list[bytes]:
@@ -32,7 +61,9 @@ def _sample_streams() -> list[bytes]:
     kinds = {b.kind for b in result.blocks}
     assert {"program", "copy", "stored"} <= kinds, kinds
     short = Compressor(CompressConfig(level=1, block_size=BLOCK)).compress(text[:200] * 3).blob
-    return [result.blob, short, Compressor().compress(b"").blob]
+    return [result.blob, short, Compressor().compress(b"").blob] + \
+        [solid_stream(k, TEXT) for k in SOLID_KINDS] + \
+        [solid_stream(C.DEFLATE_SOLID, SPREAD[:60 * BLOCK])]     # output in several records
 
 
 STREAMS = _sample_streams()
@@ -41,7 +72,7 @@ STREAMS = _sample_streams()
 def test_layout_reads_back():
     blob = STREAMS[0]
     h = C.read_header(blob)
-    assert blob[:4] == C.MAGIC and h.version == C.VERSION and h.flags == 0
+    assert blob[:4] == C.MAGIC and h.version == 1 and h.flags == 0    # block-wise: version 1
     assert h.block_size == BLOCK and h.stream_size == len(blob)
     data = Decompressor().decompress(blob)
     assert h.original_size == len(data) == sum(b.raw_size for b in h.blocks)
@@ -63,7 +94,8 @@ def test_varint_is_canonical():
 
 
 @pytest.mark.parametrize("field, value, message", [
-    (4, 2, "version"), (5, 1, "flags"), (6, 9, "exponent"), (6, 25, "exponent"), (0, 0, "magic")])
+    (4, 3, "version"), (4, 0, "version"), (5, 1, "flags"), (6, 9, "exponent"), (6, 25, "exponent"),
+    (0, 0, "magic")])
 def test_header_fields_at_their_limits(field, value, message):
     blob = bytearray(STREAMS[0])
     blob[field] = value
@@ -113,3 +145,80 @@ def test_mutated_streams_fail_only_as_ksynth_errors():
         assert out == originals[k], f"case {case}: a damaged stream decoded to other data"
         outcomes["same"] += 1
     assert outcomes["error"] > FUZZ_CASES // 2
+
+
+# ---- solid streams: one codec stream across the records ---------------------------------------
+@pytest.mark.parametrize("kind", SOLID_KINDS)
+def test_solid_stream_reads_back(kind):
+    blob = solid_stream(kind, TEXT)
+    h = C.read_header(blob)
+    assert h.version == C.VERSION_SOLID and {b.kind for b in h.blocks} == {kind}
+    full = len(TEXT) // BLOCK
+    assert [b.raw_size for b in h.blocks] == [BLOCK] * full + [len(TEXT) - full * BLOCK]
+    assert Decompressor().decompress(blob) == TEXT
+
+
+@pytest.mark.parametrize("kind", SOLID_KINDS)
+def test_solid_records_out_of_place_are_refused(kind):
+    recs, crc, n = records(solid_stream(kind, SPREAD)), zlib.crc32(SPREAD), len(SPREAD)
+    i, j = [k for k, (_, raw, p) in enumerate(recs) if p and raw == BLOCK][:2]
+    other = (kind + 1 - C.DEFLATE_SOLID) % 3 + C.DEFLATE_SOLID
+    stored = (C.STORED, BLOCK, SPREAD[:BLOCK])
+    cases = {
+        "two swapped": (recs[:i] + [recs[j]] + recs[i + 1:j] + [recs[i]] + recs[j + 1:], n,
+                        "block"),
+        "one left out": (recs[:i] + recs[i + 1:], n - BLOCK, "block"),
+        "the last left out": (recs[:-1], n - recs[-1][1], "truncated"),
+        "a block-wise record inside": (recs[:2] + [stored] + recs[2:], n + BLOCK,
+                                       "inside the .*-solid stream of block 0"),
+        "a solid record after a block-wise one": ([stored] + recs, n + BLOCK,
+                                                  "does not follow a record of its stream"),
+        "another solid kind inside": (recs[:1] + [(other, *recs[1][1:])] + recs[2:], n,
+                                      "inside the"),
+        "a record declared too short": (recs[:i] + [(kind, 100, recs[i][2])] + recs[i + 1:],
+                                        n - BLOCK + 100, "more bytes than the blocks so far"),
+    }
+    for what, (bad, size, message) in cases.items():
+        with pytest.raises(CorruptInput, match=message):
+            Decompressor().decompress(rebuild(bad, size, crc))
+    with pytest.raises(CorruptInput, match="version 2"):        # a solid kind in a version-1 stream
+        Decompressor().decompress(rebuild(recs, n, crc, version=1))
+
+
+def test_solid_payload_limit_and_empty_payloads():
+    assert C.payload_limit(C.XZ_SOLID, 10, BLOCK) == BLOCK + C.SOLID_SLACK
+    if lzma2.available:                         # the encoder holds input back: empty records
+        assert records(solid_stream(C.XZ_SOLID, TEXT))[1][2] == b""
+    big = [(C.DEFLATE_SOLID, BLOCK, bytes(BLOCK + C.SOLID_SLACK + 1))]
+    with pytest.raises(CorruptInput, match="payload of"):
+        C.read_header(rebuild(big, BLOCK, 0))
+
+
+def test_xz_solid_dictionary_byte_is_checked():
+    if not lzma2.available:
+        pytest.skip("liblzma not loadable")
+    recs = records(solid_stream(C.XZ_SOLID, TEXT))
+    assert recs[0][2][0] == 13                  # 5.5 KiB rounded up: 8 KiB
+    for d, message in ((11, "outside 12..26"), (27, "outside 12..26")):
+        bad = [(recs[0][0], recs[0][1], bytes([d]) + recs[0][2][1:])] + recs[1:]
+        with pytest.raises(CorruptInput, match=message):
+            Decompressor().decompress(rebuild(bad, len(TEXT), zlib.crc32(TEXT)))
+    bad = [(C.XZ_SOLID, BLOCK, b"")] + recs[1:]
+    with pytest.raises(CorruptInput, match="no dictionary byte"):
+        Decompressor().decompress(rebuild(bad, len(TEXT), zlib.crc32(TEXT)))
+
+
+def test_solid_payloads_are_the_whole_file_codec_streams():
+    """deflate-solid's payloads in order are gzip -9's deflate stream, byte for byte; xz-solid's
+    (preset 6, dictionary = the input rounded up) are xz -9's raw LZMA2 (presets differ only in
+    dictionary size): the size bounds against gzip and xz hold up to the framing."""
+    import gzip
+    import lzma
+
+    data = SPREAD[:40 * BLOCK]
+    body = b"".join(p for _, _, p in records(solid_stream(C.DEFLATE_SOLID, data)))
+    assert body == gzip.compress(data, 9, mtime=0)[10:-8]
+    if lzma2.available:
+        body = b"".join(p for _, _, p in records(solid_stream(C.XZ_SOLID, data)))
+        assert body[0] == 16 and body[1:] == lzma.compress(data, format=lzma.FORMAT_RAW, filters=[
+            {"id": lzma.FILTER_LZMA2, "preset": 9}])

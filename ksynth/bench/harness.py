@@ -343,6 +343,7 @@ def run(spec: BenchSpec, out: str | os.PathLike, workers: int = 1, address: str 
     """Run (or resume) a benchmark into `out`; returns the rows.jsonl path."""
     from ksynth.cli.output import write_row
     from ksynth.parallel import Parallel
+    from ksynth.search.lm_policy import serving_for
 
     datasets.check_modalities(spec.modalities)
     if spec.methods is not None:
@@ -383,20 +384,26 @@ def run(spec: BenchSpec, out: str | os.PathLike, workers: int = 1, address: str 
     bar = tqdm(total=n_tasks, desc="bench", unit="item", file=sys.stderr,
                disable=not progress or not n_tasks, smoothing=0.05)
     errors = 0
+    log = (lambda line: bar.write(line, file=sys.stderr)) if progress else None
+    searched = [c for _, c in spec.configs] if spec.methods is None or KSYNTH in spec.methods else []
     with items_file, open(rows_path, "a", encoding="utf-8") as f, \
-            Parallel(backend, workers, address,
-                     log=(lambda line: bar.write(line, file=sys.stderr)) if progress else None) as par:
-        for _, rows in par.imap(run_task, tasks(), item_seconds=task_s, n_items=n_tasks):
-            for row in rows:
-                row.update(extra)
-                if row["error"]:
-                    errors += 1
-                    bar.write(f"ksynth: warning: {row['method']} failed on {row['modality']} "
-                              f"#{row['index']}: {row['error']}", file=sys.stderr)
-            # one item's rows in one write: a stop between two writes leaves whole lines
-            write_row(f, "\n".join(json.dumps(row, allow_nan=False) for row in rows), str(rows_path))
-            bar.set_postfix_str(f"{rows[0]['modality']} #{rows[0]['index']}", refresh=False)
-            bar.update(1)
+            Parallel(backend, workers, address, log=log) as par:
+        if n_tasks:
+            par.decide(n_tasks, task_s)
+        # on Ray with a GPU, an LM policy the configs load is served once for every worker (a GPU
+        # actor): search/lm_policy.py serving_for
+        with serving_for(par, searched, log) as wrap:
+            for _, rows in par.imap(wrap(run_task), tasks(), item_seconds=task_s, n_items=n_tasks):
+                for row in rows:
+                    row.update(extra)
+                    if row["error"]:
+                        errors += 1
+                        bar.write(f"ksynth: warning: {row['method']} failed on {row['modality']} "
+                                  f"#{row['index']}: {row['error']}", file=sys.stderr)
+                # one item's rows in one write: a stop between two writes leaves whole lines
+                write_row(f, "\n".join(json.dumps(row, allow_nan=False) for row in rows), str(rows_path))
+                bar.set_postfix_str(f"{rows[0]['modality']} #{rows[0]['index']}", refresh=False)
+                bar.update(1)
     bar.close()
     if errors:
         print(f"ksynth: warning: {errors} method runs failed (rows with 'error'); rerun to retry them",

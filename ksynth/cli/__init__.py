@@ -34,12 +34,17 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM, raised where the program is, so that it unwinds exactly as after Ctrl-C."""
 
 
+_sigterm_seen = threading.Event()   # Ray's blocking calls (ray.wait, ray.get) turn whatever a signal
+                                     # handler raised into a plain KeyboardInterrupt: remember the SIGTERM
+
+
 def _on_sigterm(signum, frame):
+    _sigterm_seen.set()
     raise Terminated()
 
 
 def _interrupted(e: KeyboardInterrupt):
-    if isinstance(e, Terminated):
+    if isinstance(e, Terminated) or _sigterm_seen.is_set():
         click.echo("\nksynth: terminated", err=True)
         sys.exit(EXIT_TERMINATED)
     click.echo("\nksynth: interrupted", err=True)

@@ -147,12 +147,17 @@ def _compress_help() -> str:
     return ("Compress each FILE to FILE.ksz (- or none: stdin to stdout).\n\n"
             "Each 1 MiB block becomes the shortest of: a KT-DSL program found for it, a copy of the "
             "previous block, deflate, zstd, xz or the bytes stored; every choice is decoded and "
-            "checked before it is written. Levels:\n\n\b\n" + _level_help() +
-            "\n\nSize promises against whole-file gzip -9 / zstd -19 / xz -9, for inputs of one "
-            "1 MiB block (experiments/bench_files.py measures them). Each further block is its "
-            "own deflate or xz stream (deflate and zstd-prev see the last 32 KiB of the block "
-            "before, xz-prev its last 256 KiB): up to ~200 B more per block than gzip, and up to "
-            "12% more than xz -9 on 2 MiB text:\n\n\b\n" + _promises())
+            "checked before it is written. From the second block on, the level's solid streams "
+            "are made beside these: one deflate (gzip -9's own), zstd or xz stream over the whole "
+            "file (xz's dictionary: the file's size, at most 64 MiB; stdin: the preset's own, "
+            "8 MiB at -4..-6, 64 MiB at -7..-9), and the smallest whole stream is written, after "
+            "it has been decoded and checked. Levels (after block 0, deflate and plain xz are "
+            "left to their solid streams; a block zstd packs below 1/64 also tries zstd 19):"
+            "\n\n\b\n" + _level_help() +
+            "\n\nSize promises against whole-file gzip -9 / zstd -19 / xz -9 "
+            "(experiments/bench_files.py measures them). Each 1 MiB record adds ~4 B of framing: "
+            "the gzip bound holds to about 7 MiB, then ~4 B more per MiB (xz's: to about 26 MiB):"
+            "\n\n\b\n" + _promises())
 
 
 def _level_options(f):
@@ -285,6 +290,9 @@ def explain_cmd(file):
     reader = C.Reader(blob)
     kinds: dict[str, list[int]] = {}
     for n, (entry, payload) in enumerate(reader.blocks()):
+        if n == 0 and entry.kind in C.SOLID:
+            click.echo(f"one {entry.kind_name} stream over the whole file: each block's payload "
+                       f"is what the encoder emitted while it read the block")
         head = f"block {n}: {entry.kind_name}, {_ratio(entry.raw_size, entry.payload_size)}"
         sums = kinds.setdefault(entry.kind_name, [0, 0, 0])
         sums[0] += 1

@@ -17,6 +17,10 @@ for Ray's start-up, and says which on stderr. On Ray a row also records `node` (
 and `pid` (the worker process) that made it; a worker that dies mid-row has its task rerun by Ray,
 and the driver writes each row once, when it arrives. Programs are the same as serial whenever
 every search finishes inside its budget (a search cut by its deadline depends on the load).
+A job on Ray whose strategies use an LM policy (`--policy default|PATH` with beam / mcts, or
+seqcoder) on a cluster with a GPU serves the model once for all workers (search/lm_policy.py
+`serving_for`: a GPU actor batching their requests) and says so, and the batch sizes it reached;
+in process, and on CPUs alone, each process loads its own copy.
 
 A sequence longer than `--max-len` is refused before any search: no single program may build it
 under the limit that `ksynth run` / `score` apply (the literal fallback included).
@@ -136,6 +140,7 @@ def solve_cmd(input_path, output_path, budget, strategies, objective, policy, ma
     from tqdm import tqdm
 
     from ksynth.parallel import Parallel, log_stderr
+    from ksynth.search.lm_policy import serving_for
 
     if resume and force:
         raise UsageError("--resume continues OUTPUT and --force starts it over: pass one of them")
@@ -164,15 +169,19 @@ def solve_cmd(input_path, output_path, budget, strategies, objective, policy, ma
                    f"nothing to do", err=True)
         return
     backend = "ray" if (workers > 1 or ray_address) and len(items) > 1 else "serial"
+    item_s = cfg.budget.seconds or 1.0
     with _open_rows(output_path, resume) as out, \
             tqdm(total=len(items), desc="solve", unit="seq", disable=None) as bar, \
             Parallel(backend, workers, ray_address, log=log_stderr) as par:
-        # the budget bounds each row's search: the rule decides from it, before any row runs
-        for _, row, where in par.imap_where(solve_row, items, item_seconds=cfg.budget.seconds or 1.0):
-            if where is not None:
-                row.update(where)
-            write_row(out, json.dumps(row), output_path)
-            bar.update(1)
+        # the budget bounds each row's search: the rule decides from it, before any row runs;
+        # on Ray with a GPU, an LM policy is served once (a GPU actor) for every worker
+        par.decide(len(items), item_s)
+        with serving_for(par, [cfg], log_stderr) as wrap:
+            for _, row, where in par.imap_where(wrap(solve_row), items, item_seconds=item_s):
+                if where is not None:
+                    row.update(where)
+                write_row(out, json.dumps(row), output_path)
+                bar.update(1)
 
 
 def _open_rows(path: str, resume: bool):

@@ -94,14 +94,22 @@ def save(model, folder, card: dict | None = None) -> Path:
     return folder
 
 
-def load(folder, on: str | None = None):
-    """The model saved in a local folder, in eval mode, on `on` (default: device())."""
+def check_folder(folder) -> Path:
+    """The folder, when it holds a saved model (UsageError naming it otherwise)."""
     from ksynth.errors import UsageError
 
     folder = Path(folder)
     if not (folder / "config.json").is_file():
         raise UsageError(f"no model in {folder} (expected config.json and model.safetensors "
                          f"written by save_pretrained)")
+    return folder
+
+
+def load(folder, on: str | None = None):
+    """The model saved in a local folder, in eval mode, on `on` (default: device())."""
+    from ksynth.errors import UsageError
+
+    folder = check_folder(folder)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import transformers
 

@@ -1,146 +1,235 @@
-"""The policy LM (ksynth/lm) as a search Policy; torch and transformers are imported on first use.
+"""The policy LM (ksynth/lm) as a search Policy, in this process or served; torch and
+transformers are imported on first use, Ray only by a served policy.
 
-Per target, one recognition pass: the prompt's KV cache, a greedy grammar-constrained decode
-(the SeqCoder-style answer, kept as `greedy`), and one forward pass over that answer whose
-next-token distributions at every line start, averaged and mixed with a little of the uniform
-prior, give the op weights the whole search uses (DeepCoder-style op presence, conditioned on the
-target). Batched calls on top of the cached prompt: `program_bits` (scoring) and `sample`
-(best-of-k proposals). Model time is spent inside the calling strategy, so it counts against the
-search budget like any other work.
+    pol = LMPolicy(folder)                 # the model in this process (get_policy("default"), PATH)
+    pol = ServedPolicy(server.client, ...) # the model in a ksynth.serve actor (a GPU when there is one)
+    tp = pol.for_target(target)            # the same LMTarget either way: strategies cannot tell
+
+The model-side work is requests (ksynth/lm/service.py: recognise, score, sample, beam search),
+and an LMTarget only makes requests, so the two policies differ in where those go: LMPolicy hands
+them to a PolicyModel in this process, ServedPolicy to a batching actor shared by every search
+worker. Per target, one recognition: the greedy program (SeqCoder-style) and the op weights the
+whole search uses; on top, batched scoring (`program_bits`) and sampling / beam decoding
+(`sample`, `beam`). Model time is spent inside the calling strategy (waiting, when served), so it
+counts against the search budget like any other work (`seconds`).
+
+A job on Ray with a GPU (see `serving_for`) starts one served model per LM its configs load and
+hands its workers the clients inside the task function, so every strategy's get_policy finds the
+served one; serial jobs, and jobs on CPUs alone, keep LMPolicy in each process.
 """
 from __future__ import annotations
 
-import math
+import contextlib
 import os
+import time
 
-from ksynth.dsl.ops import FUNCTION_BITS, KT_OPS
 from ksynth.search.policy import OpWeights
 
-UNIFORM_MIX = 0.1          # share of the uniform op prior mixed into the LM's op weights
-_LN2 = math.log(2.0)
+
+def _until(deadline: float | None) -> float | None:
+    """A time.monotonic() deadline as a time.time() one (service.py: comparable across processes)."""
+    return None if deadline is None else time.time() + (deadline - time.monotonic())
 
 
 class LMTarget(OpWeights):
-    """One target under the LM: op weights, the greedy program, batched scoring and sampling.
-    The prompt is encoded at once; the recognition pass (greedy decode + op weights) runs on
-    first use of `greedy` / `op_bits`, so pure scoring never pays for it."""
+    """One target under the LM, through `answer` (requests -> answers). The recognition request
+    is made on first use of `greedy` / `op_bits`, so pure scoring never pays for it."""
 
-    def __init__(self, policy: "LMPolicy", target):
-        import time
+    def __init__(self, answer, target):
+        self._answer = answer
+        self.target = tuple(int(v) for v in target)
+        self._rec = None
+        self.seconds = 0.0                            # model time so far (waiting included)
 
-        from ksynth.lm import decode
-
+    def _ask(self, request):
         t0 = time.monotonic()
-        self.policy, self.model = policy, policy.model
-        self.enc = decode.encode_target(self.model, target)
-        self._greedy, self._recognised, self._op_weights = None, False, None
-        self.seconds = time.monotonic() - t0          # model time so far (prompt, recognition)
-
-    def _recognise(self) -> None:
-        import time
-
-        from ksynth.lm import decode
-
-        t0 = time.monotonic()
-        self._recognised = True
-        if self.enc is None:                  # too long for the context: the uniform prior
-            self._op_weights = {op: FUNCTION_BITS for op in KT_OPS}
-        else:
-            (self._greedy, self.greedy_log2p), = decode.decode(self.model, self.enc, greedy=True)
-            self._op_weights = self._op_bits()
+        (answer,) = self._answer([request])
         self.seconds += time.monotonic() - t0
+        if isinstance(answer, Exception):         # an error of this request alone (service.py)
+            raise answer
+        return answer
+
+    def _recognition(self):
+        if self._rec is None:
+            from ksynth.lm.service import Recognise
+
+            self._rec = self._ask(Recognise(self.target))
+        return self._rec
 
     @property
     def greedy(self):
-        if not self._recognised:
-            self._recognise()
-        return self._greedy
+        return self._recognition().greedy
+
+    @property
+    def greedy_log2p(self) -> float | None:
+        return self._recognition().greedy_log2p
 
     @property
     def op_bits(self) -> dict[str, float]:
-        if not self._recognised:
-            self._recognise()
-        return self._op_weights
-
-    def _op_bits(self) -> dict[str, float]:
-        import torch
-
-        from ksynth.lm import tokens as T
-
-        toks = T.program_tokens(self._greedy) if self._greedy is not None else [T.EOS]
-        op_ids = torch.tensor([T.OP_TOKEN[op] for op in KT_OPS])
-        dists = [self.enc.logp[0]]            # the first line's distribution
-        if len(toks) > 1:
-            dev = self.enc.logp.device
-            import copy
-
-            cache = copy.deepcopy(self.enc.cache)
-            with torch.no_grad():
-                out = self.model(input_ids=torch.tensor([toks[:-1]], device=dev), cache=cache,
-                                 use_cache=True)
-            lp = torch.log_softmax(out.logits[0].float(), -1)
-            dists += [lp[j] for j in range(len(toks) - 1) if toks[j + 1] in T.TOKEN_OP]
-        probs = torch.stack([torch.softmax(d[op_ids], -1) for d in dists]).mean(0)
-        probs = (1 - UNIFORM_MIX) * probs + UNIFORM_MIX / len(KT_OPS)
-        return {op: -math.log2(float(p)) for op, p in zip(KT_OPS, probs)}
+        return self._recognition().op_bits
 
     def program_bits(self, programs) -> list[float]:
         """-log2 p(program | target) under the LM; KT's prior where the prompt does not fit."""
-        if self.enc is None:
-            return super().program_bits(programs)
-        from ksynth.lm import decode, tokens as T
+        from ksynth.lm import tokens as T
+        from ksynth.lm.service import Score
 
-        return decode.score(self.model, self.enc, [T.program_tokens(p) for p in programs])
+        programs = list(programs)
+        bits = self._ask(Score(self.target, tuple(tuple(T.program_tokens(p)) for p in programs)))
+        return super().program_bits(programs) if bits is None else bits
 
     def sample(self, k: int, temperature: float = 1.0, seed: int = 0,
                deadline: float | None = None) -> list:
         """k grammar-constrained samples: [(Program or None, log2 p)]."""
-        if self.enc is None:
-            return []
-        from ksynth.lm import decode
+        from ksynth.lm.service import Sample
 
-        return decode.decode(self.model, self.enc, k=k, greedy=False, temperature=temperature,
-                             seed=seed, deadline=deadline)
-
+        return self._ask(Sample(self.target, k, temperature, seed, _until(deadline)))
 
     def beam(self, width: int, deadline: float | None = None) -> list:
         """Token-level beam search: up to `width` programs, most probable first."""
-        if self.enc is None:
-            return []
-        from ksynth.lm import decode
+        from ksynth.lm.service import BeamSearch
 
-        return decode.decode_beam(self.model, self.enc, width=width, deadline=deadline)
+        return self._ask(BeamSearch(self.target, width, _until(deadline)))
+
+
+def model_folder(path=None):
+    """The folder an LM policy loads (path None: the shipped checkpoint), checked to hold a model
+    here, before a served one fails to load in its actor."""
+    from ksynth.errors import UsageError
+    from ksynth.lm import model as lm_model
+
+    if path is None and not lm_model.has_default():
+        raise UsageError(f"no shipped policy checkpoint in {lm_model.DEFAULT_CHECKPOINT}; "
+                         f"train one with experiments/train_policy.py --ship")
+    return lm_model.check_folder(path or lm_model.DEFAULT_CHECKPOINT)
 
 
 class LMPolicy:
-    """A saved causal LM with ksynth's prompt format; `path` None = the shipped checkpoint."""
+    """A saved causal LM with ksynth's prompt format, in this process; `path` None = the shipped
+    checkpoint."""
 
     name = "lm"
 
     def __init__(self, path=None):
         self.path = path
-        self._model = None
+        self._service = None
 
     @property
-    def model(self):
-        if self._model is None:
+    def service(self):
+        """The PolicyModel (loaded on first use)."""
+        if self._service is None:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             import torch
 
-            from ksynth.errors import UsageError
-            from ksynth.lm import model as lm_model
+            from ksynth.lm.service import PolicyModel
 
-            if self.path is None and not lm_model.has_default():
-                raise UsageError(f"no shipped policy checkpoint in {lm_model.DEFAULT_CHECKPOINT}; "
-                                 f"train one with experiments/train_policy.py --ship")
+            folder = model_folder(self.path)
             if os.environ.get("OMP_NUM_THREADS") is None:
                 torch.set_num_threads(1)      # ENV-NOTES: more threads on a busy core crawl
-            self._model = lm_model.load(self.path or lm_model.DEFAULT_CHECKPOINT)
-        return self._model
+            self._service = PolicyModel.load(folder)
+        return self._service
+
+    @property
+    def model(self):
+        return self.service.model
 
     @property
     def n_params(self) -> int:
         return sum(p.numel() for p in self.model.parameters())
 
+    def answer(self, requests: list) -> list:
+        return self.service(requests)
+
     def for_target(self, target, deadline=None) -> LMTarget:
-        return LMTarget(self, target)
+        return LMTarget(self.answer, target)
+
+
+class ServedPolicy:
+    """The LM behind a ksynth.serve Server: picklable (the client is), so Ray tasks carry it."""
+
+    name = "lm"
+
+    def __init__(self, client, where: str):
+        self.client, self.where = client, where
+
+    def answer(self, requests: list) -> list:
+        return self.client(requests)
+
+    def for_target(self, target, deadline=None) -> LMTarget:
+        return LMTarget(self.answer, target)
+
+
+# ---- a job's served models ---------------------------------------------------------------------
+GUIDED = ("beam", "mcts")          # strategies that price by config.policy (search/space.py)
+
+
+def lm_names(config) -> set[str]:
+    """The LM policies (by policy key) a search under `config` loads: config.policy when it is an
+    LM and a guided strategy runs, and seqcoder's LM (search/seqcoder.lm_for)."""
+    from ksynth.search.policy import is_lm, policy_key
+
+    names = set()
+    if is_lm(config.policy) and any(s in GUIDED for s in config.strategies):
+        names.add(policy_key(config.policy))
+    if "seqcoder" in config.strategies:
+        names.add(policy_key(config.policy if is_lm(config.policy) else "default"))
+    return names
+
+
+class WithPolicies:
+    """fn with served policies installed (policy.serving) while it runs: a picklable task body."""
+
+    def __init__(self, fn, policies: dict):
+        self.fn, self.policies = fn, policies
+
+    def __call__(self, item):
+        from ksynth.search.policy import serving
+
+        with serving(self.policies):
+            return self.fn(item)
+
+
+@contextlib.contextmanager
+def serving_for(par, configs, log=None):
+    """For a job about to map over `par` (a ksynth.parallel.Parallel that has decided): yields
+    `wrap(fn)`, which hands the job's tasks the served LMs its configs load, one served model per
+    LM (ksynth.serve.serve: a GPU actor, or an actor on the stand-in resource), closed on exit,
+    saying the batch sizes reached. `wrap` is the identity, and nothing is served, where the job
+    stays in this process, loads no LM, or runs on a cluster without a GPU: there each worker
+    keeps its own copy of the model (3.6 MB shipped), whose requests per second scale with the
+    workers, where one CPU actor would answer all of them from one thread (experiments/
+    bench_serve.py measures both); `log` says which."""
+    names = set().union(*(lm_names(c) for c in configs)) if configs else set()
+    if par.choice != "ray" or not names:
+        yield lambda fn: fn
+        return
+    import functools
+
+    from ksynth.lm.service import PolicyModel
+    from ksynth.serve import accelerated, serve
+
+    ray = par.start()
+    if not accelerated(ray.cluster_resources()):
+        if log is not None:
+            log(f"ksynth: serve: no GPU in the cluster: policy {', '.join(sorted(names))} stays in "
+                f"each worker's process")
+        yield lambda fn: fn
+        return
+    servers = {}
+    try:
+        for name in sorted(names):
+            folder = model_folder(None if name == "default" else name)
+            t0 = time.perf_counter()
+            servers[name] = serve(functools.partial(PolicyModel.load, str(folder)), log=log,
+                                  name=f"policy {name}")
+            servers[name].stats()          # waits for the load, so no search's budget pays for it
+            if log is not None:
+                log(f"ksynth: serve: policy {name} loaded in {time.perf_counter() - t0:.1f} s")
+        policies = {name: ServedPolicy(s.client, s.where) for name, s in servers.items()}
+        yield lambda fn: WithPolicies(fn, policies)
+    finally:
+        for name, s in servers.items():
+            try:
+                s.close()                  # says the batch sizes reached
+            except Exception as e:         # a dead actor: the job's own error, if any, matters more
+                if log is not None:
+                    log(f"ksynth: serve: policy {name}: no stats at close ({type(e).__name__}: {e})")

@@ -17,6 +17,7 @@ The shipped fit lives in ksynth/lm/pcfg.json (written by experiments/train_polic
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from collections import Counter
@@ -141,12 +142,40 @@ class PCFG:
 
 
 _CACHE: dict[str, object] = {}
+_SERVED: dict[str, object] = {}      # policy key -> a served LM (search/lm_policy.py), while serving
+
+
+def is_lm(name: str) -> bool:
+    """The name is an LM policy: the shipped one (lm, default) or a model folder."""
+    return name in ("lm", "default") or (name not in POLICIES and Path(name).is_dir())
+
+
+def policy_key(name: str) -> str:
+    """One key per LM: lm and default are the same shipped checkpoint."""
+    return "default" if name in ("lm", "default") else name
+
+
+@contextlib.contextmanager
+def serving(policies: dict):
+    """get_policy answers these (policy key -> policy) while the block runs: how a Ray task body
+    finds the served LM its driver started (lm_policy.WithPolicies)."""
+    old = dict(_SERVED)
+    _SERVED.update(policies)
+    try:
+        yield
+    finally:
+        _SERVED.clear()
+        _SERVED.update(old)
 
 
 def get_policy(name: str) -> Policy:
-    """A policy by name: uniform, pcfg, lm / default (the shipped checkpoint), or a model folder."""
+    """A policy by name: uniform, pcfg, lm / default (the shipped checkpoint), or a model folder;
+    a served LM instead where one is installed (`serving`)."""
     from ksynth.errors import UsageError
 
+    served = _SERVED.get(policy_key(name))
+    if served is not None:
+        return served
     if name in _CACHE:
         return _CACHE[name]
     if name == "uniform":

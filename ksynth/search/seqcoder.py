@@ -20,11 +20,7 @@ def lm_for(config):
     """The LM policy config.policy names (the shipped one unless it names a folder)."""
     from ksynth.search.policy import get_policy
 
-    name = config.policy if config.policy not in ("uniform", "pcfg") else "default"
-    pol = get_policy(name)
-    if not hasattr(pol, "model"):
-        pol = get_policy("default")
-    return pol
+    return get_policy(config.policy if config.policy not in ("uniform", "pcfg") else "default")
 
 
 class SeqCoderStrategy:
