@@ -1,6 +1,7 @@
 """Build the trained priors in ksynth/priors/ from the DEV split only (chunk index < half).
 
-    python experiments/train_priors.py [--data DIR] [--n 2000] [--rounds 2] [--book 61] [--only audio|dna|text]
+    python experiments/train_priors.py [--data DIR] [--n 500] [--rounds 2] [--book 125] [--forms-n 500]
+                                       [--workers 2] [--only audio|dna|text|forms]
 
 - residual_a8.prior / residual_a16.prior / residual_mfcc.prior: the residual coders' shape tables,
   P(bucket | running-mean context) and P(top mantissa bit | cell), counted over the residuals of the predictor the `predict`
@@ -12,6 +13,8 @@
   P(byte | previous 2 / 3 bytes) for the commonest contexts, each backed off to the row below.
 - dna.prior: P(base | 6 previous bases), -log2 p quantised to 1/3 bit, over every dev chunk (contexts restart at each chunk, as
   the decoder sees them), then P(first symbol's case) and P(case switches in a chunk).
+- forms.prior (last: it prices what the others made): P(form), P(param | model) and
+  P(codebook index | model) over the programs `predict` writes on dev chunks of every modality.
 Each file is packed with raw LZMA2 (models.pack; text.prior in the delta layout of
 models.write_byte_table); its size is what the benchmark charges. Prints every file's size in bytes.
 """
@@ -129,7 +132,7 @@ def install(name: str, model) -> None:
     models.MODELS = models.MODELS[:k] + (model,) + models.MODELS[k + 1:]
 
 
-def train_audio(n: int, rounds: int, book_size: int, directory=None) -> None:
+def train_audio(n: int, rounds: int, book_size: int, directory=None, workers: int = 2) -> None:
     """Residual tables and the shared codebook, alternating: round 1 picks under the formula table
     and the fixed predictors only; the codebook is fitted to round 1's picks; later rounds pick
     under the previous round's tables and the codebook."""
@@ -139,7 +142,7 @@ def train_audio(n: int, rounds: int, book_size: int, directory=None) -> None:
     for name in RESIDUAL_PRIORS.values():
         install(name, models.ResidualModel(name, rows=models.MODELS[0].rows))
     for r in range(rounds):
-        codes = {m: best_codes(chunks[m], models.MODEL_INDEX[name])
+        codes = {m: best_codes(chunks[m], models.MODEL_INDEX[name], workers)
                  for m, name in RESIDUAL_PRIORS.items()}
         for m, name in RESIDUAL_PRIORS.items():
             install(name, fit_table(name, codes[m]))
@@ -278,7 +281,7 @@ def train_forms(n: int, rounds: int, directory=None, workers: int = 2) -> int:
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=None, help="folder with the KT .bin files")
-    ap.add_argument("--n", type=int, default=2000, help="dev chunks per audio modality")
+    ap.add_argument("--n", type=int, default=500, help="dev chunks per audio modality")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--book", type=int, default=BOOK_SIZE, help="trained codebook entries")
     ap.add_argument("--forms-n", type=int, default=500, help="dev chunks per modality for forms.prior")
@@ -287,7 +290,7 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
     models.PRIOR_DIR.mkdir(exist_ok=True)
     if args.only in (None, "audio"):
-        train_audio(args.n, args.rounds, args.book, args.data)
+        train_audio(args.n, args.rounds, args.book, args.data, args.workers)
     if args.only in (None, "dna"):
         print(f"dna.prior: {train_dna(args.data)} bytes", flush=True)
     if args.only in (None, "text"):

@@ -62,6 +62,9 @@ def test_residual_lists_round_trip_near_their_model_cost(values, param):
        st.sampled_from([(0, 1), (0, 2, -1), (6, 100, -40), (3, 9, -1, 2)]))
 def test_forms_round_trip(model, chain, param, values, predictor):
     param %= models.MODELS[model].param_radix
+    if models.MODELS[model].kind == "small":
+        lo, size = models.SmallModel.alphabet(param)
+        values = [lo + v % size for v in values]
     lpc, width = models.CHAINS[chain]
     lines = [("modeled_list", (model, param, tuple(values)))]
     if lpc:
@@ -203,6 +206,25 @@ def test_models_refuse_what_they_cannot_code():
         encode.bits(Program.build([("modeled_list", (RESIDUAL, models.RESIDUAL_PARAMS, (1,)))]))
     with pytest.raises(ProgramError, match="2\\^32"):
         encode.bits(Program.build([("modeled_list", (RESIDUAL, 0, (1 << 32,)))]))
+
+
+def test_small_alphabets_cost_their_runs():
+    small = models.MODEL_INDEX["small"]
+    model = models.MODELS[small]
+    binary = models.SmallModel.param_of(-1, 2)
+    assert models.SmallModel.alphabet(binary) == (-1, 2)
+    runs = tuple([-1] * 40 + [0] * 30 + [-1] * 58)
+    rng = random.Random(4)
+    noise = tuple(rng.choice((-1, 0)) for _ in range(128))
+    assert model.cost(runs, binary) < 20 < 100 < model.cost(noise, binary)
+    assert model.cost((3,) * 128, models.SmallModel.param_of(3, 1)) == 0     # one value: nothing
+    with pytest.raises(ProgramError, match="codes -1..0"):
+        model.cost((1,), binary)
+    for values, param in ((runs, binary), (noise, binary), ((3,) * 9, models.SmallModel.param_of(3, 1)),
+                          ((-8, -5, -7, -6), models.SmallModel.param_of(-8, 4))):
+        p = Program.build([("modeled_list", (small, param, values)), ("bytes_le", (Ref(0), 1))])
+        _round_trip(p)
+        assert run(p) == [v & 255 for v in values]
 
 
 def test_a_skewed_list_costs_its_entropy_not_eight_bits_a_value():

@@ -10,13 +10,16 @@ reads the target in a few ways and writes the cheapest as a 1-3 line program:
              or  bytes_le(sequence_2, 2)                      # int16 samples -> little-endian bytes
     output = sequence_3
 
-Readings: int8 samples (any length), int16 little-endian samples (even length), symbols 0..7 under
-the DNA model and bytes under the text model (no predictor). Predictors: none, every entry of the shared codebook (FLAC's fixed
-polynomials of orders 1..3 and the trained ones, a few bits each) and least-squares fits of orders
-1..MAX_LS_ORDER with coefficients quantised to `shift` fractional bits (written out). Every
-candidate is priced with the residual models' exact code lengths (their shape tables and the
-running-mean context), the best few are assembled and priced exactly by encode.bits; the portfolio
-verifies the winner. Under the kt objective the ops are not allowed and the strategy proposes nothing.
+Readings: int8 samples (any length), the same unwrapped (no step beyond +-128: bytes_le keeps the
+low byte), int16 little-endian samples (even length); symbols 0..7 under the DNA model, bytes under
+the text model, and a reading of at most 4 distinct neighbouring values under the small model (no
+predictor). Predictors: none, every entry of the shared codebook (FLAC's fixed polynomials of
+orders 1..3 and the trained ones) and least-squares fits of orders 1..MAX_LS_ORDER with
+coefficients quantised to `shift` fractional bits (written out). Every candidate is priced with
+the residual models' exact code lengths plus its form's overhead (encode.form_overhead_bits: the
+form symbol, the parameter, the codebook index or the explicit predictor), the best few are
+assembled and priced exactly by encode.bits; the portfolio verifies the winner. Under the kt
+objective the ops are not allowed and the strategy proposes nothing.
 """
 from __future__ import annotations
 
@@ -34,6 +37,7 @@ EXACT_TOP = 3                    # candidates priced exactly (encode.bits) after
 RESIDUAL_MODELS = tuple(k for k, m in enumerate(models.MODELS) if m.kind == "residual")
 DNA_MODEL = models.MODEL_INDEX["dna"]
 TEXT_MODEL = models.MODEL_INDEX["text"]
+SMALL_MODEL = models.MODEL_INDEX["small"]
 
 
 def unwrap(y: np.ndarray, width: int) -> np.ndarray:
@@ -98,13 +102,6 @@ def candidates(y: np.ndarray, book: bool = True) -> list[tuple[int, ...]]:
     return list(dict.fromkeys(preds))
 
 
-def predictor_bits(predictor) -> float:
-    """Bits of lpc's predictor argument (0 for no lpc line, whose cost the caller adds)."""
-    from ksynth.dsl import encode
-
-    return encode.CODERS["predictor"].bits(predictor, (), None, 1) if predictor else 0.0
-
-
 def _bucket_mean(res) -> int:
     """A starting param for the residual models: the mean bucket of the first values."""
     head = np.abs(np.asarray(res[:8], np.int64))
@@ -160,6 +157,12 @@ class PredictStrategy:
         if t.min() >= 0 and t.max() < 8:
             cands.append((0.0, Program.build([("modeled_list", (DNA_MODEL, 0, tuple(target)))])))
         nodes = 0
+        for width, y in readings(t)[:2]:                 # a few values only: near-silent audio
+            lo, hi = int(y.min()), int(y.max())
+            param = models.SmallModel.param_of(lo, hi - lo + 1)
+            if param is not None:
+                cands.append((0.0, Program.build([("modeled_list", (SMALL_MODEL, param, tuple(int(v) for v in y))),
+                                                  ("bytes_le", (Ref(0), width))])))
         for width, y in readings(t):
             scored = []
             for pred in candidates(y):
