@@ -8,7 +8,8 @@
 
 The block table is the sequence of block records: it is written as blocks are made, so a stream
 can be written without knowing its length and read without seeking; `read_header()` walks it
-(seeking past payloads where the source can seek). A solid stream (version 2) is one deflate,
+(seeking past payloads where the source can seek). Block-wise streams are version 3 (version 1
+had the same layout and an older program code). A solid stream (version 2) is one deflate,
 zstd or LZMA2 stream over the whole file, cut where the encoder stood at each block boundary:
 every record is of one solid kind, and the payloads in order are that codec stream. Varints are
 unsigned LEB128, canonical (no trailing zero groups), at most 10 bytes.
@@ -27,8 +28,10 @@ from typing import BinaryIO, Iterator
 from ksynth.errors import CorruptInput
 
 MAGIC = b"KSZ\x1a"           # \x1a (^Z) stops text-mode readers, as in PNG's signature
-VERSION = 2                  # the newest this module reads; streams are written with the lowest
-VERSION_SOLID = 2            # .. that holds them: 1 unless solid kinds (new in 2) are used
+VERSION = 3                  # the newest this module reads
+VERSION_SOLID = 2            # solid streams are written as version 2 (the solid kinds are new in 2)
+VERSION_PROGRAMS = 3         # block-wise streams as version 3: program blocks in version 3's code
+                             # (forms, line 0's op first); a version-1 program block is refused
 HEADER_SIZE = 8              # bytes
 MIN_BLOCK_EXP = 10           # block sizes 1 KiB ..
 MAX_BLOCK_EXP = 24           # .. 16 MiB: a reader's memory is a small multiple of this
@@ -97,7 +100,7 @@ def block_exponent(block_size: int) -> int:
     return exp
 
 
-def header_bytes(block_size: int, flags: int = 0, version: int = 1) -> bytes:
+def header_bytes(block_size: int, flags: int = 0, version: int = VERSION_PROGRAMS) -> bytes:
     head = MAGIC + bytes([version, flags, block_exponent(block_size)])
     return head + bytes([zlib.crc32(head) & 0xFF])
 
@@ -212,6 +215,10 @@ class Reader:
             if kind in SOLID and self.version < VERSION_SOLID:
                 raise CorruptInput(f"block {n} is {KIND_NAMES[kind]}, a kind of version "
                                    f"{VERSION_SOLID}; the header says version {self.version}")
+            if kind == PROGRAM and self.version < VERSION_PROGRAMS:
+                raise CorruptInput(f"block {n} is a program in the program code of .ksz version "
+                                   f"{self.version}, which this ksynth no longer decodes (the "
+                                   f"code changed in version {VERSION_PROGRAMS})")
             first = kind if first is None else first
             if (kind in SOLID or first in SOLID) and kind != first:
                 raise CorruptInput(
