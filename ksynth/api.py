@@ -16,9 +16,10 @@ rule. The choice of a block depends only on the block and the one before it, so 
 identical either way.
 
 From the second block on, the level's solid streams (ksynth.solid: one deflate, zstd or LZMA2
-stream over the whole file) are made beside the block-wise stream, in block order in this
-process; each is spooled, and the smallest whole stream is written (a solid one only after it
-has been decoded and checked against the input's size and CRC32). A one-block input makes none.
+stream over the whole file, written as one record) are made beside the block-wise stream, in
+block order in this process; each is spooled, and the smallest whole stream is written (a solid
+one only after it has been decoded and checked against the input's size and CRC32). A one-block
+input makes none.
 """
 from __future__ import annotations
 
@@ -228,11 +229,12 @@ class Compressor:
                     if c.size < (size if best is None else best.size):   # ties: block-wise
                         best = c
             if best is not None:
-                _check(best.spool, total, crc, best.name)
-                infos = [BlockInfo(best.name, raw, n) for raw, n in best.records]
-                _copy(best.spool, writer)
+                _check(best.open(), total, crc, best.name)
+                infos = [BlockInfo(best.name, best.raw_size, best.payload_size)]
+                _copy(best.open(), writer)
                 size = best.size
             elif main is not writer:
+                main.seek(0)
                 _copy(main, writer)
         finally:
             for c in cands:
@@ -251,14 +253,14 @@ def _solid_plans(plan: Plan) -> tuple[tuple[int, int], ...]:
     return tuple((k, lv) for k, lv in plan.solid if k != C.XZ_SOLID or lzma2.available)
 
 
-def _copy(spool, writer: BinaryIO) -> None:
-    spool.seek(0)
-    while chunk := spool.read(COPY_CHUNK):
+def _copy(src, writer: BinaryIO) -> None:
+    while chunk := src.read(COPY_CHUNK):
         writer.write(chunk)
 
 
-def _check(spool, size: int, checksum: int, name: str) -> None:
-    """Decode a spooled stream; KsynthError unless it restores `size` bytes with this CRC32."""
+def _check(src, size: int, checksum: int, name: str) -> None:
+    """Decode a spooled stream from its start; KsynthError unless it restores `size` bytes with
+    this CRC32."""
     class _Crc:
         n, crc = 0, 0
 
@@ -266,10 +268,9 @@ def _check(spool, size: int, checksum: int, name: str) -> None:
             self.n += len(data)
             self.crc = zlib.crc32(data, self.crc)
 
-    spool.seek(0)
     sink = _Crc()
     try:
-        Decompressor().decompress_stream(spool, sink)
+        Decompressor().decompress_stream(src, sink)
     except CorruptInput as e:
         raise KsynthError(f"internal error: the {name} stream does not decode: {e}") from None
     if sink.n != size or sink.crc != checksum:
@@ -305,7 +306,13 @@ class Decompressor:
                                  f"bytes (block {n} ends at byte {declared + entry.raw_size})")
             declared += entry.raw_size
             try:
-                if entry.kind in C.SOLID:          # one decoder across the records (ksynth.solid)
+                if entry.streamed:                 # version 4: the payload in pieces
+                    stream = solid.Decoder(entry.kind)
+                    for piece in payload:
+                        stream.feed(piece, declared - out.n, out.write)
+                        if progress is not None:
+                            progress(len(piece))
+                elif entry.kind in C.SOLID:        # version 2: one decoder across the records
                     stream = stream or solid.Decoder(entry.kind)
                     stream.feed(payload, declared - out.n, out.write)
                 else:
@@ -314,7 +321,7 @@ class Decompressor:
                     out.write(prev)
             except CorruptInput as e:
                 raise CorruptInput(f"block {n}: {e}") from None
-            if progress is not None:
+            if progress is not None and not entry.streamed:
                 progress(entry.payload_size)
         if stream is not None:
             try:

@@ -9,10 +9,13 @@
 The block table is the sequence of block records: it is written as blocks are made, so a stream
 can be written without knowing its length and read without seeking; `read_header()` walks it
 (seeking past payloads where the source can seek). Block-wise streams are version 3 (version 1
-had the same layout and an older program code). A solid stream (version 2) is one deflate,
-zstd or LZMA2 stream over the whole file, cut where the encoder stood at each block boundary:
-every record is of one solid kind, and the payloads in order are that codec stream. Varints are
-unsigned LEB128, canonical (no trailing zero groups), at most 10 bytes.
+had the same layout and an older program code). A solid stream is one deflate, zstd or LZMA2
+stream over the whole file. Version 4 writes it as one record that declares the file's size
+(the SHORT bit set, the raw size any size >= 1) and whose payload a reader takes in pieces of
+STREAM_PIECE bytes (`Payload`), so neither side holds it whole and its framing is a constant
+whatever the file's size. Version 2 (still read) cut it into one record per block, where the
+encoder stood at each boundary (~4 B of framing per block). Varints are unsigned LEB128,
+canonical (no trailing zero groups), at most 10 bytes.
 
 Readers never trust a field: each size is checked against the limits below before anything is
 allocated or read, and every violation is a CorruptInput naming the field and the value.
@@ -28,17 +31,24 @@ from typing import BinaryIO, Iterator
 from ksynth.errors import CorruptInput
 
 MAGIC = b"KSZ\x1a"           # \x1a (^Z) stops text-mode readers, as in PNG's signature
-VERSION = 3                  # the newest this module reads
-VERSION_SOLID = 2            # solid streams are written as version 2 (the solid kinds are new in 2)
+VERSION = 4                  # the newest this module reads
+VERSION_SOLID_BLOCKS = 2     # the solid kinds are new in version 2, one record per block (2 and 3)
 VERSION_PROGRAMS = 3         # block-wise streams as version 3: program blocks in version 3's code
                              # (forms, line 0's op first); a version-1 program block is refused
+VERSION_SOLID = 4            # solid streams are written as version 4: one record for the whole file
 HEADER_SIZE = 8              # bytes
 MIN_BLOCK_EXP = 10           # block sizes 1 KiB ..
 MAX_BLOCK_EXP = 24           # .. 16 MiB: a reader's memory is a small multiple of this
 MAX_PROGRAM_PAYLOAD = 8192   # bytes: decoding a program is quadratic in its length (one big integer)
-SOLID_SLACK = 17 << 17       # bytes (2 MiB + 128 KiB) a solid record's payload may exceed the
-                             # block size by: an encoder holds back at most a deflate / zstd block
-                             # or an LZMA2 chunk (<= 2 MiB of input, sent uncompressed: random)
+SOLID_SLACK = 17 << 17       # bytes (2 MiB + 128 KiB) a version-2 solid record's payload may
+                             # exceed the block size by: an encoder holds back at most a deflate /
+                             # zstd block or an LZMA2 chunk (<= 2 MiB of input, sent uncompressed)
+SOLID_GROWTH = 1024          # a version-4 solid payload holds at most raw / SOLID_GROWTH ..
+SOLID_GROWTH_SLACK = 4096    # .. + this many bytes more than the file: incompressible input grows
+                             # by deflate's stored blocks (5 B per 64 KiB), zstd's raw blocks (3 B
+                             # per 128 KiB) or LZMA2's uncompressed chunks (3 B per 64 KiB), plus
+                             # headers and xz-solid's dictionary byte
+STREAM_PIECE = 1 << 18       # bytes: a version-4 solid payload is read in pieces of at most this
 END = 0xFF
 SHORT = 0x10                 # kind-byte bit: the raw size follows (else it is the block size)
 VARINT_MAX_BYTES = 10
@@ -61,6 +71,7 @@ class BlockEntry:
     raw_size: int            # bytes of original data this block restores
     payload_size: int        # bytes of payload after the record
     offset: int
+    streamed: bool = False   # a version-4 solid record: Reader.blocks() gives a Payload, not bytes
 
     @property
     def kind_name(self) -> str:
@@ -114,6 +125,20 @@ def payload_limit(kind: int, raw_size: int, block_size: int) -> int:
     if kind in SOLID:
         return block_size + SOLID_SLACK
     return raw_size
+
+
+def solid_payload_limit(raw_size: int) -> int:
+    """The most payload bytes a version-4 solid record restoring raw_size bytes may carry."""
+    return raw_size + raw_size // SOLID_GROWTH + SOLID_GROWTH_SLACK
+
+
+def solid_record_head(kind: int, raw_size: int, payload_size: int) -> bytes:
+    """A version-4 solid record up to its payload: the whole file (raw_size >= 1 bytes) in one
+    record, whose payload_size bytes follow."""
+    if kind not in SOLID or raw_size < 1 or payload_size > solid_payload_limit(raw_size):
+        raise ValueError(f"no solid record of kind {kind} has {payload_size} payload bytes for "
+                         f"{raw_size} bytes")
+    return bytes([kind | SHORT]) + varint(raw_size) + varint(payload_size)
 
 
 def block_record(kind: int, raw_size: int, payload: bytes, block_size: int) -> bytes:
@@ -182,9 +207,30 @@ class _Source:
         return self.f.read(1) == b""
 
 
+class Payload:
+    """A version-4 solid record's payload: iterating reads it from the source in pieces of at most
+    STREAM_PIECE bytes, as they are taken (a short source is CorruptInput at the piece that
+    runs out). What is left untaken is skipped when the Reader moves on."""
+
+    def __init__(self, src: _Source, size: int, what: str):
+        self._src, self.left, self._what = src, size, what
+
+    def __iter__(self) -> Iterator[bytes]:
+        while self.left:
+            n = min(STREAM_PIECE, self.left)
+            piece = self._src.read(n, self._what)
+            self.left -= n
+            yield piece
+
+    def skip_rest(self) -> None:
+        left, self.left = self.left, 0
+        self._src.skip(left, self._what)
+
+
 class Reader:
     """Streams a .ksz: `header` fields first, then `blocks()` yields (entry, payload) one block at a
-    time, then `trailer` holds (original size, block count, checksum), all checked for consistency."""
+    time (payload: bytes, or a Payload of pieces when entry.streamed), then `trailer` holds
+    (original size, block count, checksum), all checked for consistency."""
 
     def __init__(self, source):
         self._src = _Source(source)
@@ -212,9 +258,9 @@ class Reader:
             kind, short = kind_byte & 0x0F, kind_byte & SHORT
             if kind_byte & ~(0x0F | SHORT) or kind >= len(KIND_NAMES):
                 raise CorruptInput(f"block {n} has an unknown kind byte 0x{kind_byte:02x}")
-            if kind in SOLID and self.version < VERSION_SOLID:
+            if kind in SOLID and self.version < VERSION_SOLID_BLOCKS:
                 raise CorruptInput(f"block {n} is {KIND_NAMES[kind]}, a kind of version "
-                                   f"{VERSION_SOLID}; the header says version {self.version}")
+                                   f"{VERSION_SOLID_BLOCKS}; the header says version {self.version}")
             if kind == PROGRAM and self.version < VERSION_PROGRAMS:
                 raise CorruptInput(f"block {n} is a program in the program code of .ksz version "
                                    f"{self.version}, which this ksynth no longer decodes (the "
@@ -226,6 +272,10 @@ class Reader:
                     f"block 0: a solid stream's records are all of its kind" if first in SOLID else
                     f"block {n} ({KIND_NAMES[kind]}) does not follow a record of its stream: a "
                     f"solid stream starts at block 0 (here {KIND_NAMES[first]})")
+            if kind in SOLID and self.version >= VERSION_SOLID:
+                total = yield from self._whole(n, kind, short, with_payloads)
+                n = 1
+                continue
             raw = self.block_size
             if short:
                 raw = src.varint(f"block {n} raw size")
@@ -254,7 +304,35 @@ class Reader:
             raise CorruptInput(f"unexpected bytes after the end of the stream at byte {src.pos + 4}")
         self.trailer = (original, count, checksum)
 
-    def blocks(self) -> Iterator[tuple[BlockEntry, bytes]]:
+    def _whole(self, n: int, kind: int, short: int, with_payloads: bool):
+        """A version-4 solid record: block 0 and the only one, its raw size always declared.
+        Yields its (entry, payload) and returns its raw size."""
+        src, name = self._src, KIND_NAMES[kind]
+        if n:
+            raise CorruptInput(f"block {n} is a second {name} record: a version-{self.version} "
+                               f"solid stream is one record")
+        if not short:
+            raise CorruptInput(f"block 0 ({name}) does not declare its size: a version-"
+                               f"{self.version} solid record always does (kind byte 0x"
+                               f"{kind | SHORT:02x})")
+        raw = src.varint("block 0 raw size")
+        if raw < 1:
+            raise CorruptInput(f"block 0 ({name}) declares 0 bytes; a solid record holds at least 1")
+        size = src.varint("block 0 payload size")
+        if size > solid_payload_limit(raw):
+            raise CorruptInput(f"block 0 ({name}) declares a payload of {size} bytes for {raw} "
+                               f"bytes of data (at most {solid_payload_limit(raw)})")
+        entry = BlockEntry(kind, raw, size, src.pos, streamed=True)
+        if with_payloads:
+            payload = Payload(src, size, "block 0 payload")
+            yield entry, payload
+            payload.skip_rest()
+        else:
+            src.skip(size, "block 0 payload")
+            yield entry, None
+        return raw
+
+    def blocks(self) -> Iterator[tuple[BlockEntry, bytes | Payload]]:
         yield from self.entries(with_payloads=True)
 
     @property

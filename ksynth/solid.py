@@ -1,4 +1,4 @@
-"""One codec stream over a whole file, cut at the block boundaries: the solid kinds.
+"""One codec stream over a whole file: the solid kinds.
 
 A block-wise stream restarts its codec at every block (deflate and zstd-prev see the block
 before's last 32 KiB, xz-prev its last 256 KiB), while whole-file gzip / zstd / xz keep their
@@ -11,23 +11,26 @@ raw deflate, zstd or raw LZMA2 stream over the whole file, fed block by block:
                    file size rounded up to a power of two (at most 64 MiB) when it is known, the
                    preset's own dictionary when not (stdin); preset 6 and 9 then equal xz -9
 
-Record k's payload is what the encoder emitted while it read block k, and the last record adds
-the encoder's end. Nothing is flushed at a boundary: a sync flush after each 1 MiB cost deflate
-160-180 B per boundary (a deflate block cut short: a second Huffman table) and LZMA2 up to
-2,195 B (2 MiB CSV; -101..+169 B elsewhere), zstd nothing. So a record's payload may hold the
-end of earlier blocks, and may be empty.
+The encoder is fed block by block with nothing flushed at a boundary (a sync flush after each
+1 MiB cost deflate 160-180 B per boundary and LZMA2 up to 2,195 B on 2 MiB CSV). Since .ksz
+version 4 the stream is written as one record for the whole file (ksynth.container: its raw
+size and payload size, then the payload): the Candidate spools the payload while the blocks
+arrive and frames it at the end, so the framing is ~20 B whatever the file's size (version 2's
+one record per block added ~4 B per MiB, breaking the gzip bound past ~7 MiB).
 
-Decoding keeps one decoder across the records and writes its output as it comes (memory: the
-codec's window and one output chunk). After record k the output may lag the blocks read so far
-(the encoder held input back) but never runs ahead of them: a stream that does is corrupt (no
-bombs: output is taken at most one byte beyond what the records so far declare); after the last
-record the stream must have ended exactly there.
+Decoding keeps one decoder and writes its output as it comes, fed the payload in pieces (version
+4: the container's Payload, STREAM_PIECE bytes each; version 2: one record at a time). Memory:
+the codec's window, one input piece and one output chunk. The output may lag the input (the
+encoder held input back) but never runs ahead of the sizes declared so far: a stream that does
+is corrupt (no bombs: output is taken at most one byte beyond them); after the last piece the
+stream must have ended exactly there.
 
 For a one-block file a solid stream is its block's codec payload: the Compressor starts the
 solid encoders only when a second block arrives (feeding them the first one then).
 """
 from __future__ import annotations
 
+import io
 import lzma
 import tempfile
 import zlib
@@ -101,66 +104,89 @@ def encoder_errors() -> tuple[type[BaseException], ...]:
 
 
 class Candidate:
-    """A whole solid .ksz stream made beside the block-wise one, spooled (memory up to
-    SPOOL_BYTES, then a temporary file). A record is written when the next block arrives: the
-    last one also carries the encoder's end."""
+    """A whole solid .ksz stream (version 4) made beside the block-wise one: the payload is
+    spooled (memory up to SPOOL_BYTES, then a temporary file) as the blocks arrive, and framed
+    by finish(); open() reads the whole stream back."""
 
     def __init__(self, kind: int, level: int, block_size: int, size_hint: int | None):
         self.kind, self.block_size = kind, block_size
         self.encoder = Encoder(kind, level, size_hint)
         self.spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)
-        self.size = self._put(C.header_bytes(block_size, version=C.VERSION_SOLID))
-        self.records: list[tuple[int, int]] = []          # (raw size, payload size)
-        self._pending: tuple[int, bytes] | None = None
+        self.raw_size = self.payload_size = 0          # bytes read, bytes of payload so far
+        self.size = 0                                  # bytes of the whole stream, after finish
+        self._head = self._trailer = b""
         self.failed: str | None = None
 
     @property
     def name(self) -> str:
         return C.KIND_NAMES[self.kind]
 
-    def _put(self, b: bytes) -> int:
-        self.spool.write(b)
-        return len(b)
-
-    def _record(self, raw: int, payload: bytes) -> None:
-        if len(payload) > C.payload_limit(self.kind, raw, self.block_size):
-            self.failed = f"record {len(self.records)} needs {len(payload)} payload bytes"
-            return
-        self.size += self._put(C.block_record(self.kind, raw, payload, self.block_size))
-        self.records.append((raw, len(payload)))
+    def _put(self, payload: bytes) -> None:
+        self.spool.write(payload)
+        self.payload_size += len(payload)
 
     def add(self, data: bytes) -> None:
         if self.failed:
             return
         try:
-            out = self.encoder.compress(data)
+            self._put(self.encoder.compress(data))
         except encoder_errors() as e:
             self.failed = f"encoder: {e}"
             return
-        if self._pending is not None:
-            self._record(*self._pending)
-        self._pending = (len(data), out)
+        self.raw_size += len(data)
 
     def finish(self, original_size: int, checksum: int) -> None:
         if self.failed:
             return
         try:
-            self._pending = (self._pending[0], self._pending[1] + self.encoder.finish())
+            self._put(self.encoder.finish())
         except encoder_errors() as e:
             self.failed = f"encoder: {e}"
             return
-        self._record(*self._pending)
-        self.size += self._put(C.trailer_bytes(original_size, len(self.records), checksum))
+        if self.raw_size != original_size or not self.raw_size \
+                or self.payload_size > C.solid_payload_limit(self.raw_size):
+            self.failed = (f"{self.payload_size} payload bytes for {self.raw_size} bytes "
+                           f"(of {original_size})")
+            return
+        self._head = C.header_bytes(self.block_size, version=C.VERSION_SOLID) + \
+            C.solid_record_head(self.kind, self.raw_size, self.payload_size)
+        self._trailer = C.trailer_bytes(original_size, 1, checksum)
+        self.size = len(self._head) + self.payload_size + len(self._trailer)
+
+    def open(self) -> "_Joined":
+        """The whole stream, from its first byte (after finish)."""
+        self.spool.seek(0)
+        return _Joined(self._head, self.spool, self._trailer)
 
     def close(self) -> None:
         self.spool.close()
 
 
+class _Joined:
+    """head + the rest of `body` + tail as one readable, not seekable file."""
+
+    def __init__(self, head: bytes, body, tail: bytes):
+        self._parts = [io.BytesIO(head), body, io.BytesIO(tail)]
+
+    def seekable(self) -> bool:
+        return False
+
+    def read(self, n: int = -1) -> bytes:
+        out = bytearray()
+        while self._parts and (n < 0 or len(out) < n):
+            got = self._parts[0].read(-1 if n < 0 else n - len(out))
+            if got:
+                out += got
+            else:
+                self._parts.pop(0)
+        return bytes(out)
+
+
 # ---- decoding ---------------------------------------------------------------------------------
 class Decoder:
-    """One solid stream, record by record: feed(payload, room, write) writes what the payload
-    decodes to (at most `room` bytes: the records' declared sizes so far less the output so
-    far); finish() after the last record. CorruptInput for anything else."""
+    """One solid stream, piece by piece: feed(payload, room, write) writes what a piece of the
+    payload (version 2: a record's) decodes to (at most `room` bytes: the sizes declared so far
+    less the output so far); finish() after the last piece. CorruptInput for anything else."""
 
     def __init__(self, kind: int):
         self.kind, self.name = kind, C.KIND_NAMES[kind]
@@ -218,7 +244,7 @@ class Decoder:
         return self._dec.unused_data + self._tail if self._eof else b""
 
     def feed(self, payload: bytes, room: int, write: Callable[[bytes], object]) -> int:
-        """Decode one record's payload into write(); returns the bytes written."""
+        """Decode one piece of payload into write(); returns the bytes written."""
         try:
             if self._first and self.kind == C.XZ_SOLID:
                 payload = self._open_xz(payload)
@@ -249,7 +275,7 @@ class Decoder:
             raise CorruptInput(f"{self.name} payload does not decode: {e}") from None
 
     def finish(self) -> None:
-        """After the last record: the stream must have ended, with nothing left over."""
+        """After the last piece: the stream must have ended, with nothing left over."""
         if not self._eof or self._unused() or self._zout:
             raise CorruptInput(f"{self.name} stream is truncated: it does not end with the "
                                f"last block")

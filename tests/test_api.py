@@ -192,12 +192,13 @@ def _sensor(n: int) -> bytes:
 def test_solid_round_trip_of_a_multi_block_input(level, kinds):
     if not lzma2.available:
         kinds -= {"xz-solid"}
-    data = _log(700)                                 # 25 KiB: 25 records of 1 KiB
+    data = _log(700)                                 # 25 KiB: 26 blocks of 1 KiB
     result = Compressor(CompressConfig(level=level, block_size=1024)).compress(data)
     assert set(result.streams) == {"blocks"} | kinds
     kind = min(kinds, key=result.streams.get)        # here a solid stream beats the block-wise one
     assert result.solid == kind and {b.kind for b in result.blocks} == {kind}
-    assert len(result.blocks) == -(-len(data) // 1024) and result.programs[0] is None
+    assert len(result.blocks) == 1 and result.blocks[0].raw_size == len(data)   # one record
+    assert result.programs[0] is None
     assert ksynth.decompress(result.blob) == data
     assert sum(b.payload_size for b in result.blocks) < result.compressed_size
 
@@ -234,6 +235,29 @@ def test_solid_streams_meet_the_size_bounds_on_multi_block_input():
             assert size <= gz + 32, (level, size, gz)
             if level == 4 and lzma2.available:
                 assert size <= best + 64, (level, size, best)
+
+
+def test_size_bounds_hold_past_many_blocks():
+    """Solid streams are one record (.ksz version 4): the framing does not grow with the file.
+    7.6 MB of log lines in 116 blocks of 64 KiB at -1, and 2.3 MB of CSV in 35 blocks at -4,
+    where version 2's one record per block (>= 2 B each) alone would break the bounds."""
+    import gzip
+    import lzma
+
+    import zstandard
+
+    bs = 1 << 16
+    for data, level in ((_log(200_000), 1), (_csv(100_000), 4)):
+        blocks = -(-len(data) // bs)
+        gz = len(gzip.compress(data, 9, mtime=0))
+        r = Compressor(CompressConfig(level=level, block_size=bs)).compress(data)
+        assert r.solid is not None and len(r.blocks) == 1, r.streams   # a solid stream won
+        assert r.compressed_size <= gz + 32, (level, r.compressed_size, gz)
+        assert 2 * blocks > (32 if level == 1 else 64)
+        if level == 4 and lzma2.available:
+            best = min(gz, len(lzma.compress(data, preset=9)),
+                       len(zstandard.ZstdCompressor(level=19).compress(data)))
+            assert r.compressed_size <= best + 64, (level, r.compressed_size, best)
 
 
 def test_unknown_size_streams_with_the_preset_dictionary():

@@ -155,8 +155,8 @@ def _compress_help() -> str:
             "left to their solid streams; a block zstd packs below 1/64 also tries zstd 19):"
             "\n\n\b\n" + _level_help() +
             "\n\nSize promises against whole-file gzip -9 / zstd -19 / xz -9 "
-            "(experiments/bench_files.py measures them). Each 1 MiB record adds ~4 B of framing: "
-            "the gzip bound holds to about 7 MiB, then ~4 B more per MiB (xz's: to about 26 MiB):"
+            "(experiments/bench_files.py measures them), at any file size (a solid stream is one "
+            "record: its framing does not grow with the file):"
             "\n\n\b\n" + _promises())
 
 
@@ -291,7 +291,9 @@ def explain_cmd(file):
     kinds: dict[str, list[int]] = {}
     for n, (entry, payload) in enumerate(reader.blocks()):
         if n == 0 and entry.kind in C.SOLID:
-            click.echo(f"one {entry.kind_name} stream over the whole file: each block's payload "
+            click.echo(f"one {entry.kind_name} stream over the whole file, in one record"
+                       if entry.streamed else
+                       f"one {entry.kind_name} stream over the whole file: each block's payload "
                        f"is what the encoder emitted while it read the block")
         head = f"block {n}: {entry.kind_name}, {_ratio(entry.raw_size, entry.payload_size)}"
         sums = kinds.setdefault(entry.kind_name, [0, 0, 0])
