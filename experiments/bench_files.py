@@ -5,8 +5,8 @@
 Builds its own corpus (every file from a seeded formula or generator), adds the KT data files
 when present (../shared/kt-data or KSYNTH_DATA_DIR), and prints per file: sizes, ratio
 (compressed / original), compress and decompress MB/s (one core, in process, after a warm-up;
-wall clock, and for compression also CPU time, which a machine shared with other jobs inflates
-less),
+wall clock and CPU time, which a machine shared with other jobs inflates less: the speed
+targets are judged on CPU time),
 and ksynth's peak memory at the default level (a subprocess per direction: the RSS high-water
 mark above what the warmed-up process held just before, and the tracemalloc peak). The targets
 use the issue's `xz -9`; `xz -9e` is reported beside it. Then the issue's targets, each as
@@ -118,24 +118,35 @@ def timed(fn, arg, cpu: bool = False):
     return (out, wall, time.process_time() - c0) if cpu else (out, wall)
 
 
-def program_decode_speed(blob: bytes) -> tuple[int, float]:
-    """(bytes, seconds) spent decoding the program blocks alone, as the Decompressor decodes them
-    (one Workspace for the whole stream)."""
+def program_decode_speed(blob: bytes) -> tuple[int, float, float]:
+    """(bytes, wall seconds, CPU seconds) spent decoding the program blocks alone, as the
+    Decompressor decodes them (one Workspace for the whole stream)."""
     from ksynth.blocks import decode_block, workspace
 
-    total, secs, prev, work = 0, 0.0, b"", workspace()
+    total, secs, cpu, prev, work = 0, 0.0, 0.0, b"", workspace()
     r = C.Reader(blob)
     for entry, payload in r.blocks():
         if entry.kind in C.SOLID:                  # a solid stream: no program blocks
-            return 0, 0.0
-        t0 = time.perf_counter()
+            return 0, 0.0, 0.0
+        t0, c0 = time.perf_counter(), time.process_time()
         data = decode_block(entry.kind, payload, entry.raw_size, prev, r.block_size, work)
         if entry.kind == C.PROGRAM:
             secs += time.perf_counter() - t0
+            cpu += time.process_time() - c0
             total += len(data)
         prev = data
-    return total, secs
+    return total, secs, cpu
 
+
+RSS_PEAK = """
+def status(field):
+    for line in open("/proc/self/status"):
+        if line.startswith(field):
+            return int(line.split()[1])       # KiB
+
+base = status("VmRSS:")
+open("/proc/self/clear_refs", "w").write("5")  # VmHWM := VmRSS: the peak from here on
+"""                                            # a child's peak RSS from here on: status("VmHWM:")
 
 _PEAK = """
 import resource, sys, io, os, tracemalloc
@@ -146,14 +157,7 @@ from ksynth.dsl.program import Program
 run_program(Program.parse("s = range_func_up(0, 255)\\ns2 = repeat_list(1024, s)\\noutput = s2"), 262144)
 Compressor(CompressConfig(level={level})).compress(bytes(range(256)) * 4096)    # every kernel loaded
 
-def status(field):
-    for line in open("/proc/self/status"):
-        if line.startswith(field):
-            return int(line.split()[1])       # KiB
-
-base = status("VmRSS:")
-open("/proc/self/clear_refs", "w").write("5")  # VmHWM := VmRSS: the peak from here on
-tracemalloc.start()
+{rss}tracemalloc.start()
 src = open(sys.argv[2], "rb")
 if sys.argv[1] == "c":                          # as the CLI: the file's size as the size hint
     Compressor(CompressConfig(level={level})).compress_stream(src, io.BytesIO(),
@@ -168,7 +172,7 @@ def peak_mib(mode: str, path: str, level: int) -> tuple[float, float]:
     """(peak RSS, peak traced allocations) in MiB while one process compresses ("c") or
     decompresses ("d") `path`, above what the same process held just before, warmed up: every
     kernel loaded. Linux: the RSS peak is reset through /proc/self/clear_refs."""
-    code = _PEAK.format(repo=str(REPO), level=level)
+    code = _PEAK.format(repo=str(REPO), level=level, rss=RSS_PEAK)
     out = subprocess.run([sys.executable, "-c", code, mode, path], capture_output=True, text=True,
                          check=True)
     rss_kib, traced_kib = (int(v) for v in out.stdout.split()[-2:])
@@ -216,16 +220,18 @@ def main(argv=None) -> int:
             row["methods"][label] = {"size": len(blob), "c_mbs": n / tc / MB, "d_mbs": n / td / MB}
         for level in levels:
             res, tc, cc = timed(Compressor(CompressConfig(level=level)).compress, data, cpu=True)
-            back, td = timed(Decompressor().decompress, res.blob)
+            back, td, cd = timed(Decompressor().decompress, res.blob, cpu=True)
             assert back == data, f"ksynth -{level} round trip on {name}"
             kinds: dict[str, int] = {}
             for b in res.blocks:
                 kinds[b.kind] = kinds.get(b.kind, 0) + 1
             m = {"size": len(res.blob), "c_mbs": n / tc / MB, "c_cpu_mbs": n / cc / MB,
-                 "d_mbs": n / td / MB, "kinds": kinds, "streams": res.streams}
-            pbytes, psecs = program_decode_speed(res.blob)
+                 "d_mbs": n / td / MB, "d_cpu_mbs": n / max(cd, 1e-9) / MB, "kinds": kinds,
+                 "streams": res.streams}
+            pbytes, psecs, pcpu = program_decode_speed(res.blob)
             if pbytes:
                 m["program_bytes"], m["program_d_mbs"] = pbytes, pbytes / psecs / MB
+                m["program_d_cpu_mbs"] = pbytes / max(pcpu, 1e-9) / MB
             row["methods"][f"ksynth-{level}"] = m
             if level == DEFAULT_LEVEL and not args.no_memory:
                 tmp.write_bytes(data)
@@ -259,8 +265,11 @@ def _line(row, levels) -> str:
         parts.append(f"ksynth-{DEFAULT_LEVEL} cpu {d['c_cpu_mbs']:.2f}MB/s")
     if "kinds" in d:
         parts.append("kinds " + ",".join(f"{k}:{v}" for k, v in d["kinds"].items()))
+    if "d_cpu_mbs" in d:
+        parts.append(f"ksynth-{DEFAULT_LEVEL} decompress cpu {d['d_cpu_mbs']:.1f}MB/s")
     if "program_d_mbs" in d:
-        parts.append(f"program-decode {d['program_d_mbs']:.0f}MB/s")
+        parts.append(f"program-decode {d['program_d_mbs']:.0f}MB/s wall, "
+                     f"{d['program_d_cpu_mbs']:.0f} CPU")
     if "peak_c_mib" in d:
         parts.append(f"peak c/d +{d['peak_c_mib']:.0f}/+{d['peak_d_mib']:.0f}MiB")
     return " | ".join(parts)
@@ -311,24 +320,31 @@ def targets(rows, levels) -> list[dict]:
         cpu = sum(r["bytes"] / (r["methods"][key].get("c_cpu_mbs", r["methods"][key]["c_mbs"]) * MB)
                   for r in rows)
         slowest = min(rows, key=lambda r: r["methods"][key]["c_mbs"])
-        add("compression >= 1 MB/s on one core, whole corpus" + (" (default level)" if
+        # "on one core" is judged on CPU time: on a shared machine wall clock also counts the
+        # other jobs' share of the core (both are reported)
+        add("compression >= 1 MB/s on one core (CPU time), whole corpus" + (" (default level)" if
             level == DEFAULT_LEVEL else " (reported)"), level,
-            total / secs / MB >= 1 if level == DEFAULT_LEVEL else None,
+            total / cpu / MB >= 1 if level == DEFAULT_LEVEL else None,
             f"{total / secs / MB:.2f} MB/s wall, {total / cpu / MB:.2f} MB/s CPU time, over "
             f"{total / MB:.1f} MB (slowest file {slowest['file']} "
             f"{slowest['methods'][key]['c_mbs']:.2f} MB/s wall)")
-        progs = [(r["file"], r["methods"][key]["program_d_mbs"]) for r in rows
-                 if "program_d_mbs" in r["methods"][key]]
+        d_secs = sum(r["bytes"] / (r["methods"][key]["d_mbs"] * MB) for r in rows)
+        d_cpu = sum(r["bytes"] / (r["methods"][key]["d_cpu_mbs"] * MB) for r in rows)
+        add("decompression, whole corpus (reported)", level, None,
+            f"{total / d_secs / MB:.1f} MB/s wall, {total / d_cpu / MB:.1f} MB/s CPU time")
+        progs = [(r["file"], r["methods"][key]["program_d_cpu_mbs"], r["methods"][key]["program_d_mbs"])
+                 for r in rows if "program_d_mbs" in r["methods"][key]]
         if progs:
-            low = [f"{f} {x:.0f} MB/s" for f, x in progs if x < 50]
-            pbytes = sum(r["methods"][key]["program_bytes"] for r in rows
-                         if "program_bytes" in r["methods"][key])
-            psecs = sum(r["methods"][key]["program_bytes"] / (r["methods"][key]["program_d_mbs"] * MB)
-                        for r in rows if "program_bytes" in r["methods"][key])
+            low = [f"{f} {x:.0f} MB/s CPU" for f, x, _ in progs if x < 50]
+            prog_rows = [r["methods"][key] for r in rows if "program_bytes" in r["methods"][key]]
+            pbytes = sum(m["program_bytes"] for m in prog_rows)
+            psecs = sum(m["program_bytes"] / (m["program_d_mbs"] * MB) for m in prog_rows)
+            pcpu = sum(m["program_bytes"] / (m["program_d_cpu_mbs"] * MB) for m in prog_rows)
             slow = min(progs, key=lambda x: x[1])
-            add("program blocks decompress >= 50 MB/s on one core", level, not low,
-                f"all program blocks {pbytes / psecs / MB:.0f} MB/s; slowest file {slow[0]} "
-                f"{slow[1]:.0f} MB/s ({len(progs)} files)", low)
+            add("program blocks decompress >= 50 MB/s on one core (CPU time)", level, not low,
+                f"all program blocks {pbytes / pcpu / MB:.0f} MB/s CPU, {pbytes / psecs / MB:.0f} "
+                f"wall; slowest file {slow[0]} {slow[1]:.0f} MB/s CPU, {slow[2]:.0f} wall "
+                f"({len(progs)} files)", low)
     peaks = [(r["file"], r["methods"][f"ksynth-{DEFAULT_LEVEL}"]) for r in rows
              if "peak_d_mib" in r["methods"].get(f"ksynth-{DEFAULT_LEVEL}", {})]
     if peaks:
