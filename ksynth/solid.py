@@ -15,8 +15,8 @@ The encoder is fed block by block with nothing flushed at a boundary (a sync flu
 1 MiB cost deflate 160-180 B per boundary and LZMA2 up to 2,195 B on 2 MiB CSV). Since .ksz
 version 4 the stream is written as one record for the whole file (ksynth.container: its raw
 size and payload size, then the payload): the Candidate spools the payload while the blocks
-arrive and frames it at the end, so the framing is ~20 B whatever the file's size (version 2's
-one record per block added ~4 B per MiB, breaking the gzip bound past ~7 MiB).
+arrive and frames it at the end, so the framing is 15 B + the size varints (27 B at 64 MiB;
+version 2's one record per block added ~4 B per MiB, breaking the gzip bound past ~7 MiB).
 
 Decoding keeps one decoder and writes its output as it comes, fed the payload in pieces (version
 4: the container's Payload, STREAM_PIECE bytes each; version 2: one record at a time). Memory:

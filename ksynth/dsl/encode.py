@@ -956,7 +956,11 @@ class _Reader:
         self.m *= radix
         if self.m > self.limit:                      # more symbols than the data can hold
             raise CorruptInput("program stream is corrupt: it runs past the end of the data")
-        self.n, d = divmod(self.n, radix)
+        if radix & (radix - 1):
+            self.n, d = divmod(self.n, radix)
+        else:                                        # a power of two (over half the digits of
+            d = self.n & (radix - 1)                 # long programs: gamma codes' bits): a shift
+            self.n >>= radix.bit_length() - 1        # is ~7x cheaper than dividing a 2 KB N
         self.trace.append((d, radix))
         return d
 
