@@ -185,8 +185,15 @@ class _Source:
                                    f"{end - here} left")
             self.f.seek(here + n)
             self.pos += n
-        else:
-            self.read(n, what)
+            return
+        got = 0                                  # a pipe: read and drop, a piece at a time (a
+        while got < n:                           # version-4 payload is the whole file's)
+            data = self.f.read(min(n - got, STREAM_PIECE))
+            if not data:
+                raise CorruptInput(f"truncated stream: {what} at byte {self.pos} needs {n} "
+                                   f"bytes, {got} left")
+            got += len(data)
+        self.pos += n
 
     def byte(self, what: str) -> int:
         return self.read(1, what)[0]

@@ -252,7 +252,10 @@ def test_streamed_payload_is_read_in_pieces():
         assert out.getvalue() == data and max(src.reads) <= piece
         assert sum(1 for n in src.reads if n > 16) == -(-size // piece)   # every piece once
     src = _Counting(blob)                                 # read_header reads past it, in pieces
-    assert C.read_header(src).blocks[0].payload_size == size and max(src.reads) <= size
+    assert C.read_header(src).blocks[0].payload_size == size
+    assert max(src.reads) <= C.STREAM_PIECE and len(src.reads) > size // C.STREAM_PIECE
+    with pytest.raises(CorruptInput, match=f"block 0 payload at byte 15 needs {size} bytes"):
+        C.read_header(_Counting(blob[:-100]))             # cut short: the whole need is named
 
 
 @pytest.mark.parametrize("kind", SOLID_KINDS)
