@@ -8,8 +8,8 @@
 
 The block table is the sequence of block records: it is written as blocks are made, so a stream
 can be written without knowing its length and read without seeking; `read_header()` walks it
-(seeking past payloads where the source can seek). Block-wise streams are version 3 (version 1
-had the same layout and an older program code). A solid stream (version 2) is one deflate,
+(seeking past payloads where the source can seek). Block-wise streams are version 4 (versions 1
+and 3 had the same layout and older program codes). A solid stream (version 2) is one deflate,
 zstd or LZMA2 stream over the whole file, cut where the encoder stood at each block boundary:
 every record is of one solid kind, and the payloads in order are that codec stream. Varints are
 unsigned LEB128, canonical (no trailing zero groups), at most 10 bytes.
@@ -28,10 +28,11 @@ from typing import BinaryIO, Iterator
 from ksynth.errors import CorruptInput
 
 MAGIC = b"KSZ\x1a"           # \x1a (^Z) stops text-mode readers, as in PNG's signature
-VERSION = 3                  # the newest this module reads
+VERSION = 4                  # the newest this module reads
 VERSION_SOLID = 2            # solid streams are written as version 2 (the solid kinds are new in 2)
-VERSION_PROGRAMS = 3         # block-wise streams as version 3: program blocks in version 3's code
-                             # (forms, line 0's op first); a version-1 program block is refused
+VERSION_PROGRAMS = 4         # block-wise streams as version 4: program blocks in version 4's code
+                             # (forms, line 0's op first, the ones' complement chain); a program
+                             # block of an older version is refused
 HEADER_SIZE = 8              # bytes
 MIN_BLOCK_EXP = 10           # block sizes 1 KiB ..
 MAX_BLOCK_EXP = 24           # .. 16 MiB: a reader's memory is a small multiple of this
