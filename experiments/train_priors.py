@@ -46,18 +46,20 @@ def dev_chunks(modality: str, n: int | None, directory=None) -> list[bytes]:
     return [item.data for item in datasets.load(modality, "dev", n, seed=0, directory=directory)]
 
 
-def readings(data: bytes) -> list[tuple[int, np.ndarray]]:
-    """The sample readings `predict` tries, with their bytes_le width (predict.readings)."""
+def readings(data: bytes) -> list[tuple[tuple, np.ndarray]]:
+    """The sample readings `predict` tries, with their chain's last line (predict.readings)."""
     return predict.readings(np.frombuffer(data, np.uint8).astype(np.int64))
 
 
 def _best_code(args):
     data, slot = args
     best = (float("inf"),)
-    for width, y in readings(data):
+    for last, y in readings(data):
         for pred in predict.candidates(y):
+            if (bool(pred), last) not in models.CHAINS:
+                continue
             res = tuple(int(r) for r in (predict.residuals(y, pred) if pred else y))
-            bits, _, p = predict.best_residual_code(res, (slot,), pred, width)
+            bits, _, p = predict.best_residual_code(res, (slot,), pred, last)
             if bits < best[0]:
                 best = (bits, res, p, pred, y)
     return best[1:]

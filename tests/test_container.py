@@ -88,7 +88,7 @@ STREAMS = _sample_streams()
 def test_layout_reads_back():
     blob = STREAMS[0]
     h = C.read_header(blob)
-    assert blob[:4] == C.MAGIC and h.version == 3 and h.flags == 0    # block-wise: version 3
+    assert blob[:4] == C.MAGIC and h.version == 4 and h.flags == 0    # block-wise: version 4
     assert h.block_size == BLOCK and h.stream_size == len(blob)
     data = Decompressor().decompress(blob)
     assert h.original_size == len(data) == sum(b.raw_size for b in h.blocks)
@@ -372,13 +372,14 @@ def test_solid_payloads_are_the_whole_file_codec_streams():
             {"id": lzma.FILTER_LZMA2, "preset": 9}])
 
 
-def test_version_1_reads_except_its_program_blocks():
+@pytest.mark.parametrize("old", [1, 3])        # version 3's program code had no ones' complement chain
+def test_older_versions_read_except_their_program_blocks(old):
     h = C.read_header(STREAMS[0])
     records = [(b.kind, b.raw_size, STREAMS[0][b.offset:b.offset + b.payload_size]) for b in h.blocks]
     assert any(k == C.PROGRAM for k, _, _ in records)
-    with pytest.raises(CorruptInput, match="program code of .ksz version 1"):
-        Decompressor().decompress(rebuild(records, h.original_size, h.checksum, version=1))
+    with pytest.raises(CorruptInput, match=f"program code of .ksz version {old}"):
+        Decompressor().decompress(rebuild(records, h.original_size, h.checksum, version=old))
     data = Decompressor().decompress(STREAMS[0])
     plain = [(C.STORED, raw, data[sum(r for _, r, _ in records[:i]):][:raw])
              for i, (_, raw, _) in enumerate(records)]
-    assert Decompressor().decompress(rebuild(plain, len(data), zlib.crc32(data), version=1)) == data
+    assert Decompressor().decompress(rebuild(plain, len(data), zlib.crc32(data), version=old)) == data

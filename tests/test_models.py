@@ -65,12 +65,12 @@ def test_forms_round_trip(model, chain, param, values, predictor):
     if models.MODELS[model].kind == "small":
         lo, size = models.SmallModel.alphabet(param)
         values = [lo + v % size for v in values]
-    lpc, width = models.CHAINS[chain]
+    lpc, last = models.CHAINS[chain]
     lines = [("modeled_list", (model, param, tuple(values)))]
     if lpc:
         lines.append(("lpc", (Ref(0), predictor)))
-    if width:
-        lines.append(("bytes_le", (Ref(len(lines) - 1), width)))
+    if last:
+        lines.append((last[0], (Ref(len(lines) - 1), last[1])))
     p = Program.build(lines)
     assert encode.program_form(p) == (model, chain)
     _round_trip(p)
@@ -87,7 +87,7 @@ def test_a_form_costs_one_symbol_where_the_generic_code_pays_a_header_and_op_dig
     a8 = models.MODEL_INDEX["residual_a8"]
     p = Program.build([("modeled_list", (a8, 1, res)), ("lpc", (Ref(0), (0, 1))),
                        ("bytes_le", (Ref(1), 1))])
-    assert encode.program_form(p) == (a8, models.CHAINS.index((True, 1)))
+    assert encode.program_form(p) == (a8, models.CHAINS.index((True, models.INT8)))
     saved = _generic_cost(p) - encode.program_bits_float(p)
     # header (5 + 1), two op digits (2 x 4.6), a reference, the width, the model digit, the
     # length (4.2): about 25 bits, less the form symbol and the trained param / predictor rows
@@ -323,14 +323,15 @@ def test_book_predictors_cost_one_digit():
 # ---- jit == interp on the ksynth ops ------------------------------------------------------------------
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.integers(-2000, 2000), max_size=40), st.integers(0, 15),
-       st.lists(st.integers(-300, 300), min_size=0, max_size=6), st.sampled_from((1, 2)))
-def test_jit_agrees_with_the_interpreter(res, shift, coeffs, width):
+       st.lists(st.integers(-300, 300), min_size=0, max_size=6),
+       st.sampled_from((models.INT8, models.INT16, models.ONES8)))
+def test_jit_agrees_with_the_interpreter(res, shift, coeffs, last):
     from ksynth.dsl import jit
     from ksynth.dsl.interp import try_run
 
     p = Program.build([("modeled_list", (RESIDUAL, 0, tuple(res))),
                        ("lpc", (Ref(0), (shift,) + tuple(coeffs))),
-                       ("bytes_le", (Ref(1), width))])
+                       (last[0], (Ref(1), last[1]))])
     want = try_run(p)
     out = jit.run(jit.lower([p]))
     assert jit.unlower(jit.lower([p]))[0] == p
@@ -359,6 +360,32 @@ def test_predict_finds_a_verified_predictor_program():
     assert [line.op for line in res.program.lines] == ["modeled_list", "lpc", "bytes_le"]
     literal = encode.bits(Program.build([("set_list", (tuple(data),))]))
     assert res.bits < 0.75 * literal
+
+
+def test_predict_reads_ones_complement_bytes_through_modulo_255():
+    from ksynth.search.predict import PredictStrategy, best_residual_code, candidates, readings, residuals
+
+    rng = np.random.default_rng(3)
+    y = np.zeros(128)
+    for k in range(1, 128):                       # a small signal that crosses zero often
+        y[k] = 0.7 * y[k - 1] + rng.normal(0, 3)
+    v = np.clip(np.round(y), -127, 127).astype(int)
+    data = [int(x) % 255 for x in v]              # -1 -> 254, -127 -> 128: no byte 255
+    assert max(data) >= 128 and 255 not in data
+    ones = [s for last, s in readings(np.array(data)) if last == models.ONES8]
+    assert ones and list(ones[0]) == list(v)
+    res = PredictStrategy().search(data, SearchConfig(objective="bits"), deadline=float("inf"))
+    assert run(res.program) == data
+    assert res.program.lines[-1].op == "modulo_item_list" and res.program.lines[-1].args[1] == 255
+    assert encode.program_form(res.program)[1] == models.CHAINS.index((True, models.ONES8))
+    assert encode.decode(encode.encode(res.program)) == res.program
+    # the same bytes read as int8 (-1 -> -2, ...): every sign change is a step of one more
+    best = {}
+    for last, s in readings(np.array(data)):
+        for pred in candidates(s)[1:]:
+            r = tuple(int(x) for x in residuals(s, pred))
+            best[last] = min(best.get(last, float("inf")), best_residual_code(r, predictor=pred, last=last)[0])
+    assert best[models.ONES8] < best[models.INT8] - 4
 
 
 def test_predict_stays_out_of_the_kt_objective():

@@ -85,18 +85,20 @@ ceil(log2 B), about the sum of log2(T / f) over the triples. Arguments coded thi
 
 FORMS (the `ksynth` dialect's commonest programs; models.CHAINS, models.program_prior()): a program
 modeled_list(m, p, v), then optionally lpc(sequence_1, predictor), then optionally
-bytes_le(previous, w), output the last line, is a form (m, chain). After the first op digit:
+bytes_le(previous, w) or (after lpc) modulo_item_list(previous, 255), the ones' complement bytes,
+output the last line, is a form (m, chain). The chains, in index order: none, bytes_le 1,
+bytes_le 2, lpc + bytes_le 1, lpc + bytes_le 2, lpc + modulo 255. After the first op digit:
     form      one modeled symbol over the forms (model x chain, index m * len(CHAINS) + chain) and
               an escape (the last index: the generic code follows, which must not hold a form);
     param     modeled under the model's trained row P(param | m) (nothing when its radix is 1);
     length    one modeled symbol, P = 63/64 that the list is the standard 128 / w values (w = 1
-              without bytes_le), else BLOCK-coded (then it is not the standard length);
+              but for bytes_le 2), else BLOCK-coded (then it is not the standard length);
     predictor (a chain with lpc) modeled under P(codebook index | m), the last index = explicit,
               then the explicit predictor as above (not a book entry);
     values    under model m and param p (modeled above). They end the stream, so their last
               values are the first symbols the rANS encoder takes: each model codes its last few
               values with coarse rows whose slots are ordered by frequency (models.py, the tail).
-The rows are forms.prior (zlib of -log2 p in 1/3-bit steps, trained on dev; uniform rows when it
+The rows are forms.prior (packed -log2 p in 1/3-bit steps, trained on dev; uniform rows when it
 is not built). A KT program's symbols are the same digits as before the forms were added, in the
 order above, so its length is unchanged.
 
@@ -747,23 +749,23 @@ def program_symbols(program: Program) -> list[tuple]:
 # ---- forms: the ksynth dialect's commonest programs, one symbol for their shape --------------------
 def program_form(program: Program) -> tuple[int, int] | None:
     """(model, chain index into models.CHAINS) when the program is a form: modeled_list(m, p, v),
-    then lpc(sequence_1, predictor) if the chain has it, then bytes_le(previous, w) if it has one,
-    output the last line; None otherwise."""
+    then lpc(sequence_1, predictor) if the chain has it, then its last line (bytes_le(previous, w)
+    or modulo_item_list(previous, 255)) if it has one, output the last line; None otherwise."""
     lines = program.lines
     if lines[0].op != "modeled_list" or program.output != len(lines) - 1:
         return None
     m = lines[0].args[0]
     if not (isinstance(m, int) and 0 <= m < len(models.MODELS)):
         return None
-    for k, (lpc, width) in enumerate(models.CHAINS):
-        if len(lines) != 1 + lpc + (width > 0):
+    for k, (lpc, last) in enumerate(models.CHAINS):
+        if len(lines) != 1 + lpc + (last is not None):
             continue
         j = 1
         if lpc:
             if lines[1].op != "lpc" or lines[1].args[0] != Ref(0):
                 continue
             j = 2
-        if width and (lines[j].op != "bytes_le" or lines[j].args != (Ref(j - 1), width)):
+        if last and (lines[j].op != last[0] or lines[j].args != (Ref(j - 1), last[1])):
             continue
         return m, k
     return None
@@ -783,7 +785,7 @@ def _generic_form_symbol() -> tuple[int, int, int]:
 
 
 def _std_len(chain: int) -> int:
-    return models.STD_OUTPUT // max(models.CHAINS[chain][1], 1)
+    return models.STD_OUTPUT // models.byte_width(models.CHAINS[chain][1])
 
 
 def _form_length_symbols(n: int, chain: int) -> list[tuple]:
@@ -834,7 +836,7 @@ def _read_form(r: "_Reader", form: int) -> Program:
             raise CorruptInput("program stream is corrupt: non-canonical form length")
         if n > models.MAX_MODELED_LEN:
             raise CorruptInput("program stream is corrupt: a modeled list is too long")
-    lpc, width = models.CHAINS[chain]
+    lpc, last = models.CHAINS[chain]
     if lpc:
         book = models.predictor_book()
         k = r.modeled(*prior.predictor_row(model))
@@ -844,8 +846,8 @@ def _read_form(r: "_Reader", form: int) -> Program:
     lines = [Line("modeled_list", (model, param, models.MODELS[model].read(r, n, param)))]
     if lpc:
         lines.append(Line("lpc", (Ref(0), pred)))
-    if width:
-        lines.append(Line("bytes_le", (Ref(len(lines) - 1), width)))
+    if last:
+        lines.append(Line(last[0], (Ref(len(lines) - 1), last[1])))
     return Program.build(lines)
 
 

@@ -839,13 +839,22 @@ def set_predictor_book(entries) -> None:
 
 
 # ---- the program prior: which form, each model's parameter, each residual model's predictor ------
-# encode.py writes a program of the commonest shape (a modeled list, maybe lpc, maybe bytes_le,
-# output last) as a FORM: one symbol names the model and the lines after the list, instead of a
+# encode.py writes a program of the commonest shape (a modeled list, maybe lpc, maybe bytes_le or
+# modulo_item_list(x, 255), output last) as a FORM: one symbol names the model and the lines after the list, instead of a
 # header, op digits, references and the model digit. Its parameter and its lpc predictor (a
 # codebook index) are coded under the rows below, trained on the forms `predict` picks on dev.
-CHAINS = ((False, 0), (False, 1), (False, 2), (True, 1), (True, 2))   # (lpc line, bytes_le width or 0)
-STD_OUTPUT = 128                  # the benchmark's chunk: a form's list is 128 / width values unless
-STD_LEN_FREQ, STD_LEN_TOTAL = 63, 64   # it says otherwise (P(standard length) = 63/64)
+# A chain's last line turns the samples into bytes: (op, its number argument), or None.
+INT8, INT16 = ("bytes_le", 1), ("bytes_le", 2)    # two's complement, little-endian
+ONES8 = ("modulo_item_list", 255)  # ones' complement int8 (-v written as 255 - v, so byte 255, the
+                                   # "-0", never occurs: dev audio_mfcc has no byte 255 at all)
+CHAINS = ((False, None), (False, INT8), (False, INT16), (True, INT8), (True, INT16), (True, ONES8))   # (lpc line, last line)
+STD_OUTPUT = 128                  # the benchmark's chunk: a form's list is 128 / width values (one a
+STD_LEN_FREQ, STD_LEN_TOTAL = 63, 64   # byte but for INT16) unless it says otherwise (P = 63/64)
+
+
+def byte_width(last) -> int:
+    """Bytes each value of the chain's list becomes (INT16: 2, otherwise 1)."""
+    return last[1] if last is not None and last[0] == "bytes_le" else 1
 FORMS_FILE = "forms.prior"
 
 

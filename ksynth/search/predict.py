@@ -8,10 +8,12 @@ reads the target in a few ways and writes the cheapest as a 1-3 line program:
     sequence_2 = lpc(sequence_1, [shift, c1, c2, ...])        # y[n] = r[n] + (sum c_k y[n-k]) >> shift
     sequence_3 = bytes_le(sequence_2, 1)                      # int8 samples -> bytes
              or  bytes_le(sequence_2, 2)                      # int16 samples -> little-endian bytes
+             or  modulo_item_list(sequence_2, 255)            # ones' complement int8 -> bytes
     output = sequence_3
 
 Readings: int8 samples (any length), the same unwrapped (no step beyond +-128: bytes_le keeps the
-low byte), int16 little-endian samples (even length); symbols 0..7 under the DNA model, bytes under
+low byte), int16 little-endian samples (even length), ones' complement int8 samples (no byte 255;
+unwrapped mod 255 too); symbols 0..7 under the DNA model, bytes under
 the text model, and a reading of at most 4 distinct neighbouring values under the small model (no
 predictor). Predictors: none, every entry of the shared codebook (FLAC's fixed polynomials of
 orders 1..3 and the trained ones) and least-squares fits of orders 1..MAX_LS_ORDER with
@@ -40,28 +42,36 @@ TEXT_MODEL = models.MODEL_INDEX["text"]
 SMALL_MODEL = models.MODEL_INDEX["small"]
 
 
-def unwrap(y: np.ndarray, width: int) -> np.ndarray:
-    """y with multiples of 2^(8 width) added so that no step between neighbours exceeds half of
-    that: bytes_le keeps only the low bytes, so a signal that wraps around (a loud int8 stream
-    whose samples overflow) is predicted as the smooth signal it was."""
-    m = 1 << (8 * width)
+ONES_MODULUS = models.ONES8[1]   # ones' complement bytes: v mod 255
+
+
+def unwrap(y: np.ndarray, m: int) -> np.ndarray:
+    """y with multiples of m added so that no step between neighbours exceeds half of m: the
+    last line keeps only y mod m (the low bytes), so a signal that wraps around (a loud int8
+    stream whose samples overflow) is predicted as the smooth signal it was."""
     steps = (np.diff(y) + m // 2) % m - m // 2
     return np.concatenate([y[:1], y[0] + np.cumsum(steps)])
 
 
-def readings(t: np.ndarray) -> list[tuple[int, np.ndarray]]:
-    """(bytes_le width, samples) readings of a byte target: int8, int16 little-endian (even
-    length), each also unwrapped when that changes it (dev audio_mfcc: 1.3% of steps wrap)."""
+def readings(t: np.ndarray) -> list[tuple[tuple, np.ndarray]]:
+    """(chain's last line, samples) readings of a byte target: int8, int16 little-endian (even
+    length), and ones' complement int8 when no byte is 255 (its "-0"; dev audio_mfcc never has
+    one: its -1 is 254); the int8 readings also unwrapped when that changes them (dev
+    audio_mfcc: 1.3% of steps wrap)."""
     out = []
     if t.min() >= 0 and t.max() < 256:
-        out.append((1, ((t + 128) % 256) - 128))
+        out.append((models.INT8, ((t + 128) % 256) - 128))
         if len(t) % 2 == 0:
             v = t[0::2] + 256 * t[1::2]
-            out.append((2, np.where(v >= 32768, v - 65536, v)))
-    for width, y in list(out[:1]):               # int16 does not wrap on the KT files
-        u = unwrap(y, width)
+            out.append((models.INT16, np.where(v >= 32768, v - 65536, v)))
+        if 128 <= t.max() < ONES_MODULUS:       # (below 128 it is the int8 reading)
+            out.append((models.ONES8, np.where(t >= 128, t - ONES_MODULUS, t)))
+    for last, y in list(out):                    # int16 does not wrap on the KT files
+        if last == models.INT16:
+            continue
+        u = unwrap(y, 256 if last == models.INT8 else ONES_MODULUS)
         if not np.array_equal(u, y):
-            out.append((width, u))
+            out.append((last, u))
     return out
 
 
@@ -111,12 +121,12 @@ def _bucket_mean(res) -> int:
     return int(min(models.RESIDUAL_PARAMS - 1, round(b.mean())))
 
 
-def chain_of(predictor, width: int) -> int:
-    """The form chain (models.CHAINS) of a list, its predictor (or none) and its bytes_le width."""
-    return models.CHAINS.index((bool(predictor), width))
+def chain_of(predictor, last) -> int:
+    """The form chain (models.CHAINS) of a list, its predictor (or none) and its last line."""
+    return models.CHAINS.index((bool(predictor), last))
 
 
-def best_residual_code(res: tuple, model_ids=RESIDUAL_MODELS, predictor=(), width: int = 1,
+def best_residual_code(res: tuple, model_ids=RESIDUAL_MODELS, predictor=(), last=models.INT8,
                        n_out: int | None = None) -> tuple[float, int, int]:
     """(bits, model, param) of the cheapest residual model for this list: the values' code plus
     the form's overhead (encode.form_overhead_bits: the form symbol, the parameter, the length,
@@ -125,8 +135,8 @@ def best_residual_code(res: tuple, model_ids=RESIDUAL_MODELS, predictor=(), widt
 
     best = (float("inf"), 0, 0)
     p0 = _bucket_mean(res)
-    chain = chain_of(predictor, width)
-    n = None if len(res) == models.STD_OUTPUT // width else len(res)
+    chain = chain_of(predictor, last)
+    n = None if len(res) == models.STD_OUTPUT // models.byte_width(last) else len(res)
     for m in model_ids:
         model = models.MODELS[m]
         try:
@@ -157,19 +167,22 @@ class PredictStrategy:
         if t.min() >= 0 and t.max() < 8:
             cands.append((0.0, Program.build([("modeled_list", (DNA_MODEL, 0, tuple(target)))])))
         nodes = 0
-        for width, y in readings(t)[:2]:                 # a few values only: near-silent audio
+        found = readings(t)
+        for last, y in found[:2]:                        # a few values only: near-silent audio
             lo, hi = int(y.min()), int(y.max())
             param = models.SmallModel.param_of(lo, hi - lo + 1)
-            if param is not None:
+            if param is not None and (False, last) in models.CHAINS:
                 cands.append((0.0, Program.build([("modeled_list", (SMALL_MODEL, param, tuple(int(v) for v in y))),
-                                                  ("bytes_le", (Ref(0), width))])))
-        for width, y in readings(t):
+                                                  (last[0], (Ref(0), last[1]))])))
+        for last, y in found:
             scored = []
             for pred in candidates(y):
                 if time.monotonic() > deadline:
                     break
+                if (bool(pred), last) not in models.CHAINS:   # ones' complement: after lpc only
+                    continue
                 res = tuple(int(v) for v in residuals(y, pred)) if pred else tuple(int(v) for v in y)
-                bits, m, p = best_residual_code(res, predictor=pred, width=width)
+                bits, m, p = best_residual_code(res, predictor=pred, last=last)
                 nodes += 1
                 scored.append((bits, pred, m, p, res))
             scored.sort(key=lambda x: x[0])
@@ -177,8 +190,7 @@ class PredictStrategy:
                 lines = [("modeled_list", (m, p, res))]
                 if pred:
                     lines.append(("lpc", (Ref(0), pred)))
-                last = Ref(len(lines) - 1)
-                lines.append(("bytes_le", (last, width)))
+                lines.append((last[0], (Ref(len(lines) - 1), last[1])))
                 cands.append((est, Program.build(lines)))
         if not cands:
             return None
