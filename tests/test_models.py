@@ -388,6 +388,30 @@ def test_predict_reads_ones_complement_bytes_through_modulo_255():
     assert best[models.ONES8] < best[models.INT8] - 4
 
 
+def test_predict_gives_every_reading_a_turn_under_a_short_budget(monkeypatch):
+    import ksynth.search.predict as predict
+
+    rng = np.random.default_rng(3)
+    data = [int(x) % 255 for x in np.clip(np.round(rng.normal(0, 20, 128)), -127, 127)]
+    tried, clock = [], [0.0]
+    real = predict.best_residual_code
+
+    def counted(res, predictor=(), last=models.INT8, **kw):
+        tried.append(last)
+        clock[0] += 1.0                           # each candidate costs one fake second
+        return real(res, predictor=predictor, last=last, **kw)
+
+    monkeypatch.setattr(predict, "best_residual_code", counted)
+    monkeypatch.setattr(predict.time, "monotonic", lambda: clock[0])
+    rounds = 3
+    res = predict.PredictStrategy().search(data, SearchConfig(objective="bits"),
+                                           deadline=rounds * len(predict.readings(np.array(data))))
+    assert run(res.program) == data
+    # int8 first, ones' complement last among the readings: both are tried, equally often
+    assert models.ONES8 in tried and tried.count(models.INT8) <= tried.count(models.ONES8) + 2
+    assert len(tried) < 8 * rounds                # the budget was kept: no reading ran to its end
+
+
 def test_predict_stays_out_of_the_kt_objective():
     from ksynth.search.portfolio import Portfolio
     from ksynth.search.predict import PredictStrategy

@@ -174,17 +174,26 @@ class PredictStrategy:
             if param is not None and (False, last) in models.CHAINS:
                 cands.append((0.0, Program.build([("modeled_list", (SMALL_MODEL, param, tuple(int(v) for v in y))),
                                                   (last[0], (Ref(0), last[1]))])))
-        for last, y in found:
-            scored = []
-            for pred in candidates(y):
-                if time.monotonic() > deadline:
-                    break
+        # the readings take turns, predictor by predictor (the fixed ones first), so that a short
+        # budget still tries every reading: read in turn, the one a chunk needs (ones' complement,
+        # listed last) could get no time at all
+        queues = [iter(candidates(y)) for _, y in found]
+        scores: list[list] = [[] for _ in found]
+        live = set(range(len(found)))
+        while live and time.monotonic() <= deadline:
+            for k in sorted(live):
+                pred = next(queues[k], None)
+                if pred is None:
+                    live.discard(k)
+                    continue
+                last, y = found[k]
                 if (bool(pred), last) not in models.CHAINS:   # ones' complement: after lpc only
                     continue
                 res = tuple(int(v) for v in residuals(y, pred)) if pred else tuple(int(v) for v in y)
                 bits, m, p = best_residual_code(res, predictor=pred, last=last)
                 nodes += 1
-                scored.append((bits, pred, m, p, res))
+                scores[k].append((bits, pred, m, p, res))
+        for (last, y), scored in zip(found, scores):
             scored.sort(key=lambda x: x[0])
             for est, pred, m, p, res in scored[:EXACT_TOP]:
                 lines = [("modeled_list", (m, p, res))]
