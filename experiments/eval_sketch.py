@@ -7,8 +7,7 @@ of fresh synthetic draws whose ground truth uses two-list ops or scan_add (issue
 The set: the first --n of `sample(draws, seed)` whose ground-truth program uses one of STRATA
 (3.4% of draws do: ENV-NOTES). Arm A is the default portfolio, arm B the default plus --add; both
 run under the same wall budget (model time included; the LM is loaded once before the clock
-starts, as a served or long-running process has it), interleaved per draw so machine load falls
-on both alike. --set applies to both arms, --set-b to arm B only (its ablations). Prints per arm:
+starts, as a served or long-running process has it), interleaved per draw (eval_guided.run_arms). --set applies to both arms, --set-b to arm B only (its ablations). Prints per arm:
 official compression rate, share at or below the ground truth's KT bits, excess bits over the
 ground truth (the sum of max(0, found - truth)), net bits over it, seconds; and paired bootstrap
 95% intervals of B - A for the at-or-below share, the excess bits and the bits ratio.
@@ -21,7 +20,6 @@ import json
 import os
 import statistics
 import sys
-import time
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -53,6 +51,7 @@ def main(argv=None) -> int:
     if args.seed in (12345, 2024):
         ap.error("12345 and 2024 are the README's test seeds: compare arms on fresh seeds")
 
+    from eval_guided import arm_stats, ratio, run_arms   # experiments/ is sys.path[0]
     from ksynth.bench.metrics import paired_bootstrap, score
     from ksynth.config import STRATEGIES, SearchConfig, apply_overrides
     from ksynth.search.lm_policy import lm_names
@@ -70,40 +69,18 @@ def main(argv=None) -> int:
         if hasattr(pol, "service"):
             pol.service
     draws = stratified(args.n, args.seed, args.draws)
-    res = {k: [] for k in arms}
-    out = open(args.out, "w", encoding="utf-8") if args.out else None
-    t_all = time.time()
-    for i, d in enumerate(draws):
-        for name, port in arms.items():
-            r = port.search(d.sequence)
-            res[name].append(r)
-            if out:
-                out.write(json.dumps({"index": i, "arm": name, "kt_bits": r.kt_bits,
-                                      "gt_kt_bits": d.kt_bits, "seconds": r.seconds,
-                                      "strategy": r.strategy, "program": r.program.format(),
-                                      "gt_ops": sorted(d.program.ops_used()), "seed": args.seed,
-                                      "config": port.config.to_dict()}) + "\n")
-                out.flush()
-        if (i + 1) % 25 == 0:
-            print(f"  {i + 1}/{len(draws)}  {time.time() - t_all:.0f} s", file=sys.stderr)
-    gt_bits = [d.kt_bits for d in draws]
+    res = run_arms(arms, draws, args.out, args.seed, every=25)
     gt = score([(d.sequence, d.program) for d in draws])
     print(f"stratified n={len(draws)} (ops {sorted(STRATA)}) of sample({args.draws}, {args.seed}), "
           f"budget {args.budget} s, overrides {args.set}, arm B {args.set_b}; ground truth CR "
           f"{gt.compression_rate:.4f} (gzip {gt.gzip_rate:.4f})")
-
-    def ratio(pairs):
-        return sum(a for a, _ in pairs) / sum(b for _, b in pairs)
 
     def excess(pairs):
         return sum(max(0.0, a - b) for a, b in pairs)
 
     summary, per_arm = {}, {}
     for name, rs in res.items():
-        s = score([(d.sequence, r.program) for d, r in zip(draws, rs)])
-        below = [float(r.kt_bits <= g + 1e-9) for r, g in zip(rs, gt_bits)]
-        bits = [(r.kt_bits, g) for r, g in zip(rs, gt_bits)]
-        secs = [r.seconds for r in rs]
+        s, below, bits, secs = arm_stats(draws, rs)
         wins = {}
         for r in rs:
             wins[r.strategy] = wins.get(r.strategy, 0) + 1
@@ -125,8 +102,6 @@ def main(argv=None) -> int:
           f"excess bits {d2:+.1f} [{lo2:+.1f}, {hi2:+.1f}] ({100 * rel:+.1f}%); "
           f"bits ratio {d3:+.4f} [{lo3:+.4f}, {hi3:+.4f}]  (95% paired bootstrap)")
     print(json.dumps({"summary": summary, "command": " ".join(sys.argv)}))
-    if out:
-        out.close()
     return 0
 
 

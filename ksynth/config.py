@@ -56,6 +56,7 @@ class Ablations:
     reuse_estimate: bool = True               # decompose: rank interleave splits by an LZ cover that sees copies within / between halves
     sketch_pool: bool = True                  # sketch: the LM candidates' line values as copy sources / pair operands of the decomposition
     sketch_splits: bool = True                # sketch: the LM candidates' interleave lengths as extra splits of the decomposition
+    sketch_lm_lengths: bool = True            # sketch: off = a control: as many extra splits, at seeded random lengths instead of the LM's
 
 
 @dataclass(frozen=True)

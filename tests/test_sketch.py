@@ -97,3 +97,11 @@ def test_hinted_split_is_solved_beside_the_ranked_ones():
     hinted = Spy("kt", Ablations(), deadline(), hints={0: {(m, False)}})
     hinted.solve(target)
     assert (30 - m, m, 0) in hinted.pairs
+
+
+def test_random_hints_control_keeps_the_count_and_range():
+    hints = {0: {(4, False), (5, False), (6, True)}}
+    got = sketch.random_hints(hints, 40, seed=0)
+    assert len(got[0]) == 3 and all(1 <= m <= 20 for m, _ in got[0])
+    assert {ty for _, ty in got[0]} <= {False, True}
+    assert got == sketch.random_hints(hints, 40, seed=0) != sketch.random_hints(hints, 40, seed=1)

@@ -13,7 +13,8 @@ so its programs are read as proposals, not answers:
 - sketches (Ablations.sketch_splits): the lengths of its interleaves, level by level down the fold,
   become extra interleave splits of the decomposer at that nesting depth, HINT_SLACK elements
   either way (the lengths are re-derived by the search, not trusted), solved beside the ranked
-  splits and never pruned by their estimate.
+  splits and never pruned by their estimate (Ablations.sketch_lm_lengths off: as many splits at
+  random lengths, the control that says whether the LM's lengths beat chance).
 Decomposition with proposals runs under the same deadline; the programs are priced by the one
 cost function (the portfolio re-checks and prices the winner exactly). Model time is search time:
 decoding stops at DECODE_SHARE of the strategy's time. Not in the default portfolio.
@@ -119,6 +120,22 @@ def proposals(candidates, max_len: int, objective: str = "kt", pool_on: bool = T
     return (first + rest)[:MAX_SUBGOALS], hints
 
 
+def random_hints(hints: dict, n: int, seed: int) -> dict:
+    """The control for the LM's lengths: as many hinted splits per depth, at lengths drawn
+    uniformly from 1..n // 2 (seeded by the config's seed and n), each family kept."""
+    import random
+
+    rng = random.Random(seed * 1_000_003 + n)
+    out = {}
+    for depth, level in hints.items():
+        want, picked = len(level), set()
+        families = sorted({ty for _, ty in level})
+        while len(picked) < min(want, max(1, n // 2) * len(families)):
+            picked.add((rng.randint(1, max(1, n // 2)), rng.choice(families)))
+        out[depth] = picked
+    return out
+
+
 def repair(target, candidates, config, deadline):
     """The cheapest program (config.objective) among the candidates that reproduce the target
     and the decomposition seeded with their proposals: (program or None, stats)."""
@@ -135,6 +152,8 @@ def repair(target, candidates, config, deadline):
     stats["verified_candidates"] = len(good)
     pool, hints = proposals(candidates, config.max_len, config.objective, ab.sketch_pool,
                             ab.sketch_splits)
+    if not ab.sketch_lm_lengths:
+        hints = random_hints(hints, len(target), config.seed)
     stats["subgoals"], stats["hinted_splits"] = len(pool), sum(len(h) for h in hints.values())
     if (pool or hints) and time.monotonic() < deadline:
         dec = Decomposer(config.objective, ab, deadline, config.tuning, hints=hints)
