@@ -4,17 +4,20 @@ The small LM writes the right program shape but miscounts lengths and literals (
 so its programs are read as proposals, not answers:
 - every candidate is checked as it is (one executor batch, like `seqcoder`);
 - subgoals (Ablations.sketch_pool): the values of its lines (folds excluded: they hold the wrong
-  parts) become the decomposition's pool, as Nodes that carry their own lines. The segment DP then
-  copies them, transforms them by the rows' derive hooks, pairs them by the two-list ops, and
-  solves the other operand of a two-list line by the ops' inverses where one exists
-  (t - a, a - t: the "source + run" pieces), so a proposed operand is enough where deduction has
-  no finite witness set. Operands of two-list and scan_add lines come first (the pairing looks at
-  the newest sources only);
-- sketches (Ablations.sketch_splits): the lengths of its interleaves, level by level down the fold,
-  become extra interleave splits of the decomposer at that nesting depth, HINT_SLACK elements
-  either way (the lengths are re-derived by the search, not trusted), solved beside the ranked
-  splits and never pruned by their estimate (Ablations.sketch_lm_lengths off: as many splits at
-  random lengths, the control that says whether the LM's lengths beat chance).
+  parts; values whose own lines cost over SUBGOAL_MAX_BITS excluded: the decomposition treats
+  pool lines as built) become the decomposition's pool, as Nodes that carry their own lines. The
+  segment DP then copies them, transforms them by the rows' derive hooks, pairs two of them by
+  the two-list ops (pool with pool: the DP does not pair a pool value with a piece of its own
+  path), and solves the other operand of a two-list line by the op's inverse where one exists
+  and the operand is a run (t - a, a - t: its "source + run" pieces), so a proposed operand is
+  enough where deduction has no finite witness set. Operands of two-list and scan_add lines come
+  first (the pairing looks at the newest sources only);
+- sketches (Ablations.sketch_splits): the length of its outermost interleave (HINT_LEVELS; the
+  deeper ones match the ground truth too rarely, experiments/sketch_probe.py) becomes extra
+  interleave splits of the decomposer at the top, HINT_SLACK elements either way (the length is
+  re-derived by the search, not trusted), solved after the ranked splits and never pruned by
+  their estimate (Ablations.sketch_lm_lengths off: as many splits at random lengths, the control
+  that says whether the LM's lengths beat chance).
 Decomposition with proposals runs under the same deadline; the programs are priced by the one
 cost function (the portfolio re-checks and prices the winner exactly). Model time is search time:
 decoding stops at DECODE_SHARE of the strategy's time. Not in the default portfolio.
@@ -23,9 +26,10 @@ from __future__ import annotations
 
 import time
 
+from ksynth.search.segment import PAIR_OPS
+
 FOLD_OPS = frozenset({"concatenate", "interleave"})
-PAIR_OPS = frozenset({"add_two_lists", "subtract_two_lists", "modulo_two_lists"})
-SUBGOAL_OPS = PAIR_OPS | {"scan_add"}     # lines whose inputs deduction cannot witness
+SUBGOAL_OPS = frozenset(PAIR_OPS) | {"scan_add"}     # lines whose inputs deduction cannot witness
 MIN_SUBGOAL_LEN = 3         # elements: shorter values are no cheaper as copies than as literals
 MAX_SUBGOALS = 8            # pool values at most (each costs the segment DP O(len(target)) per position)
 # a proposed value joins the pool only when its own lines cost at most this (objective bits at
@@ -33,7 +37,7 @@ MAX_SUBGOALS = 8            # pool values at most (each costs the segment DP O(l
 # would look free to it; runs and a transform of a run pass
 SUBGOAL_MAX_BITS = 48.0
 HINT_SLACK = 2              # elements: a proposed interleave length is tried this far either way
-HINT_LEVELS = 1             # interleave levels read as hints (deeper ones match the truth too rarely)
+HINT_LEVELS = 1             # interleave levels read as hints, outermost first
 # hinted splits per sub-target at depth 0 / deeper (each is a full solve of both halves, and the
 # deeper ones multiply: every sub-target at that depth tries them)
 HINTS_TOP, HINTS_DEEP = 6, 2
