@@ -26,6 +26,44 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 DEFAULT_ARMS = "beam:uniform,beam:pcfg,beam:lm,mcts:uniform,mcts:pcfg,mcts:lm"
 
 
+def run_arms(portfolios: dict, draws, out_path, seed: int, every: int = 20) -> dict:
+    """Every arm (name -> Portfolio) on every draw, arms interleaved per draw so machine load falls
+    on all of them alike; arm -> [SearchResult]. One JSONL row per (draw, arm) in out_path."""
+    res = {k: [] for k in portfolios}
+    out = open(out_path, "w", encoding="utf-8") if out_path else None
+    t_all = time.time()
+    for i, d in enumerate(draws):
+        for name, port in portfolios.items():
+            r = port.search(d.sequence)
+            res[name].append(r)
+            if out:
+                out.write(json.dumps({"index": i, "arm": name, "kt_bits": r.kt_bits, "gt_kt_bits": d.kt_bits,
+                                      "seconds": r.seconds, "nodes": r.nodes, "strategy": r.strategy,
+                                      "program": r.program.format(),
+                                      "gt_ops": sorted(d.program.ops_used()), "seed": seed,
+                                      "config": port.config.to_dict()}) + "\n")
+                out.flush()
+        if (i + 1) % every == 0:
+            print(f"  {i + 1}/{len(draws)}  {time.time() - t_all:.0f} s", file=sys.stderr)
+    if out:
+        out.close()
+    return res
+
+
+def ratio(pairs) -> float:
+    """sum found bits / sum ground-truth bits of (found, truth) pairs."""
+    return sum(a for a, _ in pairs) / sum(b for _, b in pairs)
+
+
+def arm_stats(draws, rs):
+    """(official score, per-draw at-or-below flags, (found, truth) KT bits, seconds) of one arm."""
+    from ksynth.bench.metrics import score
+
+    s = score([(d.sequence, r.program) for d, r in zip(draws, rs)])
+    below = [float(r.kt_bits <= d.kt_bits + 1e-9) for r, d in zip(rs, draws)]
+    return s, below, [(r.kt_bits, d.kt_bits) for r, d in zip(rs, draws)], [r.seconds for r in rs]
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=200)
@@ -50,33 +88,13 @@ def main(argv=None) -> int:
                                                          f"budget.nodes={args.nodes}"] + args.set)
         portfolios[f"{strat}:{pol}"] = Portfolio(cfg)
     draws = sample(args.n, args.seed)
-    res = {k: [] for k in portfolios}
-    out = open(args.out, "w", encoding="utf-8") if args.out else None
-    t_all = time.time()
-    for i, d in enumerate(draws):
-        for name, port in portfolios.items():
-            r = port.search(d.sequence)
-            res[name].append(r)
-            if out:
-                out.write(json.dumps({"index": i, "arm": name, "kt_bits": r.kt_bits, "gt_kt_bits": d.kt_bits,
-                                      "seconds": r.seconds, "nodes": r.nodes, "strategy": r.strategy,
-                                      "program": r.program.format(), "seed": args.seed,
-                                      "config": port.config.to_dict()}) + "\n")
-        if (i + 1) % 20 == 0:
-            print(f"  {i + 1}/{len(draws)}  {time.time() - t_all:.0f} s", file=sys.stderr)
-    gt_bits = [d.kt_bits for d in draws]
+    res = run_arms(portfolios, draws, args.out, args.seed)
     gt = score([(d.sequence, d.program) for d in draws])
     print(f"n={len(draws)} seed={args.seed} nodes={args.nodes}  ground truth CR {gt.compression_rate:.4f}"
           f" (gzip {gt.gzip_rate:.4f})  overrides={args.set}")
-    def ratio(pairs):
-        return sum(a for a, _ in pairs) / sum(b for _, b in pairs)
-
     summary, per_arm = {}, {}
     for name, rs in res.items():
-        s = score([(d.sequence, r.program) for d, r in zip(draws, rs)])
-        below = [float(r.kt_bits <= g + 1e-9) for r, g in zip(rs, gt_bits)]
-        bits = [(r.kt_bits, g) for r, g in zip(rs, gt_bits)]
-        secs = [r.seconds for r in rs]
+        s, below, bits, secs = arm_stats(draws, rs)
         line = (f"{name:14s} CR {s.compression_rate:.4f}  <= gt {100 * statistics.fmean(below):5.1f}%  "
                 f"bits/gt {ratio(bits):.4f}  s/seq median {statistics.median(secs):.3f} "
                 f"mean {statistics.fmean(secs):.3f}")
@@ -91,8 +109,6 @@ def main(argv=None) -> int:
                      f" bits ratio {d2:+.4f} [{lo2:+.4f}, {hi2:+.4f}]")
         print(line)
     print(json.dumps({"summary": summary, "command": " ".join(sys.argv)}))
-    if out:
-        out.close()
     return 0
 
 

@@ -54,6 +54,9 @@ class Ablations:
     polish: bool = True                       # portfolio: reorder / flatten / merge lines of each verified program, priced exactly
     polish_resegment: bool = True             # portfolio: re-cover the winner's literal lines with its other lines as sources
     reuse_estimate: bool = True               # decompose: rank interleave splits by an LZ cover that sees copies within / between halves
+    sketch_pool: bool = True                  # sketch: the LM candidates' line values as copy sources / pair operands of the decomposition
+    sketch_splits: bool = True                # sketch: the LM candidates' interleave lengths as extra splits of the decomposition
+    sketch_lm_lengths: bool = True            # sketch: off = a control: as many extra splits, at seeded random lengths instead of the LM's
 
 
 @dataclass(frozen=True)
@@ -83,17 +86,18 @@ class Guidance:
     """Settings of the policy-guided strategies (beam, mcts, seqcoder); see search/policy.py."""
 
     samples: int = 16                          # seqcoder: best-of-k candidates (1 = greedy only, like the paper)
-    decoding: str = "sample"                   # seqcoder: the k - 1 candidates beside greedy: "sample" (temperature) | "beam" (token-level beam search)
-    temperature: float = 1.0                   # seqcoder: sampling temperature
+    decoding: str = "sample"                   # seqcoder / sketch: the candidates beside greedy: "sample" (temperature) | "beam" (token-level beam search)
+    temperature: float = 1.0                   # seqcoder / sketch: sampling temperature
     beam_width: int = 8                        # beam: states kept per depth
     branch: int = 4                            # beam / mcts: interleave splits and concat cuts tried per state
     puct: float = 1.5                          # mcts: exploration constant of PUCT
+    sketches: int = 8                          # sketch: candidate programs decoded per target (greedy + sketches - 1 by `decoding`)
 
     def __post_init__(self):
         if self.decoding not in ("sample", "beam"):
             raise UsageError(f"guidance.decoding must be sample or beam, got {self.decoding!r}")
-        if self.samples < 1 or self.beam_width < 1 or self.branch < 1:
-            raise UsageError("guidance.samples, beam_width and branch must be >= 1")
+        if self.samples < 1 or self.beam_width < 1 or self.branch < 1 or self.sketches < 1:
+            raise UsageError("guidance.samples, beam_width, branch and sketches must be >= 1")
 
 
 POLICIES = ("uniform", "pcfg", "lm", "default")   # or a folder holding a saved model

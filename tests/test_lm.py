@@ -197,6 +197,23 @@ def test_lm_policy_and_seqcoder(tiny):
     assert res.verified and "error" not in res.stats["strategies"]["beam"]
 
 
+def test_sketch_strategy_with_a_model(tiny):
+    from ksynth.search.lm_policy import lm_names
+    from ksynth.search.portfolio import Portfolio
+
+    folder, model, draws = tiny
+    cfg = apply_overrides(SearchConfig(policy=str(folder)),
+                          ["strategies=sketch", "guidance.sketches=3", "budget.seconds=5"])
+    assert lm_names(cfg) == {str(folder)}                  # served like seqcoder's LM on a cluster
+    for d in draws[5:8]:
+        res = Portfolio(cfg).search(d.sequence)
+        info = res.stats["strategies"]["sketch"]
+        assert res.verified and "error" not in info and info["seconds"] > 0
+        assert info.get("verified", True)                  # whatever it returned reproduced the target
+    off = apply_overrides(cfg, ["ablations.sketch_pool=false", "ablations.sketch_splits=false"])
+    assert Portfolio(off).search(draws[5].sequence).verified
+
+
 # ---- guided strategies ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("strategy", ["beam", "mcts"])
 @pytest.mark.parametrize("policy", ["uniform", "pcfg"])

@@ -18,7 +18,7 @@ and `pid` (the worker process) that made it; a worker that dies mid-row has its 
 and the driver writes each row once, when it arrives. Programs are the same as serial whenever
 every search finishes inside its budget (a search cut by its deadline depends on the load).
 A job on Ray whose strategies use an LM policy (`--policy default|PATH` with beam / mcts, or
-seqcoder) on a cluster with a GPU serves the model once for all workers (search/lm_policy.py
+seqcoder / sketch) on a cluster with a GPU serves the model once for all workers (search/lm_policy.py
 `serving_for`: a GPU actor batching their requests) and says so, and the batch sizes it reached;
 in process, and on CPUs alone, each process loads its own copy.
 
@@ -122,9 +122,10 @@ def solve_row(item) -> dict:
 @click.option("--objective", type=click.Choice(["kt", "bits"]), default="kt", show_default=True,
               help="kt: KT prior bits (comparable with the paper); bits: ksynth's real code length.")
 @click.option("--policy", default=SearchConfig().policy, show_default=True,
-              help="Prior guiding the beam, mcts and seqcoder strategies: uniform (KT's prior, the "
-                   "unguided order), pcfg (op bigram frequencies), default (the shipped LM), or a "
-                   "folder holding a saved causal LM.")
+              help="Prior guiding the beam and mcts strategies: uniform (KT's prior, the unguided "
+                   "order), pcfg (op bigram frequencies), default (the shipped LM), or a folder "
+                   "holding a saved causal LM; seqcoder and sketch decode with it when it is an LM, "
+                   "else with the shipped one.")
 @functools.partial(max_len_option, help="Element cap of every list a program builds, the one `ksynth run` "
                   "applies: a longer sequence is refused (split it into rows of at most N).")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,

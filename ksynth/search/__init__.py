@@ -50,6 +50,8 @@ REGISTRY: dict[str, StrategySpec] = {s.name: s for s in (
     StrategySpec("mcts", "ksynth.search.mcts", "MCTSStrategy", weight=0.3, order=5, default=False),
     StrategySpec("seqcoder", "ksynth.search.seqcoder", "SeqCoderStrategy", weight=0.3, order=-1,
                  default=False),
+    StrategySpec("sketch", "ksynth.search.sketch", "SketchStrategy", weight=0.3, order=6,
+                 default=False),
     StrategySpec("predict", "ksynth.search.predict", "PredictStrategy", weight=0.1, order=-1,
                  objectives=("bits",)),
 )}

@@ -225,8 +225,11 @@ class Decomposer:
     """Solve one target by recursion over witnesses; `solve(t)` returns (approx bits, Node)."""
 
     def __init__(self, objective: str = "kt", ablations=None, deadline: float | None = None,
-                 tuning: Tuning | None = None):
+                 tuning: Tuning | None = None, hints: dict | None = None):
         tuning = tuning or Tuning()
+        # depth -> {(m, tail_to_y)}: interleave splits solved beside the ranked ones at that depth
+        # (the `sketch` strategy's proposals; none for the plain decompose strategy)
+        self.hints = hints or {}
         self.objective = objective
         self.c = costs_for(objective)
         self.seg = Segmenter(objective, ablations, tuning)
@@ -263,9 +266,12 @@ class Decomposer:
             total += line_cost(n.op, n.args, APPROX_INDEX, self.objective)
         return total
 
-    def solve(self, target) -> tuple[float, Node]:
+    def solve(self, target, pool: tuple = ()) -> tuple[float, Node]:
+        """(approx bits, Node). `pool`: Nodes built elsewhere, copy sources for every sub-target;
+        their own lines are not counted in the approximate bits (exact pricing is the caller's)."""
         t = tuple(target)
-        cost, node = self._solve(t, (), frozenset(), 0)
+        pool = tuple({p.value: p for p in pool}.values())
+        cost, node = self._solve(t, pool, frozenset(p.value for p in pool), 0)
         return cost + self.c.output, node
 
     def _pool_for(self, pool: tuple, extra: Node) -> tuple[tuple, frozenset]:
@@ -356,13 +362,14 @@ class Decomposer:
                 have = {(m, ty) for _, m, ty in chosen}
                 chosen = chosen + self._reuse_extras(
                     t, [s for s in splits[top:] if (s[1], s[2]) not in have], extra)
-        for est, m, tail_to_y in chosen:
+        hinted = self._hinted(splits, chosen, depth)
+        for est, m, tail_to_y in chosen + hinted:
             if self._late():
                 break
             xs, ys, tail = t[0:2 * m:2], t[1:2 * m:2], t[2 * m:]
             x, y = (xs, ys + tail) if tail_to_y else (xs + tail, ys)
             if self.split_pruning and est > best[0] + SPLIT_SLACK_RUNS * c.interval and \
-                    not self._reuse_split(t, m, tail_to_y):
+                    (est, m, tail_to_y) not in hinted and not self._reuse_split(t, m, tail_to_y):
                 continue
             if (est, m, tail_to_y) in more and est > best[0]:
                 continue                       # the reuse estimate sees copies: no slack needed
@@ -371,6 +378,16 @@ class Decomposer:
             if cost < best[0]:
                 best = (cost, node)
         return best
+
+    def _hinted(self, splits, chosen, depth) -> list:
+        """The hinted splits at this depth (self.hints) that the ranking did not choose, in
+        estimate order; they are solved after the ranked ones (a deadline cuts them first) and
+        never pruned by their estimate."""
+        want = self.hints.get(depth)
+        if not want:
+            return []
+        have = {(m, ty) for _, m, ty in chosen}
+        return [s for s in splits if (s[1], s[2]) in want and (s[1], s[2]) not in have]
 
     def _reuse_extras(self, t, splits, extra: int) -> list:
         """The first `extra` of `splits` (in estimate order) whose halves reuse each other. Each

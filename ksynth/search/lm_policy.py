@@ -160,17 +160,18 @@ class ServedPolicy:
 
 # ---- a job's served models ---------------------------------------------------------------------
 GUIDED = ("beam", "mcts")          # strategies that price by config.policy (search/space.py)
+DECODERS = ("seqcoder", "sketch")  # strategies that decode programs with seqcoder.lm_for's LM
 
 
 def lm_names(config) -> set[str]:
     """The LM policies (by policy key) a search under `config` loads: config.policy when it is an
-    LM and a guided strategy runs, and seqcoder's LM (search/seqcoder.lm_for)."""
+    LM and a guided strategy runs, and the LM of seqcoder and sketch (search/seqcoder.lm_for)."""
     from ksynth.search.policy import is_lm, policy_key
 
     names = set()
     if is_lm(config.policy) and any(s in GUIDED for s in config.strategies):
         names.add(policy_key(config.policy))
-    if "seqcoder" in config.strategies:
+    if any(s in DECODERS for s in config.strategies):
         names.add(policy_key(config.policy if is_lm(config.policy) else "default"))
     return names
 
