@@ -102,9 +102,9 @@ class Plan:
 
 _E = lzma.PRESET_EXTREME                 # an xz "level" is its preset, with lzma's extreme flag
 _FAST = ((C.DEFLATE, 9), (C.ZSTD, 3))
-# -4..-6: no per-block xz in a multi-block input (its xz-solid and zstd-solid streams cost most
-# of the time: with xz 6 / xz-prev 6 per block as well, -6 ran 0.98 MB/s CPU on bench_files'
-# corpus; without, records_12b and mult_table lose their block-wise win over xz-solid); a
+# -4..-6: no per-block xz in a multi-block input (its xz-solid and zstd-solid streams take 63%
+# of the time: with xz-prev 6 per block as well, -6 ran 1.08 MB/s CPU on bench_files' corpus,
+# without 1.24; records_12b (+23%) and mult_table lose their block-wise win over xz-solid); a
 # one-block input still gets xz 6 (plan.alone: 6e was ~0.1% smaller on audio, 2x slower on CSV)
 _MID = ((C.DEFLATE, 9), (C.ZSTD, 9))
 _BEST = ((C.DEFLATE, 9), (C.ZSTD, 19), (C.XZ, 9), (C.XZ, 9 | _E))   # each wins on some blocks
