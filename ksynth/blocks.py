@@ -15,7 +15,7 @@ A block (1..block_size bytes) becomes one of the container's kinds:
 After block 0, a codec whose solid stream runs beside the block-wise one (ksynth.solid) is not
 tried in its plain form: no deflate with deflate-solid, no plain xz (xz-prev only) with xz-solid.
 A block that is the whole input (no solid stream is made) also tries the solid streams' codecs
-on itself (Plan.alone: -4..-6 add zstd 19 and xz 6), so a one-block input keeps the same bounds.
+on itself (Plan.alone: -4..-6 add zstd 19), so a one-block input keeps the same bounds.
 A block zstd packs below 1/64 of its size also tries zstd 19 (fast on such data).
 Every candidate is decoded (programs: run by the executor) and compared before it may win; ties
 go to the earlier kind in the order stored, copy, program, deflate, zstd, xz (or their -prev).
@@ -102,11 +102,11 @@ class Plan:
 
 _E = lzma.PRESET_EXTREME                 # an xz "level" is its preset, with lzma's extreme flag
 _FAST = ((C.DEFLATE, 9), (C.ZSTD, 3))
-# -4..-6: no per-block xz in a multi-block input (its xz-solid and zstd-solid streams take 63%
-# of the time: with xz-prev 6 per block as well, -6 ran 1.08 MB/s CPU on bench_files' corpus,
-# without 1.24; records_12b (+23%) and mult_table lose their block-wise win over xz-solid); a
-# one-block input still gets xz 6 (plan.alone: 6e was ~0.1% smaller on audio, 2x slower on CSV)
-_MID = ((C.DEFLATE, 9), (C.ZSTD, 9))
+# xz 6 per block stays at -4..-6 beside zstd-solid, though it costs -6 ~1.24 -> ~1.09 MB/s CPU on
+# bench_files' corpus: without it a file whose program blocks sit between text blocks lost the
+# block-wise win (1 MiB CSV + 1 MiB of 16-byte records: 98,869 -> 195,828 B). 6e: ~0.1% smaller
+# on audio, 2x slower on CSV
+_MID = ((C.DEFLATE, 9), (C.ZSTD, 9), (C.XZ, 6))
 _BEST = ((C.DEFLATE, 9), (C.ZSTD, 19), (C.XZ, 9), (C.XZ, 9 | _E))   # each wins on some blocks
 # solid streams: deflate 9 is gzip -9's stream (the gzip bound); xz 6 with the file's size as
 # dictionary is xz -9's (presets 6..9 differ only in dictionary size); zstd 19 is zstd -19's.
@@ -119,7 +119,7 @@ _S_BEST = ((C.DEFLATE_SOLID, 9), (C.ZSTD_SOLID, 19), (C.XZ_SOLID, 9))
 LEVELS = {
     1: Plan(1, 2, 16, _FAST, 0, 0.0, solid=_S_FAST),
     2: Plan(2, 2, 32, _FAST, 0, 0.0, solid=_S_FAST),
-    3: Plan(2, 3, 64, _MID, 64, 0.2, solid=_S_FAST),
+    3: Plan(2, 3, 64, ((C.DEFLATE, 9), (C.ZSTD, 9)), 64, 0.2, solid=_S_FAST),
     4: Plan(2, 3, 96, _MID, 64, 0.2, solid=_S_MID),
     5: Plan(2, 4, 128, _MID, 128, 0.3, solid=_S_MID),
     6: Plan(2, 4, 192, _MID, 128, 0.5, solid=_S_MID),
