@@ -117,8 +117,21 @@ class Result(Summary):
 
 def _choose_item(item) -> Choice:
     """Worker body (module level: picklable for Ray)."""
-    data, prev, plan, block_size = item
-    return choose(data, prev, plan, block_size)
+    data, prev, plan, block_size, alone = item
+    return choose(data, prev, plan, block_size, alone)
+
+
+def _blocks(reader: BinaryIO, n: int):
+    """(block, last) for each block of up to n bytes: one byte is read ahead, so a block is
+    known to be the last (a one-block input: its solid streams' codecs run on it) before it is
+    chosen."""
+    ahead = b""
+    while True:
+        data = ahead + _read_full(reader, n - len(ahead))
+        if not data:
+            return
+        ahead = _read_full(reader, 1) if len(data) == n else b""
+        yield data, not ahead
 
 
 def _read_full(reader: BinaryIO, n: int) -> bytes:
@@ -173,15 +186,15 @@ class Compressor:
             block_s = 1.0                          # seconds per block, until the first is timed
             batch = BLOCKS_PER_WORKER * cfg.workers if cfg.workers > 1 else 1
             backend = "ray" if cfg.workers > 1 else "serial"
+            source = _blocks(reader, bs)
             with Parallel(backend, cfg.workers, log=log) as par:
                 while True:
                     items = []
-                    for _ in range(batch):
-                        data = _read_full(reader, bs)
-                        if not data:
-                            break
-                        items.append((data, prev, plan, bs))
+                    for data, last in source:
+                        items.append((data, prev, plan, bs, last and not prev))
                         prev = data
+                        if len(items) == batch:
+                            break
                     if not items:
                         break
                     choices: list = [None] * len(items)
@@ -199,7 +212,7 @@ class Compressor:
                             choices[rest + i] = choice
                     elif len(items) > rest:
                         choices[rest] = _choose_item(items[rest])
-                    for (data, before, _, _), ch in zip(items, choices):
+                    for (data, before, *_), ch in zip(items, choices):
                         if len(infos) == 1 and plans:      # a second block: solid streams start
                             cands = [solid.Candidate(k, lv, bs, size_hint) for k, lv in plans]
                             for c in cands:

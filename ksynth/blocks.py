@@ -14,6 +14,8 @@ A block (1..block_size bytes) becomes one of the container's kinds:
     stored   the bytes themselves
 After block 0, a codec whose solid stream runs beside the block-wise one (ksynth.solid) is not
 tried in its plain form: no deflate with deflate-solid, no plain xz (xz-prev only) with xz-solid.
+A block that is the whole input (no solid stream is made) also tries the solid streams' codecs
+on itself (Plan.alone: -4..-6 add zstd 19), so a one-block input keeps the same bounds.
 A block zstd packs below 1/64 of its size also tries zstd 19 (fast on such data).
 Every candidate is decoded (programs: run by the executor) and compared before it may win; ties
 go to the earlier kind in the order stored, copy, program, deflate, zstd, xz (or their -prev).
@@ -83,16 +85,36 @@ class Plan:
         """An xz-solid stream runs (the level promises xz -9's size)."""
         return any(kind == C.XZ_SOLID for kind, _ in self.solid)
 
+    @property
+    def solid_best(self) -> bool:
+        """The solid streams are gzip -9's, zstd -19's and xz -9's: the level promises the best
+        of the three (+ the framing)."""
+        levels = dict(self.solid)
+        return levels.get(C.DEFLATE_SOLID) == 9 and levels.get(C.ZSTD_SOLID) == 19 and \
+            levels.get(C.XZ_SOLID, 0) >= 6
+
+    @property
+    def alone(self) -> tuple[tuple[int, int], ...]:
+        """(kind, level) tried on a block that is the whole input: its solid streams' codecs on
+        the block alone (a one-block input makes no solid stream; these stand in for them)."""
+        return tuple((_PLAIN[kind], level) for kind, level in self.solid)
+
 
 _E = lzma.PRESET_EXTREME                 # an xz "level" is its preset, with lzma's extreme flag
 _FAST = ((C.DEFLATE, 9), (C.ZSTD, 3))
-_MID = ((C.DEFLATE, 9), (C.ZSTD, 9), (C.XZ, 6))     # 6e: ~0.1% smaller on audio, 2x slower on CSV
+# xz 6 per block stays at -4..-6 beside zstd-solid, though it costs -6 ~1.24 -> ~1.09 MB/s CPU on
+# bench_files' corpus: without it a file whose program blocks sit between text blocks lost the
+# block-wise win (1 MiB CSV + 1 MiB of 16-byte records: 98,869 -> 195,828 B). 6e: ~0.1% smaller
+# on audio, 2x slower on CSV
+_MID = ((C.DEFLATE, 9), (C.ZSTD, 9), (C.XZ, 6))
 _BEST = ((C.DEFLATE, 9), (C.ZSTD, 19), (C.XZ, 9), (C.XZ, 9 | _E))   # each wins on some blocks
 # solid streams: deflate 9 is gzip -9's stream (the gzip bound); xz 6 with the file's size as
 # dictionary is xz -9's (presets 6..9 differ only in dictionary size); zstd 19 is zstd -19's.
 # xz 9e solid: 11 KB larger on 2 MiB CSV, not tried
 _S_FAST = ((C.DEFLATE_SOLID, 9),)
-_S_MID = ((C.DEFLATE_SOLID, 9), (C.XZ_SOLID, 6))
+# zstd 19 at -4..-6 too: without it a log of few distinct lines came out 1,498 B over zstd -19
+# (2 MiB, bench_files' picked.log), past the best-of bound those levels promise
+_S_MID = ((C.DEFLATE_SOLID, 9), (C.ZSTD_SOLID, 19), (C.XZ_SOLID, 6))
 _S_BEST = ((C.DEFLATE_SOLID, 9), (C.ZSTD_SOLID, 19), (C.XZ_SOLID, 9))
 LEVELS = {
     1: Plan(1, 2, 16, _FAST, 0, 0.0, solid=_S_FAST),
@@ -435,8 +457,10 @@ class Choice:
     bits: int | None = None            # the program's exact code length
 
 
-def choose(data: bytes, prev: bytes, plan: Plan, block_size: int) -> Choice:
-    """The cheapest verified representation of one block (see the module docstring)."""
+def choose(data: bytes, prev: bytes, plan: Plan, block_size: int, alone: bool = False) -> Choice:
+    """The cheapest verified representation of one block (see the module docstring). `alone`:
+    the block is the whole input, so no solid stream is made and the solid streams' codecs are
+    tried on it as well (plan.alone)."""
     if prev and data == prev:
         return Choice(C.COPY, b"", len(data))
     best = Choice(C.STORED, data, len(data))
@@ -445,10 +469,12 @@ def choose(data: bytes, prev: bytes, plan: Plan, block_size: int) -> Choice:
         best = prog
     if best.kind == C.PROGRAM and len(best.payload) <= PROGRAM_CHEAP:
         return best
-    codecs = plan.codecs
+    codecs = plan.codecs + tuple(c for c in plan.alone if c not in plan.codecs) if alone \
+        else plan.codecs
     if len(data) >= 4096 and _incompressible(data):
         codecs = codecs[:1]                  # deflate only: it stands in for gzip's bound
-    solid = {k for k, _ in plan.solid if k != C.XZ_SOLID or _lzma2_available()}
+    solid = set() if alone else \
+        {k for k, _ in plan.solid if k != C.XZ_SOLID or _lzma2_available()}
     tries = []
     for kind, level in codecs:
         kinds = _AFTER_FIRST.get(kind, (kind,)) if prev else (kind,)
@@ -460,7 +486,7 @@ def choose(data: bytes, prev: bytes, plan: Plan, block_size: int) -> Choice:
             continue
         payload = codec_encode(kind, data, level, prev)
         if kind in (C.ZSTD, C.ZSTD_PREV) and level < ZSTD_MAX and payload is not None and \
-                len(payload) * ZSTD_ESCALATE < len(data):
+                len(payload) * ZSTD_ESCALATE < len(data) and (kind, ZSTD_MAX) not in tries:
             tries.append((kind, ZSTD_MAX))
         if payload is not None and len(payload) < len(best.payload) and \
                 decode_block(kind, payload, len(data), prev, block_size) == data:
@@ -476,6 +502,8 @@ _AFTER_FIRST = {C.ZSTD: (C.ZSTD_PREV,), C.XZ: (C.XZ, C.XZ_PREV)}
 # vs 380 KB). xz-prev stays: records_12b's block 1 78.7 KB, the block-wise stream 242 KB against
 # xz-solid's 298 KB
 _SOLID_FOR = {C.DEFLATE: C.DEFLATE_SOLID, C.XZ: C.XZ_SOLID}
+# a solid kind's codec on one block: a one-block input's stand-in for the solid stream
+_PLAIN = {C.DEFLATE_SOLID: C.DEFLATE, C.ZSTD_SOLID: C.ZSTD, C.XZ_SOLID: C.XZ}
 
 
 def _lzma2_available() -> bool:
@@ -495,8 +523,11 @@ def _program_choice(data: bytes, plan: Plan) -> Choice | None:
 
     t = np.frombuffer(data, dtype=np.uint8)
     for depth in range(plan.depth, 0, -1):   # deeper nests spend the node budget sooner and
-        expr = Detector(replace(plan, depth=depth)).solve(t)     # build more elements: back off
+        detector = Detector(replace(plan, depth=depth))          # build more elements: back off
+        expr = detector.solve(t)
         if expr is None:
+            if detector.nodes < plan.nodes:  # not cut by the budget: a shallower search explores
+                return None                  # a part of this one (text: half the detector time)
             continue
         program = lower(expr)
         try:
@@ -524,9 +555,9 @@ def _program_choice(data: bytes, plan: Plan) -> Choice | None:
 
 def promise(plan_level: int) -> str:
     """What a level promises about size (experiments/bench_files.py checks both bounds)."""
-    if LEVELS[plan_level].solid_xz:
+    if LEVELS[plan_level].solid_best:
         return "<= gzip -9 + 32 B and <= best(gzip -9, zstd -19, xz -9) + 64 B"
-    return "<= gzip -9 + 32 B only (no xz: text can be far larger than xz -9)"
+    return "<= gzip -9 + 32 B only (no xz or zstd 19: text can be far larger than xz -9)"
 
 
 def describe(plan_level: int) -> str:
@@ -535,6 +566,8 @@ def describe(plan_level: int) -> str:
     search = f"; search on targets <= {p.search_len} bytes ({p.search_seconds:g} s)" \
         if p.search_len else ""
     solid = ", ".join(f"{C.KIND_NAMES[k].split('-')[0]} {lv}" for k, lv in p.solid)
+    more = ", ".join(f"{C.KIND_NAMES[k]} {lv}" for k, lv in p.alone if (k, lv) not in p.codecs)
+    alone = f" (a one-block input also {more})" if more else ""
     return (f"detectors depth {p.depth}, record widths <= {1 << p.splits}, {p.nodes} nodes; "
-            f"codecs {names}{search}; solid {solid}")
+            f"codecs {names}{alone}{search}; solid {solid}")
 

@@ -187,7 +187,7 @@ def _sensor(n: int) -> bytes:
 
 
 @pytest.mark.parametrize("level, kinds", [(1, {"deflate-solid"}),
-                                          (6, {"deflate-solid", "xz-solid"}),
+                                          (6, {"deflate-solid", "zstd-solid", "xz-solid"}),
                                           (9, {"deflate-solid", "zstd-solid", "xz-solid"})])
 def test_solid_round_trip_of_a_multi_block_input(level, kinds):
     if not lzma2.available:
@@ -237,6 +237,26 @@ def test_solid_streams_meet_the_size_bounds_on_multi_block_input():
                 assert size <= best + 64, (level, size, best)
 
 
+def test_the_default_level_keeps_the_best_bound_where_zstd_wins():
+    """Log lines drawn from 16 (26 KB): zstd -19 beats xz -9 and gzip -9 here, by more than the
+    64 B slack over zstd 9; the default level holds best + 64 B as one block (zstd 19 on the
+    block) and as 26 blocks of 1 KiB (a zstd-solid stream)."""
+    import gzip
+    import lzma
+
+    import zstandard
+
+    data = _log(700)
+    z19 = len(zstandard.ZstdCompressor(level=19).compress(data))
+    best = min(len(gzip.compress(data, 9, mtime=0)), len(lzma.compress(data, preset=9)), z19)
+    assert best == z19
+    assert len(zstandard.ZstdCompressor(level=9).compress(data)) > z19 + 32   # zstd 9 would not do
+    for block_size in (1 << 20, 1024):
+        r = Compressor(CompressConfig(block_size=block_size)).compress(data)
+        assert r.compressed_size <= best + 64, (block_size, r.compressed_size, best, r.streams)
+        assert ksynth.decompress(r.blob) == data
+
+
 def test_size_bounds_hold_past_many_blocks():
     """Solid streams are one record (.ksz version 4): the framing does not grow with the file.
     7.6 MB of log lines in 116 blocks of 64 KiB at -1, and 2.3 MB of CSV in 35 blocks at -4,
@@ -266,8 +286,8 @@ def test_unknown_size_streams_with_the_preset_dictionary():
         pytest.skip("liblzma not loadable")
     from ksynth import container as C
 
-    data, cfg = _log(700), CompressConfig(level=4, block_size=1024)
-    out = io.BytesIO()
+    data, cfg = _csv(2500), CompressConfig(level=4, block_size=1024)   # xz-solid wins (on _log,
+    out = io.BytesIO()                                                  # zstd-solid)
     summary = Compressor(cfg).compress_stream(io.BytesIO(data), out)
     blob = out.getvalue()
     assert summary.solid == "xz-solid" and summary.compressed_size == len(blob)
@@ -275,7 +295,7 @@ def test_unknown_size_streams_with_the_preset_dictionary():
     assert blob[first.offset] == 23                      # xz -6's 8 MiB
     assert ksynth.decompress(blob) == data
     sized = Compressor(cfg).compress(data).blob
-    assert sized[first.offset] == 15                     # 25 KiB rounded up: 32 KiB
+    assert sized[first.offset] == 16                     # 47 KiB rounded up: 64 KiB
 
 
 def test_solid_decoding_honours_max_output_size_and_streams():
