@@ -166,10 +166,11 @@ def test_a_full_disk_behind_stdout_is_exit_1(args):
 def test_ctrl_c_exits_130(tmp_path):
     rows = tmp_path / "in.jsonl"
     rows.write_text("".join(json.dumps({"sequence": [(i * 37 + k * k) % 256 for k in range(80)]}) + "\n"
-                            for i in range(40)))
+                            for i in range(400)))     # ~0.2 s each: still running at 4 s
     proc = ksynth_process("solve", "--input", rows, "--output", tmp_path / "o.jsonl", "--budget", "3",
                           stdout=subprocess.DEVNULL)
     time.sleep(4)                                  # past the imports, inside a search
+    assert proc.poll() is None, "the run ended before the signal: give it more rows"
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130 and "Traceback" not in err.decode()

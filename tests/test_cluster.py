@@ -138,13 +138,15 @@ def test_a_killed_worker_loses_and_duplicates_nothing(tmp_path, ray_tmp):
 
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_a_stopped_driver_leaves_whole_rows_and_no_ray(tmp_path, ray_tmp, sig, code):
-    n = 40             # enough rows that the run is still going when the signal lands
+    n = 100            # enough rows that the run is still going when the signal lands (a row
+                       # takes ~0.1 s of its 0.2 s budget: 40 rows on 2 workers could all be done)
     inp, out = _input(tmp_path, n), tmp_path / "out.jsonl"
     proc = _solve(inp, out, _env(ray_tmp), "--workers", "2")
     try:
         _wait_rows(out, proc, 2)
         ray_pids = descendants(proc.pid)
         assert ray_pids                                                   # the instance it started
+        assert proc.poll() is None, "the run ended before the signal: give it more rows"
         proc.send_signal(sig)
         _, err = proc.communicate(timeout=60)
     finally:
