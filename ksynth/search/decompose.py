@@ -221,6 +221,17 @@ def reuse_split_cost(x: tuple, y: tuple, c) -> float:
     return min(reuse_cover(hx, c) + reuse_cover(hy, c, hx), reuse_cover(hy, c) + reuse_cover(hx, c, hy))
 
 
+def dag_cost(root: Node, objective: str, pool_values: frozenset = frozenset()) -> float:
+    """Approximate bits of the lines `root` adds beyond the pool (each distinct value once)."""
+    total, seen = 0.0, set()
+    for n in root.walk():
+        if n.value in pool_values or n.value in seen:
+            continue
+        seen.add(n.value)
+        total += line_cost(n.op, n.args, APPROX_INDEX, objective)
+    return total
+
+
 class Decomposer:
     """Solve one target by recursion over witnesses; `solve(t)` returns (approx bits, Node)."""
 
@@ -256,16 +267,6 @@ class Decomposer:
     def _late(self) -> bool:
         return self.deadline is not None and time.monotonic() > self.deadline
 
-    def dag_cost(self, root: Node, pool_values: frozenset) -> float:
-        """Approximate bits of the lines `root` adds beyond the pool (each distinct value once)."""
-        total, seen = 0.0, set()
-        for n in root.walk():
-            if n.value in pool_values or n.value in seen:
-                continue
-            seen.add(n.value)
-            total += line_cost(n.op, n.args, APPROX_INDEX, self.objective)
-        return total
-
     def solve(self, target, pool: tuple = ()) -> tuple[float, Node]:
         """(approx bits, Node). `pool`: Nodes built elsewhere, copy sources for every sub-target;
         their own lines are not counted in the approximate bits (exact pricing is the caller's)."""
@@ -296,7 +297,7 @@ class Decomposer:
             hit = next(p for p in pool if p.value == t)
             return 0.0, hit
         _, node = self.seg.solve(t, pool, self.deadline)
-        best = (self.dag_cost(node, pool_values), node)
+        best = (dag_cost(node, self.objective, pool_values), node)
         n = len(t)
         if not self._late() and depth < self.max_depth:
             best = self._repeat(t, pool, pool_values, depth, best)
@@ -315,7 +316,7 @@ class Decomposer:
                 x = t[: n // k]
                 cx, nx = self._solve(x, pool, pool_values, depth + 1)
                 node = extend("repeat_list", nx, (k,))
-                cost = self.dag_cost(node, pool_values)
+                cost = dag_cost(node, self.objective, pool_values)
                 if cost < best[0]:
                     best = (cost, node)
                 break                         # the shortest period explains every longer one
@@ -333,7 +334,7 @@ class Decomposer:
                     continue
                 _, nx = self._solve(x, pool, pool_values, depth + 1)
                 node = extend(spec.name, nx)
-                cost = self.dag_cost(node, pool_values)
+                cost = dag_cost(node, self.objective, pool_values)
                 if cost < best[0]:
                     best = (cost, node)
         return best
@@ -374,7 +375,7 @@ class Decomposer:
             if (est, m, tail_to_y) in more and est > best[0]:
                 continue                       # the reuse estimate sees copies: no slack needed
             node = self._pair(x, y, pool, pool_values, depth)
-            cost = self.dag_cost(node, pool_values)
+            cost = dag_cost(node, self.objective, pool_values)
             if cost < best[0]:
                 best = (cost, node)
         return best
@@ -477,7 +478,7 @@ class Decomposer:
             _, na2 = self._solve(a, pool_a, values_a, depth + 1)
             one = extend("interleave", (nb, na) if y_first else (na, nb))
             two = extend("interleave", (nb, na2) if y_first else (na2, nb))
-            if self.dag_cost(two, pool_values) < self.dag_cost(one, pool_values):
+            if dag_cost(two, self.objective, pool_values) < dag_cost(one, self.objective, pool_values):
                 return two
             return one
         return extend("interleave", (nb, na) if y_first else (na, nb))

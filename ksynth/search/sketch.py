@@ -63,18 +63,6 @@ def _fold_levels(program, values) -> list[tuple[int, bool]]:
     return out
 
 
-def _own_bits(node, objective: str) -> float:
-    """Approximate bits of every line below and including the node (each distinct value once)."""
-    from ksynth.search.objective import APPROX_INDEX, line_cost
-
-    seen, total = set(), 0.0
-    for n in node.walk():
-        if n.value not in seen:
-            seen.add(n.value)
-            total += line_cost(n.op, n.args, APPROX_INDEX, objective)
-    return total
-
-
 def proposals(candidates, max_len: int, objective: str = "kt", pool_on: bool = True,
               splits_on: bool = True):
     """(pool Nodes, {depth: {(m, tail_to_y)}}) from decoded candidate programs (most probable
@@ -82,6 +70,7 @@ def proposals(candidates, max_len: int, objective: str = "kt", pool_on: bool = T
     propose nothing."""
     from ksynth.dsl.interp import run_lines
     from ksynth.errors import ExecError
+    from ksynth.search.decompose import dag_cost
     from ksynth.search.ir import to_nodes
     from ksynth.search.objective import allowed_ops
 
@@ -106,7 +95,7 @@ def proposals(candidates, max_len: int, objective: str = "kt", pool_on: bool = T
         for k, line in enumerate(p.lines):
             v = nodes[k].value
             if line.op in FOLD_OPS or len(v) < MIN_SUBGOAL_LEN or v in seen or \
-                    _own_bits(nodes[k], objective) > SUBGOAL_MAX_BITS:
+                    dag_cost(nodes[k], objective) > SUBGOAL_MAX_BITS:
                 continue
             seen.add(v)
             (first if k in inputs else rest).append(nodes[k])
