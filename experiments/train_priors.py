@@ -9,14 +9,12 @@
   the table the previous round built (the pick depends on the table).
 - predictors.prior: the shared lpc codebook (after FLAC's fixed predictors): per order, k-means
   centres of the dev chunks' least-squares coefficients (round 1's picks), 6 fractional bits.
-- text.prior: P(byte | previous byte) over dev text, backed off to order 0, 1/3-bit log steps, then
-  P(byte | previous 2 / 3 bytes) for the commonest contexts, each backed off to the row below.
+- text_net.prior: the text model's integer byte GRU (experiments/train_text_net.py, its defaults).
 - dna.prior: P(base | 6 previous bases), -log2 p quantised to 1/3 bit, over every dev chunk (contexts restart at each chunk, as
   the decoder sees them), then P(first symbol's case) and P(case switches in a chunk).
 - forms.prior (last: it prices what the others made): P(form), P(param | model) and
   P(codebook index | model) over the programs `predict` writes on dev chunks of every modality.
-Each file is packed with raw LZMA2 (models.pack; text.prior in the delta layout of
-models.write_byte_table); its size is what the benchmark charges. Prints every file's size in bytes.
+Each file is packed with raw LZMA2 (models.pack); its size is what the benchmark charges. Prints every file's size in bytes.
 """
 from __future__ import annotations
 
@@ -32,10 +30,6 @@ from ksynth.bench import datasets  # noqa: E402
 from ksynth.dsl import models  # noqa: E402
 from ksynth.search import predict  # noqa: E402
 
-TEXT_BACKOFF = 128               # pseudo-counts of the order-0 distribution in each order-1 row
-TEXT_K2, TEXT_K3 = 512, 1024     # static order-2 / order-3 contexts (dev, with their charge: 512 / 1,024
-TEXT_MIN_COUNT = 5               # > 256 / 2,048 and 0); counts below 5 are dropped (5 > 3, 8)
-TEXT_HIGH_BACKOFF = 32           # pseudo-counts of the row below (32 ~ 16, 64)
 BOOK_SIZE = 125                  # trained codebook entries (+ 3 fixed + explicit = radix 129; dev: 125 > 61)
 BOOK_SHIFT = 6                   # their coefficients' fractional bits
 RESIDUAL_PRIORS = {"audio_8bit": "residual_a8", "audio_16bit": "residual_a16",
@@ -184,52 +178,6 @@ def train_dna(directory=None) -> int:
     return len(blob)
 
 
-def train_text(directory=None) -> int:
-    """P(byte | previous byte) over every dev chunk (the first byte's context is a newline),
-    backed off to the order-0 frequencies (TEXT_BACKOFF pseudo-counts per row); then
-    P(byte | previous 2) for the TEXT_K2 commonest 2-byte contexts (newlines before the chunk)
-    and P(byte | previous 3) for the TEXT_K3 commonest 3-byte ones (from the fourth byte), each
-    from its counts of at least TEXT_MIN_COUNT, backed off to the row below it with
-    TEXT_HIGH_BACKOFF pseudo-counts."""
-    from collections import Counter
-
-    counts = np.zeros((256, 256))
-    two: dict = {}
-    three: dict = {}
-    for data in dev_chunks("text", None, directory):
-        x = np.frombuffer(data, np.uint8).astype(np.int64)
-        prev = np.concatenate([[models.TEXT_START], x[:-1]])
-        np.add.at(counts, (prev, x), 1)
-        v = [int(b) for b in x]
-        pad = [models.TEXT_START] * 2 + v
-        for i, b in enumerate(v):
-            two.setdefault((pad[i], pad[i + 1]), Counter())[b] += 1
-            if i >= 3:
-                three.setdefault((v[i - 3], v[i - 2], v[i - 1]), Counter())[b] += 1
-    order0 = counts.sum(0) + 0.5
-    rows = counts + TEXT_BACKOFF * order0 / order0.sum()
-    p1 = rows / rows.sum(1, keepdims=True)
-    q1 = b"".join(models.quantise_row(row) for row in rows.tolist())
-
-    def fit(table, k, parent):
-        out = {}
-        for ctx in sorted(table, key=lambda c: (-sum(table[c].values()), c))[:k]:
-            c = np.zeros(256)
-            for b, n in table[ctx].items():
-                if n >= TEXT_MIN_COUNT:
-                    c[b] = n
-            out[ctx] = models.quantise_row((c + TEXT_HIGH_BACKOFF * parent(ctx)).tolist())
-        return out
-
-    def dequantised(q):
-        w = 2.0 ** (-np.frombuffer(q, np.uint8) / 3)
-        return w / w.sum()
-
-    rows2 = fit(two, TEXT_K2, lambda c: p1[c[1]])
-    rows3 = fit(three, TEXT_K3, lambda c: dequantised(rows2[c[1:]]) if c[1:] in rows2 else p1[c[2]])
-    return models.write_text_prior(models.PRIOR_DIR / "text.prior", q1, rows2, rows3)
-
-
 def _pick(args):
     """The program `predict` writes for one chunk (worker process)."""
     from ksynth.config import SearchConfig
@@ -296,7 +244,9 @@ def main(argv=None) -> None:
     if args.only in (None, "dna"):
         print(f"dna.prior: {train_dna(args.data)} bytes", flush=True)
     if args.only in (None, "text"):
-        print(f"text.prior: {train_text(args.data)} bytes", flush=True)
+        import train_text_net    # the text net (torch): its own script, its defaults
+
+        train_text_net.main(["--data", args.data] if args.data else [])
     if args.only in (None, "forms"):
         train_forms(args.forms_n, args.rounds, args.data, args.workers)
 

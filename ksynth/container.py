@@ -8,8 +8,8 @@
 
 The block table is the sequence of block records: it is written as blocks are made, so a stream
 can be written without knowing its length and read without seeking; `read_header()` walks it
-(seeking past payloads where the source can seek). Version 4 is written: block-wise streams
-(versions 1 and 3 had the same layout and older program codes) and solid ones. A solid stream
+(seeking past payloads where the source can seek). Version 5 is written for block-wise streams
+(versions 1, 3 and 4 had the same layout and older program codes), version 4 for solid ones. A solid stream
 is one deflate, zstd or LZMA2 stream over the whole file. Version 4 writes it as one record that
 declares the file's size (the SHORT bit set, the raw size any size >= 1) and whose payload a
 reader takes in pieces of STREAM_PIECE bytes (`Payload`), so neither side holds it whole and its
@@ -31,11 +31,11 @@ from typing import BinaryIO, Iterator
 from ksynth.errors import CorruptInput
 
 MAGIC = b"KSZ\x1a"           # \x1a (^Z) stops text-mode readers, as in PNG's signature
-VERSION = 4                  # the newest this module reads
+VERSION = 5                  # the newest this module reads
 VERSION_SOLID_BLOCKS = 2     # the solid kinds are new in version 2, one record per block (2 and 3)
-VERSION_PROGRAMS = 4         # block-wise streams as version 4: program blocks in version 4's code
-                             # (forms, line 0's op first, the ones' complement chain); a program
-                             # block of an older version is refused
+VERSION_PROGRAMS = 5         # block-wise streams as version 5: program blocks in version 5's code
+                             # (forms, line 0's op first, the ones' complement chain, the text
+                             # model's byte GRU); a program block of an older version is refused
 VERSION_SOLID = 4            # solid streams are written as version 4: one record for the whole file
 HEADER_SIZE = 8              # bytes
 MIN_BLOCK_EXP = 10           # block sizes 1 KiB ..

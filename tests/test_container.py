@@ -88,12 +88,26 @@ STREAMS = _sample_streams()
 def test_layout_reads_back():
     blob = STREAMS[0]
     h = C.read_header(blob)
-    assert blob[:4] == C.MAGIC and h.version == 4 and h.flags == 0    # block-wise: version 4
+    assert blob[:4] == C.MAGIC and h.version == 5 and h.flags == 0    # block-wise: version 5
     assert h.block_size == BLOCK and h.stream_size == len(blob)
     data = Decompressor().decompress(blob)
     assert h.original_size == len(data) == sum(b.raw_size for b in h.blocks)
     assert h.checksum == zlib.crc32(data)
     assert all(b.raw_size == BLOCK for b in h.blocks[:-1]) and h.blocks[-1].raw_size < BLOCK
+
+
+def test_program_blocks_of_older_program_codes_are_refused_in_one_line():
+    blob = STREAMS[0]
+    h = C.read_header(blob)
+    recs = records(blob)
+    assert C.PROGRAM in [k for k, _, _ in recs]
+    for version in (1, 3, 4):
+        old = rebuild(recs, h.original_size, h.checksum, version=version)
+        with pytest.raises(CorruptInput, match=f"version {version}, which this ksynth no longer "
+                                               f"decodes .*version {C.VERSION_PROGRAMS}"):
+            Decompressor().decompress(old)
+    assert Decompressor().decompress(rebuild(recs, h.original_size, h.checksum, version=5)) == \
+        Decompressor().decompress(blob)
 
 
 def test_empty_stream_is_header_end_trailer():
@@ -110,7 +124,7 @@ def test_varint_is_canonical():
 
 
 @pytest.mark.parametrize("field, value, message", [
-    (4, 5, "version"), (4, 0, "version"), (5, 1, "flags"), (6, 9, "exponent"), (6, 25, "exponent"),
+    (4, 6, "version"), (4, 0, "version"), (5, 1, "flags"), (6, 9, "exponent"), (6, 25, "exponent"),
     (0, 0, "magic")])
 def test_header_fields_at_their_limits(field, value, message):
     blob = bytearray(STREAMS[0])

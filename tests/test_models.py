@@ -175,26 +175,6 @@ def test_text_lists_round_trip(data):
     _round_trip(Program.build([("modeled_list", (TEXT, 0, tuple(data)))]))
 
 
-def test_text_prior_round_trips_through_its_file(tmp_path):
-    rng = random.Random(7)
-    q1 = bytes(rng.randrange(3, 40) for _ in range(256 * 256))
-    two = {(10, 32): bytes(rng.randrange(256) for _ in range(256)), (116, 104): bytes(range(256))}
-    three = {(32, 116, 104): bytes(rng.randrange(256) for _ in range(256)),   # parent: order 2
-             (1, 2, 3): bytes(255 - v for v in range(256))}                   # parent: order 1
-    size = models.write_text_prior(tmp_path / "t.prior", q1, two, three)
-    assert size == (tmp_path / "t.prior").stat().st_size
-    assert models.read_text_prior(tmp_path / "t.prior") == (q1, two, three)
-    # the model reads the longest context it has
-    m = models.TextModel("t", rows=tuple(models.log_row(q1[256 * k:256 * k + 256]) for k in range(256)),
-                         higher=({k: models.log_row(v) for k, v in two.items()},
-                                 {k: models.log_row(v) for k, v in three.items()}))
-    text = list(b"xthe")
-    assert m.static_row(text, 3) == models.log_row(two[(116, 104)])         # 'th' -> order 2
-    assert m.static_row(list(b" th") + [0], 3) == models.log_row(three[(32, 116, 104)])
-    assert m.static_row(list(b" a"), 1) == models.log_row(two[(10, 32)])     # newline before
-    assert m.static_row(list(b"xyz"), 2) == m.rows[ord("y")]                 # order 1
-
-
 def test_models_refuse_what_they_cannot_code():
     with pytest.raises(ProgramError, match="0..7"):
         encode.bits(Program.build([("modeled_list", (DNA, 0, (1, 8)))]))
@@ -278,14 +258,11 @@ def test_versioned_priors_load_with_their_documented_shapes():
     base, first, switches = models.MODELS[DNA].tables
     assert len(base) == 4 ** models.DNA_ORDER and len(first) == 2
     assert len(switches) == models.CASE_K_MAX + 2
-    assert len(models.MODELS[TEXT].rows) == 256
+    assert models.MODELS[TEXT].net.hidden > 0                         # text_net.prior (test_textnet.py)
     book = models.predictor_book()
     assert book.entries[:3] == models.FIXED_PREDICTORS and len(book.entries) <= 128
     for files in models.MODALITY_PRIORS.values():
         assert all(0 < models.prior_bytes(f) < 40_000 for f in files)    # small files, charged
-    two, three = models.MODELS[TEXT]._higher
-    assert 0 < len(two) <= 512 and 0 < len(three) <= 1024
-    assert all(len(r) == 256 for r in list(two.values())[:5] + list(three.values())[:5])
 
 
 def test_residual_prior_round_trips_and_models_the_top_mantissa_bit(tmp_path):

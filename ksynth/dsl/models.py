@@ -5,7 +5,7 @@ set_list's ~8 bits per element. encode.py turns each model's output into program
 a (cum, freq, total) triple is one arithmetic-coded symbol of probability freq / total (big-integer
 rANS, see encode.py), a (digit, radix) pair is a uniform digit. Every model here is a pure function
 of (model tables shipped in the package, the line's `param`, the values decoded so far): a chunk
-decodes alone, and the only thing a decoder needs beyond this module is the charged prior files in
+decodes alone, and the only things a decoder needs beyond this module (and textnet.py) are the charged prior files in
 ksynth/priors/ (their serialized size is what the benchmark charges; `prior_bytes`).
 
 Models, by index (the program's first argument of modeled_list; `MODELS` below):
@@ -15,7 +15,7 @@ Models, by index (the program's first argument of modeled_list; `MODELS` below):
   3 residual_mfcc  ... on dev audio_mfcc residuals
   4 dna            static order-6 base table trained on dev DNA, mixed with in-chunk counts; the
                    case as runs
-  5 text           static order-1..3 byte tables trained on dev text, mixed with in-chunk order-3 counts
+  5 text           an integer byte GRU trained on dev text (textnet.py), mixed with in-chunk order-3 counts
   6 small          a few values lo..lo+A-1 (A <= 4, named by `param`), each under in-chunk counts of
                    what followed the previous value (no prior file): near-silent audio
 The residual coders code r as: bucket b = bit_length(|r|) under the shape table row of the current
@@ -452,54 +452,36 @@ class DnaModel:
 
 # ---- text: bytes under static order-1..3 tables mixed with in-chunk order-3 counts --------------------
 TEXT_ADAPT_ORDER = 3              # bytes of context for the in-chunk counts (dev: 3 >= 2 > 1)
-TEXT_WEIGHT = 2                   # the static row counts as TEXT_WEIGHT / 2 occurrences
-TEXT_ADAPT_UNIT = 2 * ROW_TOTAL   # one in-chunk occurrence
+TEXT_WEIGHT = 1                   # the net's row (textnet.FREQ_TOTAL) counts TEXT_WEIGHT times ...
+TEXT_ADAPT_UNIT = 1 << 15         # ... against this per in-chunk occurrence
 TEXT_START = 10                   # the context before the first byte (a newline)
 
 
 class TextModel:
-    """Bytes under the longest static context the prior holds: P(byte | previous 3 bytes) for
-    the 1,024 commonest dev contexts, else P(byte | previous 2) for the 512 commonest, else
-    P(byte | previous byte) (-log2 p in 1/3-bit steps, like the DNA prior), mixed with the
-    counts of what followed the same three bytes earlier in the chunk. Before the chunk the
-    context is newlines (order 1 and 2; order 3 starts at the fourth byte)."""
+    """Bytes under the text net (textnet.py: an integer byte GRU trained on dev text, the prior
+    file holds its weights) mixed with the counts of what followed the same three bytes earlier
+    in the chunk. The net reads a newline before the chunk."""
 
     kind = "text"
     param_radix = 1
 
-    def __init__(self, name: str, rows=None, prior_file: str | None = None, higher=None):
-        self.name, self.prior_file = name, prior_file
-        self._rows, self._higher = rows, higher
+    def __init__(self, name: str, prior_file: str | None = None, net=None):
+        self.name, self.prior_file, self._net = name, prior_file, net
 
     @property
-    def rows(self):
-        if self._rows is None:
-            q1, q2, q3 = read_text_prior(PRIOR_DIR / self.prior_file)
-            self._rows = tuple(log_row(q1[256 * k:256 * (k + 1)]) for k in range(256))
-            self._higher = ({c: log_row(q) for c, q in q2.items()}, {c: log_row(q) for c, q in q3.items()})
-        if self._higher is None:
-            self._higher = ({}, {})
-        return self._rows
+    def net(self):
+        if self._net is None:
+            from ksynth.dsl import textnet
 
-    def static_row(self, values, i):
-        """The static row for position i: the longest context in the tables."""
-        rows = self.rows
-        two, three = self._higher
-        if i >= 3:
-            row = three.get((values[i - 3], values[i - 2], values[i - 1]))
-            if row is not None:
-                return row
-        p1 = values[i - 1] if i else TEXT_START
-        row = two.get((values[i - 2] if i >= 2 else TEXT_START, p1))
-        return rows[p1] if row is None else row
+            self._net = textnet.read_prior(PRIOR_DIR / self.prior_file)
+        return self._net
 
-    def _freqs(self, values, i, seen):
-        row = self.static_row(values, i)
+    @staticmethod
+    def _mix(row, values, i, seen):
+        """The net's row (int64 array) with the in-chunk counts, as a list of ints."""
         counts = seen.get(tuple(values[i - TEXT_ADAPT_ORDER:i])) if i >= TEXT_ADAPT_ORDER else None
-        if not counts:
-            return row
-        mixed = [TEXT_WEIGHT * f for f in row]
-        for v, c in counts.items():
+        mixed = (TEXT_WEIGHT * row).tolist()
+        for v, c in (counts or {}).items():
             mixed[v] += TEXT_ADAPT_UNIT * c
         return mixed
 
@@ -510,13 +492,14 @@ class TextModel:
             ctx[values[i]] = ctx.get(values[i], 0) + 1
 
     def symbols(self, values, param: int) -> list[tuple]:
-        out, seen = [], {}
-        for i, v in enumerate(values):
+        for v in values:
             if not 0 <= v < 256:
                 from ksynth.errors import ProgramError
 
                 raise ProgramError(f"model {self.name} codes bytes 0..255, got {v}")
-            freqs = self._freqs(values, i, seen)
+        out, seen = [], {}
+        for i, (row, v) in enumerate(zip(self.net.rows(values), values)):
+            freqs = self._mix(row, values, i, seen)
             if i >= len(values) - TEXT_TAIL_VALUES:
                 out += _tail_byte_symbols(freqs, v)
             else:
@@ -528,14 +511,17 @@ class TextModel:
         return sum(_symbol_bits(s) for s in self.symbols(values, param))
 
     def read(self, reader, n: int, param: int) -> tuple:
-        out, seen = [], {}
+        out, seen, net = [], {}, self.net
+        h = net.start()
         for i in range(n):
-            freqs = self._freqs(out, i, seen)
+            freqs = self._mix(net.row(h), out, i, seen)
             if i >= n - TEXT_TAIL_VALUES:
                 out.append(_read_tail_byte(reader, freqs))
             else:
                 out.append(reader.modeled(freqs, tuple(_cumulative(freqs)), sum(freqs)))
             self._learn(out, i, seen)
+            if i + 1 < n:
+                h = net.push(h, out[-1])
         return tuple(out)
 
 
@@ -673,98 +659,6 @@ def pack(raw: bytes) -> bytes:
 
 def unpack(blob: bytes) -> bytes:
     return lzma.decompress(blob, format=lzma.FORMAT_RAW, filters=_LZMA2)
-
-
-def _residue_rows(q, parents) -> bytes:
-    """Rows q (-log2 p bytes) as a row offset each (a median) and the residue q - parent - offset
-    mod 256: 0 wherever a row is its parent shifted (a byte seldom seen in the context)."""
-    import numpy as np
-
-    q, parents = np.asarray(q, np.int64), np.asarray(parents, np.int64)
-    if not len(q):
-        return b""
-    off = np.round(np.median(q - parents, axis=1)).astype(np.int64)
-    res = (q - parents - off[:, None]) % 256
-    return bytes((off % 256).tolist()) + bytes(res.ravel().tolist())
-
-
-def write_text_prior(path: Path, q1: bytes, rows2: dict, rows3: dict) -> int:
-    """The text model's prior, packed: the order-1 table (_table_layout), then the
-    counts K2, K3 (uint16), the order-2 contexts (sorted, as uint16 steps from the previous one),
-    their offsets and residues against their order-1 parent, then the order-3 contexts (3-byte
-    steps), offsets and residues against their order-2 parent (the order-1 row when the order-2
-    table lacks it). Lossless; returns the file's size in bytes (the charged prior)."""
-    import numpy as np
-
-    t1 = np.frombuffer(q1, np.uint8).astype(np.int64).reshape(256, 256)
-    raw = _table_layout(t1)
-    k2, k3 = sorted(rows2), sorted(rows3)
-    raw += len(k2).to_bytes(2, "big") + len(k3).to_bytes(2, "big")
-    keys2 = [256 * a + b for a, b in k2]
-    raw += b"".join((k - p).to_bytes(2, "big") for p, k in zip([0] + keys2, keys2))
-    raw += _residue_rows([list(rows2[c]) for c in k2], [t1[c[1]] for c in k2])
-    keys3 = [65536 * a + 256 * b + c for a, b, c in k3]
-    raw += b"".join((k - p).to_bytes(3, "big") for p, k in zip([0] + keys3, keys3))
-    parent3 = [list(rows2[c[1:]]) if c[1:] in rows2 else t1[c[2]] for c in k3]
-    raw += _residue_rows([list(rows3[c]) for c in k3], parent3)
-    blob = pack(raw)
-    Path(path).write_bytes(blob)
-    return len(blob)
-
-
-def read_text_prior(path: Path):
-    """(order-1 bytes, {(p2, p1): row bytes}, {(p3, p2, p1): row bytes}) of write_text_prior."""
-    raw = unpack(Path(path).read_bytes())
-    n1 = 256 + 256 + 256 * 256
-    q1 = _table_bytes(raw[:n1], 256, 256)
-    k = n1
-    n2, n3 = int.from_bytes(raw[k:k + 2], "big"), int.from_bytes(raw[k + 2:k + 4], "big")
-    k += 4
-    keys, acc = [], 0
-    for _ in range(n2):
-        acc += int.from_bytes(raw[k:k + 2], "big")
-        keys.append((acc >> 8, acc & 255))
-        k += 2
-    rows2 = {}
-    offs, k = raw[k:k + n2], k + n2
-    for j, c in enumerate(keys):
-        res, k = raw[k:k + 256], k + 256
-        parent = q1[256 * c[1]:256 * c[1] + 256]
-        rows2[c] = bytes((res[v] + parent[v] + offs[j]) % 256 for v in range(256))
-    keys, acc = [], 0
-    for _ in range(n3):
-        acc += int.from_bytes(raw[k:k + 3], "big")
-        keys.append((acc >> 16, (acc >> 8) & 255, acc & 255))
-        k += 3
-    rows3 = {}
-    offs, k = raw[k:k + n3], k + n3
-    for j, c in enumerate(keys):
-        res, k = raw[k:k + 256], k + 256
-        parent = rows2.get(c[1:]) or q1[256 * c[2]:256 * c[2] + 256]
-        rows3[c] = bytes((res[v] + parent[v] + offs[j]) % 256 for v in range(256))
-    if k != len(raw):
-        raise ValueError(f"prior {Path(path).name}: {len(raw) - k} bytes left over")
-    return q1, rows2, rows3
-
-
-def _table_layout(t) -> bytes:
-    """A table of bytes (-log2 p in 1/3-bit steps, one row per context) as a column profile c,
-    a row offset o and the residue q[r][v] - c[v] - o[r] mod 256 (mostly 0: a context seen
-    rarely is its backoff distribution shifted), each chosen as a median. Lossless: the text
-    model's order-1 table, 65,536 bytes, packs to 6.9 KB (16.6 KB with zlib -9 as it is)."""
-    import numpy as np
-
-    col = np.round(np.median(t, axis=0)).astype(np.int64)
-    for _ in range(3):
-        off = np.round(np.median(t - col[None, :], axis=1)).astype(np.int64)
-        col = np.round(np.median(t - off[:, None], axis=0)).astype(np.int64)
-    res = (t - col[None, :] - off[:, None]) % 256
-    return bytes((col % 256).tolist()) + bytes((off % 256).tolist()) + bytes(res.ravel().tolist())
-
-
-def _table_bytes(raw: bytes, n_rows: int, width: int) -> bytes:
-    col, off, res = raw[:width], raw[width:width + n_rows], raw[width + n_rows:]
-    return bytes((res[r * width + v] + col[v] + off[r]) % 256 for r in range(n_rows) for v in range(width))
 
 
 def write_residual(path: Path, rows, top) -> int:
@@ -939,7 +833,7 @@ MODELS: tuple = (
     ResidualModel("residual_a16", prior_file="residual_a16.prior"),
     ResidualModel("residual_mfcc", prior_file="residual_mfcc.prior"),
     DnaModel("dna", prior_file="dna.prior"),
-    TextModel("text", prior_file="text.prior"),
+    TextModel("text", prior_file="text_net.prior"),
     SmallModel("small"),
 )
 MODEL_INDEX = {m.name: k for k, m in enumerate(MODELS)}
@@ -948,7 +842,7 @@ MODEL_INDEX = {m.name: k for k, m in enumerate(MODELS)}
 MODALITY_PRIORS = {"audio_8bit": ("residual_a8.prior", BOOK_FILE, FORMS_FILE),
                    "audio_16bit": ("residual_a16.prior", BOOK_FILE, FORMS_FILE),
                    "audio_mfcc": ("residual_mfcc.prior", BOOK_FILE, FORMS_FILE),
-                   "dna": ("dna.prior", FORMS_FILE), "text": ("text.prior", FORMS_FILE)}
+                   "dna": ("dna.prior", FORMS_FILE), "text": ("text_net.prior", FORMS_FILE)}
 
 
 @lru_cache(maxsize=None)

@@ -1,0 +1,119 @@
+"""The text model's integer byte GRU (dsl/textnet.py): exact, deterministic, and the net it claims."""
+import numpy as np
+import pytest
+
+from ksynth.dsl import encode, models, textnet
+from ksynth.dsl.program import Program
+
+TEXT = models.MODEL_INDEX["text"]
+H, E = 8, 4
+
+
+def _float_weights(seed=3):
+    rng = np.random.default_rng(seed)
+    return {"embed": rng.normal(0, 1, (256, E)), "w_ih": rng.normal(0, 0.5, (3 * H, E)),
+            "w_hh": rng.normal(0, 0.5, (3 * H, H)), "b_ih": rng.normal(0, 0.3, 3 * H),
+            "b_hh": rng.normal(0, 0.3, 3 * H), "proj": rng.normal(0, 0.5, (E, H)),
+            "proj_b": rng.normal(0, 0.3, E), "bias": rng.normal(0, 0.5, 256)}
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    path = tmp_path_factory.mktemp("tn") / "tiny.prior"
+    textnet.write_prior(path, textnet.quantise(_float_weights(), 6))
+    return path
+
+
+def _float_rows(parts, values):
+    """The same GRU in float64 with the dequantised weights (PyTorch's gate order r, z, n)."""
+    w = {k: parts[k].dequantised() for k in textnet.MATRICES}
+    b = {k: parts[k] / textnet.ONE for k in textnet.BIASES}
+    sig = lambda a: 1 / (1 + np.exp(-a))  # noqa: E731
+    h, out, prev = np.zeros(H), [], models.TEXT_START
+    for v in values:
+        gi, gh = w["w_ih"] @ w["embed"][prev] + b["b_ih"], w["w_hh"] @ h + b["b_hh"]
+        r, z = sig(gi[:H] + gh[:H]), sig(gi[H:2 * H] + gh[H:2 * H])
+        n = np.tanh(gi[2 * H:] + r * gh[2 * H:])
+        h = (1 - z) * n + z * h
+        logit = w["embed"] @ (w["proj"] @ h + b["proj_b"]) + b["bias"]
+        p = np.exp(logit - logit.max())
+        out.append(p / p.sum())
+        prev = v
+    return out
+
+
+def test_prior_round_trips_and_rows_are_exact_distributions(tiny):
+    net = textnet.read_prior(tiny)
+    again = textnet.read_prior(tiny)
+    values = list(b"the cat sat on the mat\n")
+    rows = net.rows(values)
+    assert len(rows) == len(values)
+    for r, r2 in zip(rows, again.rows(values)):
+        assert int(r.sum()) == textnet.FREQ_TOTAL and r.min() >= 1 and np.array_equal(r, r2)
+    # a decoder stepping the state sees the rows the encoder saw
+    h = net.start()
+    for i, v in enumerate(values):
+        assert np.array_equal(net.row(h), rows[i])
+        h = net.push(h, v)
+
+
+def test_integer_net_tracks_the_float_net_it_was_quantised_from(tiny):
+    net = textnet.read_prior(tiny)
+    values = list(b"ABRACADABRA, the integer net and the float net agree\n")
+    rows, ref = net.rows(values), _float_rows(net.parts, values)
+    bits = sum(np.log2(textnet.FREQ_TOTAL / r[v]) for r, v in zip(rows, values))
+    ref_bits = sum(-np.log2(p[v]) for p, v in zip(ref, values))
+    assert abs(bits - ref_bits) < 0.02 * len(values)          # fixed point, tables: small drift
+    assert abs(net.cost(values) - bits) < 1e-9
+
+
+def test_tables_are_the_functions_they_name():
+    sig, tanh, exp = textnet._tables()
+    mid = len(sig) // 2
+    assert sig[mid] == textnet.ONE // 2 and tanh[mid] == 0 and exp[0] == 1 << textnet.EXP_ONE_BITS
+    assert np.all(np.diff(sig) >= 0) and np.all(np.diff(tanh) >= 0) and np.all(np.diff(exp) <= 0)
+    assert sig[0] < 2 and sig[-1] > textnet.ONE - 2 and tanh[0] == -textnet.ONE + 0
+
+
+@pytest.mark.parametrize("damage", ["magic", "truncated", "extra", "garbage"])
+def test_malformed_priors_are_one_line_errors(tiny, tmp_path, damage):
+    raw = models.unpack(tiny.read_bytes())
+    bad = {"magic": b"XXXX" + raw[4:], "truncated": raw[:-5], "extra": raw + b"\0"}.get(damage)
+    blob = b"not lzma at all" if damage == "garbage" else models.pack(bad)
+    (tmp_path / "bad.prior").write_bytes(blob)
+    with pytest.raises(ValueError, match="prior bad.prior") as err:
+        textnet.read_prior(tmp_path / "bad.prior")
+    assert "\n" not in str(err.value)
+
+
+def test_text_lists_round_trip_under_a_tiny_net(tiny, monkeypatch):
+    monkeypatch.setattr(models.MODELS[TEXT], "_net", textnet.read_prior(tiny))
+    for data in (b"", b"a", b"hello hello hello world\n", bytes(range(256))[:140]):
+        p = Program.build([("modeled_list", (TEXT, 0, tuple(data)))])
+        assert encode.decode(encode.encode(p)) == p
+
+
+def test_shipped_net_knows_english():
+    net = models.MODELS[TEXT].net
+    assert net.hidden == 64 and net.parts["embed"].levels.shape == (256, 32)
+    sentence = list(b"The history of the city is told in the records of its council, which met in the ")
+    assert net.cost(sentence) / len(sentence) < 3.5              # uniform: 8 bits a byte
+    shuffled = list(np.random.default_rng(0).permutation(sentence))
+    assert net.cost(shuffled) > 1.3 * net.cost(sentence)
+
+
+def test_training_script_writes_a_prior_the_model_reads(kt_data_dir, tmp_path):
+    import sys
+    from pathlib import Path
+
+    pytest.importorskip("torch")
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))
+    import train_text_net
+
+    out = tmp_path / "t.prior"
+    args = ["--steps", "3", "--hidden", "8", "--embed", "4", "--data", str(kt_data_dir), "--out", str(out)]
+    assert train_text_net.main(args) == 0
+    net = textnet.read_prior(out)
+    assert net.hidden == 8 and int(net.rows(list(b"ab"))[1].sum()) == textnet.FREQ_TOTAL
+    train_text_net.main(args[:-1] + [str(tmp_path / "again.prior")])
+    assert (tmp_path / "again.prior").read_bytes() == out.read_bytes()     # --steps: reproducible
