@@ -15,7 +15,7 @@ Models, by index (the program's first argument of modeled_list; `MODELS` below):
   3 residual_mfcc  ... on dev audio_mfcc residuals
   4 dna            static order-6 base table trained on dev DNA, mixed with in-chunk counts; the
                    case as runs
-  5 text           an integer byte GRU trained on dev text (textnet.py), mixed with in-chunk order-3 counts
+  5 text           an integer byte GRU trained on dev text (textnet.py), mixed with in-chunk order-3 and -2 counts
   6 small          a few values lo..lo+A-1 (A <= 4, named by `param`), each under in-chunk counts of
                    what followed the previous value (no prior file): near-silent audio
 The residual coders code r as: bucket b = bit_length(|r|) under the shape table row of the current
@@ -451,16 +451,18 @@ class DnaModel:
 
 
 # ---- text: bytes under static order-1..3 tables mixed with in-chunk order-3 counts --------------------
-TEXT_ADAPT_ORDER = 3              # bytes of context for the in-chunk counts (dev: 3 >= 2 > 1)
-TEXT_WEIGHT = 1                   # the net's row (textnet.FREQ_TOTAL) counts TEXT_WEIGHT times ...
-TEXT_ADAPT_UNIT = 1 << 15         # ... against this per in-chunk occurrence
+TEXT_WEIGHT = 1                   # the net's row (textnet.FREQ_TOTAL) counts TEXT_WEIGHT times, against
+TEXT_ADAPT = ((3, 1 << 15), (2, 1 << 12))   # (order, weight of one in-chunk occurrence after the same
+                                  # `order` bytes); dev held out, bits/byte: order 3 alone 2^14 2.760,
+                                  # 2^15 2.754, 2^16 2.758 (order 2 alone 2.786, 4 2.773); + order 2
+                                  # at 2^12 -0.013 (2^11, 2^13 -0.012, -0.009)
 TEXT_START = 10                   # the context before the first byte (a newline)
 
 
 class TextModel:
     """Bytes under the text net (textnet.py: an integer byte GRU trained on dev text, the prior
-    file holds its weights) mixed with the counts of what followed the same three bytes earlier
-    in the chunk. The net reads a newline before the chunk."""
+    file holds its weights) mixed with the counts of what followed the same three and the same
+    two bytes earlier in the chunk (TEXT_ADAPT). The net reads a newline before the chunk."""
 
     kind = "text"
     param_radix = 1
@@ -479,17 +481,20 @@ class TextModel:
     @staticmethod
     def _mix(row, values, i, seen):
         """The net's row (int64 array) with the in-chunk counts, as a list of ints."""
-        counts = seen.get(tuple(values[i - TEXT_ADAPT_ORDER:i])) if i >= TEXT_ADAPT_ORDER else None
         mixed = (TEXT_WEIGHT * row).tolist()
-        for v, c in (counts or {}).items():
-            mixed[v] += TEXT_ADAPT_UNIT * c
+        for order, unit in TEXT_ADAPT:
+            if i >= order:
+                for v, c in seen.get(tuple(values[i - order:i]), {}).items():
+                    mixed[v] += unit * c
         return mixed
 
     @staticmethod
     def _learn(values, i, seen):
-        if i >= TEXT_ADAPT_ORDER:
-            ctx = seen.setdefault(tuple(values[i - TEXT_ADAPT_ORDER:i]), {})
-            ctx[values[i]] = ctx.get(values[i], 0) + 1
+        """Count values[i] after each context (the orders' tuples differ in length: one dict)."""
+        for order, _ in TEXT_ADAPT:
+            if i >= order:
+                ctx = seen.setdefault(tuple(values[i - order:i]), {})
+                ctx[values[i]] = ctx.get(values[i], 0) + 1
 
     def symbols(self, values, param: int) -> list[tuple]:
         for v in values:
