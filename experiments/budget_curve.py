@@ -52,6 +52,7 @@ def plot(path: str, budgets, arms, table, gt_rate: float) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
+    import matplotlib.ticker
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -59,6 +60,7 @@ def plot(path: str, budgets, arms, table, gt_rate: float) -> None:
         ax.plot(budgets, [table[key(arm, b)]["cr"] for b in budgets], marker="o", label=arm)
     ax.axhline(gt_rate, color="grey", linestyle="--", label="ground truth")
     ax.set_xscale("log")
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_xticks(budgets)
     ax.set_xticklabels([f"{b:g}" for b in budgets])
     ax.set_xlabel("wall budget per sequence (s)")
