@@ -5,7 +5,7 @@ set_list's ~8 bits per element. encode.py turns each model's output into program
 a (cum, freq, total) triple is one arithmetic-coded symbol of probability freq / total (big-integer
 rANS, see encode.py), a (digit, radix) pair is a uniform digit. Every model here is a pure function
 of (model tables shipped in the package, the line's `param`, the values decoded so far): a chunk
-decodes alone, and the only things a decoder needs beyond this module (and textnet.py) are the charged prior files in
+decodes alone, and a decoder needs only this module, textnet.py and the charged prior files in
 ksynth/priors/ (their serialized size is what the benchmark charges; `prior_bytes`).
 
 Models, by index (the program's first argument of modeled_list; `MODELS` below):
@@ -450,7 +450,7 @@ class DnaModel:
         return tuple(out)
 
 
-# ---- text: bytes under static order-1..3 tables mixed with in-chunk order-3 counts --------------------
+# ---- text: bytes under the text net (textnet.py) mixed with in-chunk order-3 and order-2 counts ---
 TEXT_WEIGHT = 1                   # the net's row (textnet.FREQ_TOTAL) counts TEXT_WEIGHT times, against
 TEXT_ADAPT = ((3, 1 << 15), (2, 1 << 12))   # (order, weight of one in-chunk occurrence after the same
                                   # `order` bytes); dev held out, bits/byte: order 3 alone 2^14 2.760,
