@@ -68,7 +68,12 @@ def test_integer_net_tracks_the_float_net_it_was_quantised_from(tiny):
 
 
 def test_tables_are_the_functions_they_name():
+    import decimal
+
+    before = decimal.getcontext().prec
+    textnet._tables.cache_clear()
     sig, tanh, exp = textnet._tables()
+    assert decimal.getcontext().prec == before                 # the process's context untouched
     mid = len(sig) // 2
     assert sig[mid] == textnet.ONE // 2 and tanh[mid] == 0 and exp[0] == 1 << textnet.EXP_ONE_BITS
     assert np.all(np.diff(sig) >= 0) and np.all(np.diff(tanh) >= 0) and np.all(np.diff(exp) <= 0)

@@ -20,8 +20,8 @@ from pathlib import Path
 from ksynth.bench import datasets
 
 PACKAGE = Path(__file__).resolve().parents[1]
-KSYNTH_DECODER = ("dsl/encode.py", "dsl/models.py", "dsl/textnet.py", "dsl/ops.py", "dsl/interp.py", "dsl/program.py",
-                  "dsl/score.py", "errors.py")
+KSYNTH_DECODER = ("dsl/encode.py", "dsl/models.py", "dsl/textnet.py", "dsl/ops.py", "dsl/interp.py",
+                  "dsl/program.py", "dsl/score.py", "errors.py")
 DECODERS = {"ksynth": KSYNTH_DECODER, "lmic": ("baselines/lmic.py", "baselines/arith.py")}
 
 

@@ -15,7 +15,8 @@ Models, by index (the program's first argument of modeled_list; `MODELS` below):
   3 residual_mfcc  ... on dev audio_mfcc residuals
   4 dna            static order-6 base table trained on dev DNA, mixed with in-chunk counts; the
                    case as runs
-  5 text           an integer byte GRU trained on dev text (textnet.py), mixed with in-chunk order-3 and -2 counts
+  5 text           an integer byte GRU trained on dev text (textnet.py), mixed with in-chunk
+                   order-3 and order-2 counts
   6 small          a few values lo..lo+A-1 (A <= 4, named by `param`), each under in-chunk counts of
                    what followed the previous value (no prior file): near-silent audio
 The residual coders code r as: bucket b = bit_length(|r|) under the shape table row of the current

@@ -38,21 +38,19 @@ BIASES = ("b_ih", "b_hh", "proj_b", "bias")
 @lru_cache(maxsize=None)
 def _tables():
     """(sigmoid, tanh, exp) as int64 arrays, correctly rounded from decimal arithmetic."""
-    from decimal import ROUND_HALF_EVEN, Decimal, getcontext
+    from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 
-    getcontext().prec = 40
-    one, step = Decimal(ONE), Decimal(1 << ACT_SHIFT) / Decimal(ONE)
-    n_act = (2 * ACT_RANGE * ONE >> ACT_SHIFT) + 1
-    sig, tanh = [], []
-    for k in range(n_act):
-        x = k * step - ACT_RANGE
-        e = (-x).exp()
-        sig.append(int((one / (1 + e)).to_integral_value(ROUND_HALF_EVEN)))
-        e2 = (-2 * x).exp()
-        tanh.append(int((one * (1 - e2) / (1 + e2)).to_integral_value(ROUND_HALF_EVEN)))
-    top, unit = Decimal(1 << EXP_ONE_BITS), Decimal(1 << EXP_SHIFT)
-    exp = [int((top * (-Decimal(k) / unit).exp()).to_integral_value(ROUND_HALF_EVEN))
-           for k in range(EXP_SPAN << EXP_SHIFT)]
+    def rounded(d):
+        return int(d.to_integral_value(ROUND_HALF_EVEN))
+
+    with localcontext() as ctx:                  # 40 digits here only, not the process's context
+        ctx.prec = 40
+        one, step = Decimal(ONE), Decimal(1 << ACT_SHIFT) / Decimal(ONE)
+        xs = [k * step - ACT_RANGE for k in range((2 * ACT_RANGE * ONE >> ACT_SHIFT) + 1)]
+        sig = [rounded(one / (1 + (-x).exp())) for x in xs]
+        tanh = [rounded(one * (1 - (-2 * x).exp()) / (1 + (-2 * x).exp())) for x in xs]
+        top, unit = Decimal(1 << EXP_ONE_BITS), Decimal(1 << EXP_SHIFT)
+        exp = [rounded(top * (-Decimal(k) / unit).exp()) for k in range(EXP_SPAN << EXP_SHIFT)]
     return np.array(sig, np.int64), np.array(tanh, np.int64), np.array(exp, np.int64)
 
 
