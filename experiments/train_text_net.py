@@ -105,7 +105,7 @@ def main(argv=None) -> int:
     net = build(torch, args.hidden, args.embed)
     opt = torch.optim.Adam(net.parameters(), lr=args.lr)
     deadline = time.monotonic() + 60 * args.minutes
-    start, step, log = time.monotonic(), 0, []
+    start, step = time.monotonic(), 0
     while (step < args.steps) if args.steps else (time.monotonic() < deadline):
         frac = step / args.steps if args.steps else (time.monotonic() - start) / (60 * args.minutes)
         for g in opt.param_groups:
@@ -120,9 +120,8 @@ def main(argv=None) -> int:
         opt.step()
         step += 1
         if step % 200 == 0:
-            held_bits = float_bits(torch, net, held)
-            log.append((step, loss.item() / math.log(2), held_bits))
-            print(f"step {step}: train {log[-1][1]:.3f} held-out {held_bits:.3f} bits/byte", flush=True)
+            print(f"step {step}: train {loss.item() / math.log(2):.3f} "
+                  f"held-out {float_bits(torch, net, held):.3f} bits/byte", flush=True)
     if args.save_float:
         torch.save(net.state_dict(), args.save_float)
     fbits = float_bits(torch, net, held)
