@@ -102,7 +102,7 @@ def test_sampled_programs_round_trip():
 
 
 OP_BITS = math.log2(len(ALL_OPS))      # a later line's op: uniform over the whole table
-INIT_BITS = math.log2(len(INITIAL_OPS))  # line 0's op: uniform over the initiators
+INIT_BITS = 4.0                        # line 0's op, a KT initiator: 1 / 16 (encode.FIRST_OP_FREQS)
 
 
 def test_line_bits_are_the_documented_alphabets():
@@ -239,7 +239,7 @@ def test_non_canonical_literal_choice_is_rejected():
     from ksynth.dsl import encode as enc
 
     values = (7,) * 40                                   # ENUMERATIVE is far cheaper here
-    symbols = [(enc.INITIAL_OPS.index("set_list"), len(enc.INITIAL_OPS))] + enc.LINES.symbols(1)
+    symbols = enc._op_symbol("set_list", 0) + enc.LINES.symbols(1)
     symbols += enc.LENGTH.symbols(40) + [(0, 2)]         # ... but the stream says PLAIN
     for v in values:
         symbols += enc.NUM.symbols(v)

@@ -14,9 +14,12 @@ N = N div m. After the last symbol N must be 0 and the byte count must equal cei
 
 Symbol alphabets, in stream order (i is the 0-based line index, n the number of lines):
 
-  first op    line 0's op, uniform over the initiators, ops that take no list (radix 5: 4 KT +
-              modeled_list). When it is modeled_list, the FORM symbol follows (below): a form is
-              the whole program in its own code; the escape continues here as for any program.
+  first op    line 0's op, one of the initiators (ops that take no list: 4 KT + modeled_list)
+              under the fixed row FIRST_OP_FREQS of total 16, slots in op-table order: each KT
+              initiator one slot (4 bits: a digit of radix 16, the slot its value), modeled_list
+              the other 12 (0.415 bits: every program on natural data starts with it). When it is
+              modeled_list, the FORM symbol follows (below): a form is the whole program in its
+              own code; the escape continues here as for any program.
   header      n with the LENGTH code (below); then the output line: one binary digit, 0 = the last
               line; 1 = another line, followed by a digit of radix n - 1 (index, if n > 2).
   each line   op (line 0's was written first): later lines uniform over all ops (radix 24: 21 KT
@@ -99,8 +102,8 @@ bytes_le 2, lpc + bytes_le 1, lpc + bytes_le 2, lpc + modulo 255. After the firs
               values are the first symbols the rANS encoder takes: each model codes its last few
               values with coarse rows whose slots are ordered by frequency (models.py, the tail).
 The rows are forms.prior (packed -log2 p in 1/3-bit steps, trained on dev; uniform rows when it
-is not built). A KT program's symbols are the same digits as before the forms were added, in the
-order above, so its length is unchanged.
+is not built). A KT program's symbols are digits only (its first op a digit of radix 16), in the
+order above: its length is the uniform code's with 4 bits for line 0's op.
 
 Corrupt input never hangs: each symbol adds >= 1 bit to log2 M, and decoding stops with CorruptInput
 as soon as that sum passes 8 * len(data);
@@ -130,6 +133,10 @@ ALL_OPS = tuple(spec.name for spec in OPS_BY_CODE)
 INITIAL_OPS = tuple(spec.name for spec in OPS_BY_CODE if spec.is_initiator)
 _OP_INDEX_ALL = {name: k for k, name in enumerate(ALL_OPS)}
 _OP_INDEX_INITIAL = {name: k for k, name in enumerate(INITIAL_OPS)}
+FIRST_OP_TOTAL = 16                   # line 0's op row: modeled_list 12 / 16 (0.415 bits), each KT
+FIRST_OP_FREQS = tuple(12 if op == "modeled_list" else 1 for op in INITIAL_OPS)   # initiator 1 / 16
+FIRST_OP_CUMS = tuple(sum(FIRST_OP_FREQS[:k]) for k in range(len(INITIAL_OPS)))
+assert sum(FIRST_OP_FREQS) == FIRST_OP_TOTAL
 _PRED_INDEX = {p: k for k, p in enumerate(PREDICATES)}
 NUM_RADIX = 257                       # 0..255 plus escape
 
@@ -692,8 +699,16 @@ def _op_symbol(op: str, i: int) -> list[tuple[int, int]]:
     if i == 0:
         if op not in _OP_INDEX_INITIAL:
             raise ProgramError(f"line 1 must be an initiator ({', '.join(INITIAL_OPS)}), got {op}")
-        return [(_OP_INDEX_INITIAL[op], len(INITIAL_OPS))]
+        k = _OP_INDEX_INITIAL[op]
+        if FIRST_OP_FREQS[k] == 1:                   # a digit: KT programs stay mixed-radix
+            return [(FIRST_OP_CUMS[k], FIRST_OP_TOTAL)]
+        return [(FIRST_OP_CUMS[k], FIRST_OP_FREQS[k], FIRST_OP_TOTAL)]
     return [(_OP_INDEX_ALL[op], len(ALL_OPS))]
+
+
+def first_op_bits(op: str) -> float:
+    """Bits of line 0's op under the FIRST_OP_FREQS row."""
+    return math.log2(FIRST_OP_TOTAL / FIRST_OP_FREQS[_OP_INDEX_INITIAL[op]])
 
 
 def _coded_args(spec, args: tuple):
@@ -871,7 +886,7 @@ def line_bits(op: str, args: tuple, i: int) -> float:
     """Exact additive cost of line i (0-based) in bits: sum of log2 of its symbols' radices (a
     modeled list at line 0 of a program that is not a form also pays the form code's escape)."""
     spec = OPS_BY_CODE[_OP_INDEX_ALL[op]]
-    total = _log2(len(INITIAL_OPS)) if i == 0 else _log2(len(ALL_OPS))
+    total = first_op_bits(op) if i == 0 else _log2(len(ALL_OPS))
     if i == 0 and op == "modeled_list":
         total += _symbol_bits(_generic_form_symbol())
     for _, arg, v in _coded_args(spec, args):
@@ -890,7 +905,7 @@ def program_bits_float(program: Program) -> float:
     uses (bits() is its ceiling, up to the rANS tail of a modeled list)."""
     form = program_form(program)
     if form is not None:
-        return _log2(len(INITIAL_OPS)) + sum(_symbol_bits(s) for s in _form_symbols(program, *form))
+        return first_op_bits("modeled_list") + sum(_symbol_bits(s) for s in _form_symbols(program, *form))
     return header_bits(len(program.lines), program.output) + sum(
         line_bits(l.op, l.args, i) for i, l in enumerate(program.lines))
 
@@ -899,7 +914,7 @@ def form_overhead_bits(model: int, chain: int, param: int, predictor=(), n: int 
     """Bits of a form program other than its values: line 0's op digit, the form symbol, the
     parameter, the length (standard when n is None) and the predictor. `predict` ranks with it."""
     prior = models.program_prior()
-    total = _log2(len(INITIAL_OPS)) + _symbol_bits(_row_symbol(prior.form_row(), _form_index(model, chain)))
+    total = first_op_bits("modeled_list") + _symbol_bits(_row_symbol(prior.form_row(), _form_index(model, chain)))
     if models.MODELS[model].param_radix > 1:
         total += _symbol_bits(_row_symbol(prior.param_row(model), param))
     total += sum(_symbol_bits(s) for s in _form_length_symbols(_std_len(chain) if n is None else n, chain))
@@ -992,13 +1007,13 @@ def decode(data: bytes) -> Program:
     if not isinstance(data, (bytes, bytearray)) or not data:
         raise CorruptInput("program stream is empty")
     r = _Reader(bytes(data))
-    first = INITIAL_OPS[r.digit(len(INITIAL_OPS))]
+    first = _read_first_op(r)
     if first == "modeled_list":
         form = r.modeled(*models.program_prior().form_row())
         if form < models.n_forms() - 1:
             return _finish(r, data, lambda: _read_form(r, form))
     n_lines = LINES.read(r)
-    if n_lines * _log2(len(INITIAL_OPS)) > 8 * len(data) + 1:
+    if (n_lines - 1) * _log2(len(ALL_OPS)) > 8 * len(data) + 1:
         raise CorruptInput(f"program stream is corrupt: {n_lines} lines cannot fit in {len(data)} bytes")
     output = n_lines - 1
     if n_lines > 1 and r.digit(2) == 1:
@@ -1017,6 +1032,16 @@ def decode(data: bytes) -> Program:
     if first == "modeled_list" and program_form(program) is not None:
         raise CorruptInput("program stream is corrupt: a form written with the generic code")
     return program
+
+
+def _read_first_op(r: _Reader) -> str:
+    """Line 0's op: a slot of one value is the digit _op_symbol wrote, a wider one a modeled symbol."""
+    k = FIRST_OP_CUMS.index(max(c for c in FIRST_OP_CUMS if c <= r.n % FIRST_OP_TOTAL))
+    if FIRST_OP_FREQS[k] == 1:
+        r.digit(FIRST_OP_TOTAL)
+    else:
+        r.modeled(FIRST_OP_FREQS, FIRST_OP_CUMS, FIRST_OP_TOTAL)
+    return INITIAL_OPS[k]
 
 
 def _finish(r: _Reader, data: bytes, build) -> Program:
