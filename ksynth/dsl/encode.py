@@ -99,8 +99,10 @@ bytes_le 2, lpc + bytes_le 1, lpc + bytes_le 2, lpc + modulo 255. After the firs
     predictor (a chain with lpc) modeled under P(codebook index | m), the last index = explicit,
               then the explicit predictor as above (not a book entry);
     values    under model m and param p (modeled above). They end the stream, so their last
-              values are the first symbols the rANS encoder takes: each model codes its last few
-              values with coarse rows whose slots are ordered by frequency (models.py, the tail).
+              symbols are the first the rANS encoder takes: the residual models put every
+              value's raw digits (mantissa bits, sign) after all the modeled buckets, the
+              other models code their last few values with coarse rows whose slots are ordered
+              by frequency (models.py, the tail).
 The rows are forms.prior (packed -log2 p in 1/3-bit steps, trained on dev; uniform rows when it
 is not built). A KT program's symbols are digits only (its first op a digit of radix 16), in the
 order above: its length is the uniform code's with 4 bits for line 0's op.
