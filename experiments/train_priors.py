@@ -68,16 +68,21 @@ def best_codes(chunks, slot: int, workers: int = 2):
         return pool.map(_best_code, [(data, slot) for data in chunks], chunksize=8)
 
 
-def residual_counts(codes) -> tuple[np.ndarray, np.ndarray]:
-    """(context, bucket) counts of the chosen residuals, and (top-bit cell, bit) counts."""
+def residual_counts(codes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(context, bucket) counts of the chosen residuals but each list's first, the first values'
+    bucket counts, and (top-bit cell, bit) counts."""
     counts = np.zeros((models.N_CTX, models.N_BUCKETS), np.int64)
+    first = np.zeros(models.N_BUCKETS, np.int64)
     top = np.zeros((models.N_TOP, 2), np.int64)
     for res, p, _, _ in codes:
-        for (ctx, b), r in zip(models.residual_contexts(res, p), res):
-            counts[ctx, b] += 1
+        for i, ((ctx, b), r) in enumerate(zip(models.residual_contexts(res, p), res)):
+            if i == 0:
+                first[b] += 1
+            else:
+                counts[ctx, b] += 1
             if b >= 2:
                 top[models.top_cell(ctx, b), (abs(r) >> (b - 2)) & 1] += 1
-    return counts, top
+    return counts, first, top
 
 
 def kmeans(x: np.ndarray, k: int, rounds: int = 20, seed: int = 0) -> np.ndarray:
@@ -113,14 +118,15 @@ def train_book(codes, size: int) -> list[tuple[int, ...]]:
 
 
 def fit_table(name: str, codes) -> models.ResidualModel:
-    counts, top = residual_counts(codes)
+    counts, first, top = residual_counts(codes)
     # a light floor from the formula keeps unseen (context, bucket) pairs codable and sane
     smooth = np.array(models._formula_counts(), float)
     smooth = smooth / smooth.sum(1, keepdims=True)
     rows = models._rows_from_counts((counts + 0.5 * smooth + 1e-3).tolist())
+    first_row = models._rows_from_counts([(first + 0.2).tolist()])[0]
     t = models.ROW_TOTAL
     p0 = np.clip(np.round(t * (top[:, 0] + 1) / (top.sum(1) + 2)), 1, t - 1).astype(int)
-    return models.ResidualModel(name, rows=rows, top=tuple(p0.tolist()))
+    return models.ResidualModel(name, rows=rows, top=tuple(p0.tolist()), first=first_row)
 
 
 def install(name: str, model) -> None:
@@ -150,7 +156,8 @@ def train_audio(n: int, rounds: int, book_size: int, directory=None, workers: in
         print(f"round {r + 1} done", flush=True)
     for name in RESIDUAL_PRIORS.values():
         model = models.MODELS[models.MODEL_INDEX[name]]
-        size = models.write_residual(models.PRIOR_DIR / f"{name}.prior", model.rows, model.top)
+        size = models.write_residual(models.PRIOR_DIR / f"{name}.prior", model.rows, model.first,
+                                     model.top)
         print(f"{name}.prior: {size} bytes", flush=True)
 
 

@@ -187,6 +187,36 @@ def test_text_lists_round_trip(data):
     _round_trip(Program.build([("modeled_list", (TEXT, 0, tuple(data)))]))
 
 
+def _stream(symbols) -> bytes:
+    n = 0
+    for s in reversed(symbols):
+        if len(s) == 2:
+            n = n * s[1] + s[0]
+        else:
+            c, f, t = s
+            n = (n // f) * t + c + n % f
+    return n.to_bytes(((encode._message_count(symbols) - 1).bit_length() + 7) // 8, "little")
+
+
+def test_text_lists_are_capped_where_the_net_decodes_in_under_a_second():
+    cap = models.MODELS[TEXT].max_len
+    assert cap == models.TEXT_MAX_LEN < models.MAX_MODELED_LEN
+    for n in (cap + 1, models.MAX_MODELED_LEN):
+        values = (97,) * n
+        for p in (Program.build([("modeled_list", (TEXT, 0, values))]),              # a form
+                  Program.build([("modeled_list", (TEXT, 0, values)), ("reverse_list", (Ref(0),))])):
+            with pytest.raises(ProgramError, match=f"at most {cap} values"):
+                encode.bits(p)
+        # a stream naming such a list stops at its length, before any byte is decoded
+        prior = models.program_prior()
+        head = encode._op_symbol("modeled_list", 0) + [encode._row_symbol(
+            prior.form_row(), encode._form_index(TEXT, models.CHAINS.index((False, None))))]
+        long = [(models.STD_LEN_FREQ, models.STD_LEN_TOTAL - models.STD_LEN_FREQ, models.STD_LEN_TOTAL)]
+        with pytest.raises(CorruptInput, match="too long"):
+            encode.decode(_stream(head + long + encode.BLOCK.symbols(n) + [(1, 2)] * 64))
+    _round_trip(Program.build([("modeled_list", (TEXT, 0, (97,) * cap))]))
+
+
 def test_models_refuse_what_they_cannot_code():
     with pytest.raises(ProgramError, match="0..7"):
         encode.bits(Program.build([("modeled_list", (DNA, 0, (1, 8)))]))
@@ -280,10 +310,18 @@ def test_versioned_priors_load_with_their_documented_shapes():
 def test_residual_prior_round_trips_and_models_the_top_mantissa_bit(tmp_path):
     rows = models.MODELS[RESIDUAL].rows
     low = tuple(3000 for _ in range(models.N_TOP))            # P(top bit = 0) = 3000 / 4096
-    size = models.write_residual(tmp_path / "r.prior", rows, low)
+    first = models._rows_from_counts([[1] * 9 + [1000] + [1] * (models.N_BUCKETS - 10)])[0]
+    size = models.write_residual(tmp_path / "r.prior", rows, first, low)
     assert size == (tmp_path / "r.prior").stat().st_size
-    assert models.read_residual(tmp_path / "r.prior") == (rows, low)
+    assert models.read_residual(tmp_path / "r.prior") == (rows, first, low)
     tiny = models.ResidualModel("tiny", rows=rows, top=low)
+    # the first value's own row: a bucket-9 start (256..511) is cheap under it, dear without it
+    starts = models.ResidualModel("starts", rows=rows, top=low, first=first)
+    loud_start = (300,) + tuple([40, -37, 33, -45] * 20)
+    assert starts.cost(loud_start, 6) < tiny.cost(loud_start, 6) - 3
+    assert starts.cost(loud_start[1:], 6) > tiny.cost(loud_start[1:], 6) + 3     # but not a 40
+    assert sum(math.log2(s[2] / s[1]) if len(s) == 3 else math.log2(s[1])
+               for s in starts.symbols(loud_start, 6)) == pytest.approx(starts.cost(loud_start, 6))
     lower = tuple([40, -37, 33, -45] * 20)                     # 32..47: top bit 0 in bucket 6
     upper = tuple([56, -60, 49, -63] * 20)                     # 48..63: top bit 1
     assert tiny.cost(lower, 6) < models.MODELS[RESIDUAL].cost(lower, 6) < tiny.cost(upper, 6)

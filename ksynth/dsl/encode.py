@@ -109,7 +109,8 @@ order above: its length is the uniform code's with 4 bits for line 0's op.
 
 Corrupt input never hangs: each symbol adds >= 1 bit to log2 M, and decoding stops with CorruptInput
 as soon as that sum passes 8 * len(data);
-a modeled list is at most models.MAX_MODELED_LEN values and its symbols' log2(T / f) are summed
+a modeled list is at most its model's max_len values (MAX_MODELED_LEN, the text net's
+TEXT_MAX_LEN) and its symbols' log2(T / f) are summed
 against the same limit. Every decoded program is well formed (the alphabets only
 hold valid choices); whether it runs is the interpreter's business.
 
@@ -591,21 +592,26 @@ class _ModeledArg(_Coder):
     """A list coded under the line's model (args[base]) and parameter (args[base + 1])."""
 
     def symbols(self, v, args, arg, i):
-        if len(v) > models.MAX_MODELED_LEN:
-            raise ProgramError(f"a modeled list holds at most {models.MAX_MODELED_LEN} values")
-        m = models.MODELS[args[arg.base]]
+        m = _checked_model(args[arg.base], v)
         return BLOCK.symbols(len(v)) + m.symbols(v, args[arg.base + 1])
 
     def bits(self, v, args, arg, i):
-        if len(v) > models.MAX_MODELED_LEN:
-            raise ProgramError(f"a modeled list holds at most {models.MAX_MODELED_LEN} values")
-        return BLOCK.bits(len(v)) + models.MODELS[args[arg.base]].cost(v, args[arg.base + 1])
+        return BLOCK.bits(len(v)) + _checked_model(args[arg.base], v).cost(v, args[arg.base + 1])
 
     def read(self, reader, args, arg, i):
         n = BLOCK.read(reader)
-        if n > models.MAX_MODELED_LEN:
+        m = models.MODELS[args[arg.base]]
+        if n > m.max_len:
             raise CorruptInput("program stream is corrupt: a modeled list is too long")
-        return models.MODELS[args[arg.base]].read(reader, n, args[arg.base + 1])
+        return m.read(reader, n, args[arg.base + 1])
+
+
+def _checked_model(model: int, values):
+    """The model of a modeled list that it may code (ProgramError when the list is too long)."""
+    m = models.MODELS[model]
+    if len(values) > m.max_len:
+        raise ProgramError(f"model {m.name} codes lists of at most {m.max_len} values")
+    return m
 
 
 SHIFT_RADIX = 16
@@ -825,8 +831,7 @@ def _form_symbols(program: Program, model: int, chain: int) -> list[tuple]:
     """A form after line 0's op digit: the form symbol, the model's parameter, the list length
     (standard or BLOCK), the lpc predictor, then the values."""
     m, param, values = program.lines[0].args
-    if len(values) > models.MAX_MODELED_LEN:
-        raise ProgramError(f"a modeled list holds at most {models.MAX_MODELED_LEN} values")
+    _checked_model(model, values)
     prior = models.program_prior()
     out = [_row_symbol(prior.form_row(), _form_index(model, chain))]
     radix = models.MODELS[model].param_radix
@@ -851,7 +856,7 @@ def _read_form(r: "_Reader", form: int) -> Program:
         n = BLOCK.read(r)
         if n == _std_len(chain):
             raise CorruptInput("program stream is corrupt: non-canonical form length")
-        if n > models.MAX_MODELED_LEN:
+        if n > models.MODELS[model].max_len:
             raise CorruptInput("program stream is corrupt: a modeled list is too long")
     lpc, last = models.CHAINS[chain]
     if lpc:

@@ -33,6 +33,9 @@ from pathlib import Path
 PRIOR_DIR = Path(__file__).resolve().parent.parent / "priors"
 ROW_TOTAL = 1 << 12               # every trained frequency row sums to this (12-bit probabilities)
 MAX_MODELED_LEN = 1 << 16         # a modeled list holds at most this many values (decoder guard)
+TEXT_MAX_LEN = 1 << 12            # the text net's lists: it decodes ~0.13 ms a byte and a byte can
+                                  # cost 0.006 bits, so a random 35-byte stream named 65,536 of them
+                                  # (10-25 s to refuse); 4,096 decode in about 0.5 s
 
 # ---- residual coders ------------------------------------------------------------------------------
 MAX_BUCKET = 32                   # |r| < 2^32: bucket 0 (r = 0) .. 32
@@ -104,7 +107,9 @@ _TOP_CELLS = tuple(tuple(top_cell(c, b) if b >= 2 else -1 for b in range(N_BUCKE
 
 class ResidualModel:
     """Signed residuals r in two passes. First, value by value, the bucket b = bit_length(|r|)
-    under a shape table indexed by a running-mean context and, for b >= 2, the bit below the
+    under a shape table indexed by a running-mean context (a trained table's first value, which
+    no predictor reaches, under its own row: cross-validated on dev, 1.1 bits a chunk on
+    audio_8bit and audio_16bit, -0.1 on audio_mfcc) and, for b >= 2, the bit below the
     leading one under P(0 | top_cell) (a Laplacian residual is more often in the lower half of
     its bucket: dev 1-4 bits a chunk held out); then, value by value, the other b - 2 bits as
     one uniform digit and the sign (a binary digit). The contexts read only buckets, so the
@@ -114,11 +119,12 @@ class ResidualModel:
     than coding each value whole with coarse tail rows for the last three)."""
 
     kind = "residual"
+    max_len = MAX_MODELED_LEN
     param_radix = RESIDUAL_PARAMS
 
-    def __init__(self, name: str, rows=None, prior_file: str | None = None, top=None):
+    def __init__(self, name: str, rows=None, prior_file: str | None = None, top=None, first=None):
         self.name, self.prior_file = name, prior_file
-        self._rows, self._log, self._top = rows, None, top
+        self._rows, self._log, self._top, self._first = rows, None, top, first
 
     @property
     def rows(self):
@@ -126,12 +132,15 @@ class ResidualModel:
             if self.prior_file is None:
                 self._rows = _rows_from_counts(_formula_counts())
             else:
-                self._rows, self._top = read_residual(PRIOR_DIR / self.prior_file)
+                self._rows, self._first, self._top = read_residual(PRIOR_DIR / self.prior_file)
         if self._log is None:
             if self._top is None:
                 self._top = (ROW_TOTAL // 2,) * N_TOP
             self._cum = tuple(tuple(_cumulative(r)) for r in self._rows)
             self._log = tuple(tuple(math.log2(ROW_TOTAL / f) for f in r) for r in self._rows)
+            if self._first is not None:
+                self._first_cum = tuple(_cumulative(self._first))
+                self._first_log = tuple(math.log2(ROW_TOTAL / f) for f in self._first)
             tops = [(f, ROW_TOTAL - f) for f in self._top]
             self._top_rows = tuple((t, (0, t[0]), ROW_TOTAL) for t in tops)
             self._top_log = tuple(tuple(math.log2(ROW_TOTAL / f) for f in t) for t in tops)
@@ -143,13 +152,24 @@ class ResidualModel:
         _ = self.rows
         return self._top
 
+    @property
+    def first(self) -> tuple[int, ...] | None:
+        """The first value's bucket row (None: the first value has its context's row)."""
+        _ = self.rows
+        return self._first
+
+    def _bucket_symbol(self, i: int, ctx: int, b: int) -> tuple[int, int, int]:
+        if i == 0 and self._first is not None:
+            return self._first_cum[b], self._first[b], ROW_TOTAL
+        return self._cum[ctx][b], self._rows[ctx][b], ROW_TOTAL
+
     def symbols(self, values, param: int) -> list[tuple]:
-        rows = self.rows
+        _ = self.rows
         modeled, raw = [], []
-        for (ctx, b), r in zip(residual_contexts(values, param), values):
+        for i, ((ctx, b), r) in enumerate(zip(residual_contexts(values, param), values)):
             if b > MAX_BUCKET:
                 raise _too_big(self.name)
-            modeled.append((self._cum[ctx][b], rows[ctx][b], ROW_TOTAL))
+            modeled.append(self._bucket_symbol(i, ctx, b))
             mag = abs(r)
             if b >= 2:
                 f0 = self._top[top_cell(ctx, b)]
@@ -166,14 +186,18 @@ class ResidualModel:
         _ = self.rows                 # loads the table and its cumulative / log2 forms
         log, top_log = self._log, self._top_log
         ctx_of, cells = _CTX_OF_MEAN, _TOP_CELLS
-        bits, mean = 0.0, 16 * param
+        bits, mean, first = 0.0, 16 * param, self._first is not None
         for r in values:
             mag = -r if r < 0 else r
             b = mag.bit_length()
             if b > MAX_BUCKET:
                 raise _too_big(self.name)
             ctx = ctx_of[mean]
-            bits += log[ctx][b]
+            if first:
+                bits += self._first_log[b]
+                first = False
+            else:
+                bits += log[ctx][b]
             if b >= 2:
                 bits += top_log[cells[ctx][b]][(mag >> (b - 2)) & 1] + (b - 2)
             if r:
@@ -184,9 +208,12 @@ class ResidualModel:
     def read(self, reader, n: int, param: int) -> tuple:
         _ = self.rows
         mean, heads = 16 * param, []
-        for _i in range(n):                          # pass 1: buckets and top bits
+        for i in range(n):                           # pass 1: buckets and top bits
             ctx = _context(mean)
-            b = reader.modeled(self._rows[ctx], self._cum[ctx], ROW_TOTAL)
+            if i == 0 and self._first is not None:
+                b = reader.modeled(self._first, self._first_cum, ROW_TOTAL)
+            else:
+                b = reader.modeled(self._rows[ctx], self._cum[ctx], ROW_TOTAL)
             mag = 0 if b == 0 else 1 << (b - 1)
             if b >= 2:
                 mag += reader.modeled(*self._top_rows[top_cell(ctx, b)]) << (b - 2)
@@ -313,6 +340,7 @@ class DnaModel:
     first-case row (2) and the switch-count row (CASE_K_MAX + 2, the last = more)."""
 
     kind = "dna"
+    max_len = MAX_MODELED_LEN
     param_radix = DNA_PARAMS
 
     def __init__(self, name: str, tables=None, prior_file: str | None = None):
@@ -434,6 +462,7 @@ class TextModel:
     two bytes earlier in the chunk (TEXT_ADAPT). The net reads a newline before the chunk."""
 
     kind = "text"
+    max_len = TEXT_MAX_LEN
     param_radix = 1
 
     def __init__(self, name: str, prior_file: str | None = None, net=None):
@@ -558,6 +587,7 @@ class SmallModel:
     and cost 82 bits as lpc residuals (their sign is never in doubt) against 55 here."""
 
     kind = "small"
+    max_len = MAX_MODELED_LEN
     param_radix = 2 * SMALL_LOW * SMALL_SIZES
 
     def __init__(self, name: str):
@@ -639,10 +669,11 @@ def unpack(blob: bytes) -> bytes:
     return lzma.decompress(blob, format=lzma.FORMAT_RAW, filters=_LZMA2)
 
 
-def write_residual(path: Path, rows, top) -> int:
-    """A residual coder's prior, packed: its bucket rows, then P(top bit = 0) of each cell, as
-    big-endian uint16 frequencies. Returns the file's size in bytes (the charged prior)."""
-    raw = b"".join(f.to_bytes(2, "big") for row in rows for f in row)
+def write_residual(path: Path, rows, first, top) -> int:
+    """A residual coder's prior, packed: its bucket rows, the first value's bucket row, then
+    P(top bit = 0) of each cell, as big-endian uint16 frequencies. Returns the file's size in
+    bytes (the charged prior)."""
+    raw = b"".join(f.to_bytes(2, "big") for row in tuple(rows) + (first,) for f in row)
     raw += b"".join(int(f).to_bytes(2, "big") for f in top)
     blob = pack(raw)
     Path(path).write_bytes(blob)
@@ -651,11 +682,12 @@ def write_residual(path: Path, rows, top) -> int:
 
 def read_residual(path: Path):
     raw = unpack(Path(path).read_bytes())
-    if len(raw) != 2 * (N_CTX * N_BUCKETS + N_TOP):
-        raise ValueError(f"prior {Path(path).name}: expected {N_CTX} x {N_BUCKETS} rows and {N_TOP} top-bit cells")
+    if len(raw) != 2 * ((N_CTX + 1) * N_BUCKETS + N_TOP):
+        raise ValueError(f"prior {Path(path).name}: expected {N_CTX} + 1 x {N_BUCKETS} rows and "
+                         f"{N_TOP} top-bit cells")
     vals = [int.from_bytes(raw[k:k + 2], "big") for k in range(0, len(raw), 2)]
-    rows = tuple(tuple(vals[r * N_BUCKETS:(r + 1) * N_BUCKETS]) for r in range(N_CTX))
-    return rows, tuple(vals[N_CTX * N_BUCKETS:])
+    rows = tuple(tuple(vals[r * N_BUCKETS:(r + 1) * N_BUCKETS]) for r in range(N_CTX + 1))
+    return rows[:N_CTX], rows[N_CTX], tuple(vals[(N_CTX + 1) * N_BUCKETS:])
 
 
 # ---- the shared predictor codebook (lpc) ----------------------------------------------------------
