@@ -389,6 +389,17 @@ def test_predict_finds_a_verified_predictor_program():
     assert res.bits < 0.75 * literal
 
 
+def test_the_portfolio_polishes_a_predict_program():
+    """The portfolio polishes every program it checks; polish prices each line at every position,
+    line 0 included, whatever its op (a KeyError at 5e80e06 on every bits-objective audio chunk)."""
+    from ksynth.search.portfolio import Portfolio
+
+    data = list(_ar2_int16(64, 1))
+    res = Portfolio(SearchConfig(objective="bits", strategies=("predict",))).search(data)
+    assert res.verified and run(res.program) == data
+    assert res.program.lines[0].op == "modeled_list" and res.bits == encode.bits(res.program)
+
+
 def test_predict_reads_ones_complement_bytes_through_modulo_255():
     from ksynth.search.predict import PredictStrategy, best_residual_code, candidates, readings, residuals
 

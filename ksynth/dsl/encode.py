@@ -715,8 +715,10 @@ def _op_symbol(op: str, i: int) -> list[tuple[int, int]]:
 
 
 def first_op_bits(op: str) -> float:
-    """Bits of line 0's op under the FIRST_OP_FREQS row."""
-    return math.log2(FIRST_OP_TOTAL / FIRST_OP_FREQS[_OP_INDEX_INITIAL[op]])
+    """Bits of line 0's op under the FIRST_OP_FREQS row. An op that is no initiator is priced as
+    a one-slot initiator: polish's cost tables ask for every line at every position."""
+    k = _OP_INDEX_INITIAL.get(op)
+    return math.log2(FIRST_OP_TOTAL / (1 if k is None else FIRST_OP_FREQS[k]))
 
 
 def _coded_args(spec, args: tuple):
