@@ -243,6 +243,22 @@ def test_space_uniform_guided_equals_cost():
         assert done.done and run(space.program(done)) == list(d.sequence)
 
 
+def test_space_result_builds_only_the_cheapest_distinct_states(monkeypatch):
+    # mcts revisits terminal states: a result built every copy after the deadline (113 s once)
+    from ksynth.search import space as S
+
+    d = sample(1, 33)[0]
+    space = S.Space(d.sequence, SearchConfig(), None)
+    done = [space.complete(k) for k in space.children(space.root())]
+    built = []
+    monkeypatch.setattr(S.Space, "program", staticmethod(
+        lambda s, share=True, _orig=S.Space.program: built.append(s) or _orig(s, share)))
+    monkeypatch.setattr(S, "RESULT_CAP", 2)
+    res = space.result("mcts", done * 500, {})
+    assert res.verified and len(built) == min(2, len({s.key() for s in done}))
+    assert max(s.cost for s in built) <= sorted(s.cost for s in done)[1]
+
+
 def test_beam_decoding_sorted_and_parsed(tiny):
     from ksynth.lm.decode import decode, decode_beam, encode_target
 
