@@ -114,8 +114,9 @@ class ResidualModel:
     its bucket: dev 1-4 bits a chunk held out); then, value by value, the other b - 2 bits as
     one uniform digit and the sign (a binary digit). The contexts read only buckets, so the
     decoder has every bucket before the first raw digit, and the raw digits end the stream: they
-    are the first symbols the rANS encoder takes, exact at any state, and every modeled symbol
-    after them meets a state far above its frequency (dev audio_8bit: 2.9 bits a chunk less
+    are the first symbols the rANS encoder takes, exact at any state, and once they carry 12
+    bits every modeled symbol after them meets a state far above its frequency (a short list of
+    tiny residuals, fewer raw bits than that, wastes up to the difference) (dev audio_8bit: 2.9 bits a chunk less
     than coding each value whole with coarse tail rows for the last three)."""
 
     kind = "residual"
