@@ -3,8 +3,10 @@
     python experiments/budget_curve.py --n 100 --seed 31337 [--budgets 0.25,0.5,1.0,1.8]
         [--arms unguided,guided] [--policy default] [--out docs/issue14_budget_curve]
 
-Arms: `unguided` is the default portfolio under `policy=uniform` (today's cost order, no beam);
-`guided` is the default portfolio plus `beam` under `--policy` (default: the shipped LM).
+Arms: `unguided` is the default portfolio (beam included since 2026-12-03) under `policy=uniform`
+(today's cost order); `guided` is the same portfolio under `--policy` (default: the shipped LM);
+`nobeam` is the default portfolio without beam under `policy=uniform` (the `unguided` arm of the
+runs before beam joined the default, for continuity with their numbers).
 Every (arm, budget) runs on every draw, interleaved per draw (eval_guided.run_arms) so machine
 load falls on all alike; model time counts as search time. Seeds: fresh (31337 is excluded from
 the policy's training data; never 12345 / 2024). Prints per (arm, budget): official compression
@@ -38,9 +40,11 @@ def arm_config(arm: str, budget: float, policy: str, extra=()):
     if arm == "unguided":
         over = ["policy=uniform"]
     elif arm == "guided":
-        over = [f"policy={policy}", "strategies=" + ",".join(tuple(base.strategies) + ("beam",))]
+        over = [f"policy={policy}"]
+    elif arm == "nobeam":
+        over = ["policy=uniform", "strategies=" + ",".join(s for s in base.strategies if s != "beam")]
     else:
-        raise SystemExit(f"unknown arm {arm!r}: unguided | guided")
+        raise SystemExit(f"unknown arm {arm!r}: unguided | guided | nobeam")
     return apply_overrides(base, over + [f"budget.seconds={budget}"] + list(extra))
 
 

@@ -60,6 +60,9 @@ ELEMENT_FACTOR = 6               # a program may build at most this many element
 ELEMENT_SLACK = 1 << 16          # .. plus this many (short blocks, literals)
 JIT_MIN = 1 << 16                # elements: shorter blocks run on the reference interpreter
 SEARCH_MIN_BITS = 48             # a detector program this cheap is not worth a search
+# the portfolio a block search runs: the default one without `beam`, whose gain was measured under
+# the kt objective on synthetic draws; these five are what issue 12's sizes and speeds were met with
+BLOCK_STRATEGIES = ("predict", "decompose", "segment", "enumerate", "solve")
 PROGRAM_CHEAP = 64               # bytes: a program this short is within the codecs' slack anyway
 ZSTD_MAX = 19                    # a block zstd packs below 1/ZSTD_ESCALATE of its size also tries
 ZSTD_ESCALATE = 64               # zstd 19, fast on such data (periodic_1000's block 1 at -6:
@@ -270,7 +273,8 @@ class Detector:
         from ksynth.search.portfolio import Portfolio
 
         if self._search is None:
-            cfg = SearchConfig(objective="bits", budget=Budget(seconds=self.plan.search_seconds))
+            cfg = SearchConfig(objective="bits", strategies=BLOCK_STRATEGIES,
+                               budget=Budget(seconds=self.plan.search_seconds))
             self._search = Portfolio(cfg, strict=False)
         return ("program", self._search.search([int(v) for v in t]).program)
 

@@ -134,7 +134,10 @@ def test_lm_names_and_serial_jobs_start_nothing(tmp_path):
         model_folder(tmp_path)
 
     folder = str(tmp_path)                                  # a folder: an LM policy by name
-    assert lm_names(SearchConfig(policy="default")) == set()          # the default portfolio: no LM
+    assert lm_names(SearchConfig()) == set()             # the default portfolio, uniform: no LM
+    assert lm_names(SearchConfig(policy="default")) == {"default"}    # its beam under the LM
+    assert lm_names(SearchConfig(policy="default",
+                                 strategies=("decompose", "segment", "solve"))) == set()
     assert lm_names(SearchConfig(policy="lm", strategies=("beam",))) == {"default"}
     assert lm_names(SearchConfig(policy="uniform", strategies=("seqcoder", "mcts"))) == {"default"}
     assert lm_names(SearchConfig(policy=folder, strategies=("mcts", "seqcoder"))) == {folder}
