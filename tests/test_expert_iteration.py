@@ -1,0 +1,42 @@
+"""experiments/expert_iteration.py: the merge keeps a search's program only where it is verified,
+reproduces the sequence and is cheaper than the generator's."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+
+from ksynth.dsl.program import Program
+from ksynth.dsl.score import kt_bits
+
+SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "experiments",
+                      "expert_iteration.py")
+
+
+def _load():
+    spec = importlib.util.spec_from_file_location("expert_iteration", SCRIPT)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_merge_replaces_only_cheaper_verified_programs(tmp_path):
+    mod = _load()
+    seq = list(range(10, 30))
+    gt = "sequence_1 = set_list([" + ", ".join(map(str, seq)) + "])\noutput = sequence_1"
+    cheap = "sequence_1 = range_func_up(10, 29)\noutput = sequence_1"
+    wrong = "sequence_1 = range_func_up(10, 28)\noutput = sequence_1"
+    assert kt_bits(Program.parse(cheap)) < kt_bits(Program.parse(gt))
+    rows = [
+        {"index": 2, "sequence": seq, "gt_program": gt, "program": cheap, "verified": True, "seconds": 1.0},
+        {"index": 0, "sequence": seq, "gt_program": gt, "program": wrong, "verified": True, "seconds": 0.5},
+        {"index": 1, "sequence": seq, "gt_program": cheap, "program": gt, "verified": True, "seconds": 0.5},
+    ]
+    solved = tmp_path / "solved.jsonl"
+    solved.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    summary = mod.merge(solved, tmp_path / "expert.jsonl")
+    out = [json.loads(l) for l in (tmp_path / "expert.jsonl").read_text().splitlines()]
+    assert [Program.parse(r["program"]) for r in out] == [
+        Program.parse(gt), Program.parse(cheap), Program.parse(cheap)]   # by index: wrong, dearer, cheaper
+    assert summary["draws"] == 3 and summary["replaced_by_search"] == 1
+    assert summary["kt_bits_saved_per_replaced"] > 0
