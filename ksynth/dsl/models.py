@@ -115,9 +115,10 @@ class ResidualModel:
     one uniform digit and the sign (a binary digit). The contexts read only buckets, so the
     decoder has every bucket before the first raw digit, and the raw digits end the stream: they
     are the first symbols the rANS encoder takes, exact at any state, and once they carry 12
-    bits every modeled symbol after them meets a state far above its frequency (a short list of
-    tiny residuals, fewer raw bits than that, wastes up to the difference) (dev audio_8bit: 2.9 bits a chunk less
-    than coding each value whole with coarse tail rows for the last three)."""
+    bits every modeled symbol after them meets a state far above its frequency (dev audio_8bit:
+    2.9 bits a chunk less than coding each value whole with coarse tail rows for the last
+    three); a short list of tiny residuals, with fewer raw bits than that, wastes up to the
+    difference."""
 
     kind = "residual"
     max_len = MAX_MODELED_LEN
