@@ -28,7 +28,6 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 STREAM = "expert"
-COST_EPS = 1e-6        # bits: a found program must be cheaper by more than float noise
 
 
 def draw(n: int, path: Path) -> None:
@@ -48,6 +47,7 @@ def merge(solved: Path, expert: Path) -> dict:
     from ksynth.dsl.interp import run
     from ksynth.dsl.program import Program
     from ksynth.dsl.score import kt_bits
+    from ksynth.search.objective import COST_EPS
 
     rows = [json.loads(line) for line in solved.read_text(encoding="utf-8").splitlines() if line]
     rows.sort(key=lambda r: r["index"])

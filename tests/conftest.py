@@ -72,3 +72,17 @@ def own_ray(request):
     import ray
 
     assert not ray.is_initialized()              # it shut down what it started
+
+
+@pytest.fixture(scope="session")
+def experiment_script():
+    """Load experiments/NAME.py as a module (the scripts are not a package)."""
+    import importlib.util
+
+    def load(name: str):
+        spec = importlib.util.spec_from_file_location(name, REPO / "experiments" / f"{name}.py")
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        return mod
+
+    return load

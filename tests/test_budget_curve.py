@@ -1,35 +1,26 @@
 """experiments/budget_curve.py (issue 14's budget curve): the smoke path, on the uniform policy.
 
 The three arms run (unguided and guided: the default portfolio, beam in it; nobeam: without beam)
-with `--policy uniform`, so no model is needed; the test checks that every (arm, budget) lands in the JSON with finite numbers, that the
-paired comparison at the requested budgets is there, and that the PNG is written.
+with `--policy uniform`, so no model is needed; the test checks that every (arm, budget) lands
+in the JSON with finite numbers, that the paired comparison at the requested budgets is there,
+and that the PNG is written.
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import os
 
 import pytest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SCRIPT = os.path.join(HERE, "..", "experiments", "budget_curve.py")
 
-
-def _load():
-    spec = importlib.util.spec_from_file_location("budget_curve", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def test_budget_curve_smoke(tmp_path):
+def test_budget_curve_smoke(tmp_path, experiment_script):
     pytest.importorskip("matplotlib")
-    mod = _load()
+    mod = experiment_script("budget_curve")
     out = str(tmp_path / "curve")
     rc = mod.main(["--n", "2", "--seed", "4242", "--budgets", "0.05,0.5,1.8", "--policy", "uniform",
-                   "--arms", "unguided,guided,nobeam", "--bootstrap", "20", "--out", out, "--rows", str(tmp_path / "rows.jsonl")])
+                   "--arms", "unguided,guided,nobeam", "--bootstrap", "20", "--out", out,
+                   "--rows", str(tmp_path / "rows.jsonl")])
     assert rc == 0
     data = json.load(open(out + ".json"))
     assert data["n"] == 2 and data["budgets"] == [0.05, 0.5, 1.8]
@@ -56,7 +47,7 @@ def test_budget_curve_smoke(tmp_path):
     assert len(rows) == 2 * 3 * 3                          # draws x arms x budgets
 
 
-def test_budget_curve_rejects_test_seeds(tmp_path):
-    mod = _load()
+def test_budget_curve_rejects_test_seeds(tmp_path, experiment_script):
+    mod = experiment_script("budget_curve")
     with pytest.raises(SystemExit):
         mod.main(["--n", "2", "--seed", "12345", "--out", str(tmp_path / "x")])

@@ -2,26 +2,14 @@
 reproduces the sequence and is cheaper than the generator's."""
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
 
 from ksynth.dsl.program import Program
 from ksynth.dsl.score import kt_bits
 
-SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "experiments",
-                      "expert_iteration.py")
 
-
-def _load():
-    spec = importlib.util.spec_from_file_location("expert_iteration", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def test_merge_replaces_only_cheaper_verified_programs(tmp_path):
-    mod = _load()
+def test_merge_replaces_only_cheaper_verified_programs(tmp_path, experiment_script):
+    mod = experiment_script("expert_iteration")
     seq = list(range(10, 30))
     gt = "sequence_1 = set_list([" + ", ".join(map(str, seq)) + "])\noutput = sequence_1"
     cheap = "sequence_1 = range_func_up(10, 29)\noutput = sequence_1"

@@ -250,9 +250,13 @@ def test_space_result_builds_only_the_cheapest_distinct_states(monkeypatch):
     d = sample(1, 33)[0]
     space = S.Space(d.sequence, SearchConfig(), None)
     done = [space.complete(k) for k in space.children(space.root())]
-    built = []
-    monkeypatch.setattr(S.Space, "program", staticmethod(
-        lambda s, share=True, _orig=S.Space.program: built.append(s) or _orig(s, share)))
+    built, build = [], S.Space.program
+
+    def counted(s, share=True):
+        built.append(s)
+        return build(s, share)
+
+    monkeypatch.setattr(S.Space, "program", staticmethod(counted))
     monkeypatch.setattr(S, "RESULT_CAP", 2)
     res = space.result("mcts", done * 500, {})
     assert res.verified and len(built) == min(2, len({s.key() for s in done}))
