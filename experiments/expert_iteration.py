@@ -1,11 +1,11 @@
 """Expert-iteration data (issue 14): the verified programs the guided search finds on fresh draws.
 
     python experiments/expert_iteration.py --n 2000 --out runs/expert [--policy default]
-                                           [--budget 1.8] [--workers 2]
+                                           [--budget 1.8] [--workers 1]
 
 1. Draws --n pairs of the named stream "expert" (ksynth.lm.data: string-seeded, so no integer
    evaluation seed can coincide; every evaluation sequence excluded; rare ops oversampled as in
-   training) into OUT/draws.jsonl.
+   training) into OUT/draws.jsonl (an OUT holding another --n's draws is refused).
 2. Solves them with `ksynth solve` under --policy (default: the shipped LM guiding beam in the
    default portfolio), rows appended to OUT/solved.jsonl; rerunning resumes that file.
 3. Writes OUT/expert.jsonl, one {"sequence", "program"} row per draw, for
@@ -57,11 +57,11 @@ def merge(solved: Path, expert: Path) -> dict:
         for r in rows:
             gt = Program.parse(r["gt_program"]).pruned()
             found = Program.parse(r["program"]).pruned()
-            target, gt_bits = gt, kt_bits(gt)
-            if r["verified"] and run(found) == r["sequence"] and kt_bits(found) < gt_bits - COST_EPS:
+            target, gt_bits, found_bits = gt, kt_bits(gt), kt_bits(found)
+            if r["verified"] and found_bits < gt_bits - COST_EPS and run(found) == r["sequence"]:
                 target = found
                 replaced += 1
-                saved += gt_bits - kt_bits(found)
+                saved += gt_bits - found_bits
             seconds += r["seconds"]
             f.write(json.dumps({"sequence": r["sequence"], "program": target.format()}) + "\n")
     os.replace(tmp, expert)
@@ -85,6 +85,9 @@ def main(argv=None) -> int:
     t0 = time.time()
     if not draws.is_file():
         draw(args.n, draws)
+    held = sum(1 for line in draws.open(encoding="utf-8") if line.strip())
+    if held != args.n:
+        raise SystemExit(f"{draws} holds {held} draws, not --n {args.n}: use another --out")
     cmd = [sys.executable, "-m", "ksynth", "solve", "--input", str(draws), "--output", str(solved),
            "--policy", args.policy, "--workers", str(args.workers)]
     if args.budget is not None:

@@ -28,3 +28,13 @@ def test_merge_replaces_only_cheaper_verified_programs(tmp_path, experiment_scri
         Program.parse(gt), Program.parse(cheap), Program.parse(cheap)]   # by index: wrong, dearer, cheaper
     assert summary["draws"] == 3 and summary["replaced_by_search"] == 1
     assert summary["kt_bits_saved_per_replaced"] > 0
+
+
+def test_an_out_with_other_draws_is_refused(tmp_path, experiment_script):
+    import pytest
+
+    mod = experiment_script("expert_iteration")
+    (tmp_path / "draws.jsonl").write_text('{"sequence": [1], "gt_program": "x"}\n' * 2)
+    with pytest.raises(SystemExit, match="holds 2 draws, not --n 3"):
+        mod.main(["--n", "3", "--out", str(tmp_path)])
+    assert not (tmp_path / "solved.jsonl").exists()      # refused before any solving
