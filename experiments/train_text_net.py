@@ -1,15 +1,28 @@
 """Train the text model's byte GRU (ksynth/dsl/textnet.py) on the DEV split of text only.
 
-    python experiments/train_text_net.py [--minutes 14 | --steps N] [--hidden 64] [--embed 32] [--bits 6]
-                                         [--seed 0] [--data DIR] [--out ksynth/priors/text_net.prior]
+    python experiments/train_text_net.py [--minutes 14 | --steps N] [--hidden 48] [--embed 24] [--bits 6]
+                                         [--qat 0.2] [--keep-absent] [--seed 0] [--data DIR]
+                                         [--out ksynth/priors/text_net.prior]
+    python experiments/train_text_net.py --score PRIOR [PRIOR ...]    # the comparison below
 
 The net reads one 128-byte chunk from a newline (models.TEXT_START) and a zero state, as the
 decoder does. Training windows are 128 bytes at random offsets in the first 90% of the dev chunks
 (the chunk grid is arbitrary in running text); the last 10% of dev chunks are held out and scored
 as chunks, by the float net and by the integer net the prior file holds (the decoder's numbers).
-The test split is never read. Prints the held-out bits per byte and the prior's size. The shipped
-ksynth/priors/text_net.prior: the defaults (seed 0, H 64, E 32, 6-bit levels, 14 minutes: 9,380
-steps on 2 shared cores; a time-bound run stops elsewhere on another machine, `--steps` does not).
+The test split is never read. Embedding rows of bytes the training text lacks stay zero, and the
+last `--qat` share of training sees the matrices rounded to the prior's levels (straight-through).
+Prints the held-out bits per byte, the prior's size and their sum a chunk. The shipped
+ksynth/priors/text_net.prior: the defaults (seed 0, H 48, E 24, 6-bit levels, QAT the last 20%,
+14 minutes: 8,282 steps on 2 cores shared with a second training; a time-bound run stops
+elsewhere on another machine, `--steps` does not).
+
+`--score` reads prior files and prints, on every second held-out dev chunk, bits a chunk: the full text model (in-chunk counts
+mixed) with the prior charged over the test split's 3,923 chunks, 14-minute runs two at a time:
+H 64 E 32 (the earlier prior, absent rows trained) 350.4 + 47.9 = 398.2; H 48 E 24 366.4 + 28.4
+= 394.8, with QAT 0.2 364.6 + 28.4 = 393.0 (shipped); H 56 E 28 with QAT 360.3 + 36.0 = 396.2;
+H 32 E 16 395.4 + 16.0 = 411.4. Coarser levels lose more than they save (H 64 E 32, QAT 0.5, net
+alone, all held-out chunks): 4-bit 3.052 bits a byte at 14,945 B, 3-bit 3.566 at 12,129 B, where
+the 6-bit H 64 prior read 2.834 (every second chunk) at 23,472 B.
 """
 from __future__ import annotations
 
@@ -33,7 +46,10 @@ WINDOW = datasets.CHUNK_BYTES    # bytes a training window holds, as a chunk
 BATCH = 128
 
 
-def build(torch, hidden: int, embed: int):
+def build(torch, hidden: int, embed: int, present: np.ndarray):
+    """The float net; `present` (256 bools) marks the bytes training text holds: the embedding rows
+    of the others stay zero (a zero row costs the packed prior next to nothing, and such a byte's
+    logit is its bias alone, which training drives low)."""
     nn = torch.nn
 
     class ByteGRU(nn.Module):
@@ -45,19 +61,36 @@ def build(torch, hidden: int, embed: int):
             self.gru = nn.GRU(embed, hidden, batch_first=True)
             self.proj = nn.Linear(hidden, embed)
             self.bias = nn.Parameter(torch.zeros(256))
+            self.register_buffer("present", torch.from_numpy(present.astype(np.float32))[:, None])
+            self.levels = 0              # > 0: matrices fake-quantised to this many bits (QAT)
 
         def forward(self, x):
-            h, _ = self.gru(self.embed(x))
-            return self.proj(h) @ self.embed.weight.T + self.bias
+            f, g = nn.functional, self.gru
+            mats = [self.embed.weight * self.present, g.weight_ih_l0, g.weight_hh_l0, self.proj.weight]
+            if self.levels:
+                mats = [fake_quantised(torch, w, self.levels) for w in mats]
+            emb, w_ih, w_hh, proj = mats
+            gru_params = {"weight_ih_l0": w_ih, "weight_hh_l0": w_hh, "bias_ih_l0": g.bias_ih_l0,
+                          "bias_hh_l0": g.bias_hh_l0}
+            h, _ = torch.func.functional_call(g, gru_params, (f.embedding(x, emb),))
+            return f.linear(h, proj, self.proj.bias) @ emb.T + self.bias
 
     return ByteGRU()
+
+
+def fake_quantised(torch, w, bits: int):
+    """w rounded to textnet.quantise_matrix's grid (signed levels, one scale per row) on the forward
+    pass, the identity on the backward one (straight-through), so training sees the shipped net."""
+    top = (1 << (bits - 1)) - 1
+    scale = w.detach().abs().amax(1, keepdim=True).clamp_min(1e-12) / top
+    return w + (torch.clamp(torch.round(w / scale), -top, top) * scale - w).detach()
 
 
 def weights(net) -> dict:
     """The float arrays textnet.quantise takes, in PyTorch's GRU gate order (r, z, n)."""
     g = net.gru
     return {k: v.detach().numpy().astype(np.float64) for k, v in {
-        "embed": net.embed.weight, "w_ih": g.weight_ih_l0, "w_hh": g.weight_hh_l0,
+        "embed": net.embed.weight * net.present, "w_ih": g.weight_ih_l0, "w_hh": g.weight_hh_l0,
         "b_ih": g.bias_ih_l0, "b_hh": g.bias_hh_l0, "proj": net.proj.weight,
         "proj_b": net.proj.bias, "bias": net.bias}.items()}
 
@@ -76,18 +109,37 @@ def inputs(torch, chunks):
     return torch.from_numpy(x), torch.from_numpy(arr)
 
 
+def score(paths, held, directory=None) -> None:
+    """Each prior's bits a chunk on `held`: the net alone, the full text model and its charge."""
+    from ksynth.bench import charges
+
+    tests = charges.split_chunks("text", "test", directory)
+    for path in map(Path, paths):
+        net = textnet.read_prior(path)
+        model, charge = models.TextModel("text", net=net), 8 * path.stat().st_size / tests
+        alone = np.mean([net.cost(list(c)) for c in held])
+        full = np.mean([model.cost(list(c), 0) for c in held])
+        print(f"{path}: {path.stat().st_size} B; net alone {alone:.1f}, the text model {full:.1f} "
+              f"+ charge {charge:.1f} = {full + charge:.1f} bits a chunk", flush=True)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--minutes", type=float, default=14.0, help="train this long (wall time) ...")
     ap.add_argument("--steps", type=int, default=None, help="... or exactly this many steps (reproducible)")
-    ap.add_argument("--hidden", type=int, default=64)
-    ap.add_argument("--embed", type=int, default=32)
+    ap.add_argument("--hidden", type=int, default=48)
+    ap.add_argument("--embed", type=int, default=24)
     ap.add_argument("--bits", type=int, default=6, help="weight levels: signed, this many bits")
+    ap.add_argument("--qat", type=float, default=0.2,
+                    help="the last this share of training runs the matrices fake-quantised to --bits")
+    ap.add_argument("--keep-absent", action="store_true",
+                    help="train embedding rows for bytes the training text lacks (default: kept zero)")
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--data", default=None)
     ap.add_argument("--out", default=str(models.PRIOR_DIR / textnet.PRIOR_FILE))
     ap.add_argument("--save-float", default=None, help="also save the float state dict here (.pt)")
+    ap.add_argument("--score", nargs="+", metavar="PRIOR", help="only score these prior files (no training)")
     args = ap.parse_args(argv)
 
     import torch
@@ -101,13 +153,19 @@ def main(argv=None) -> int:
     train, held = b"".join(chunks[:cut]), chunks[cut:]
     stream = np.frombuffer(train, np.uint8).astype(np.int64)
     print(f"dev text: {cut} chunks to train on, {len(held)} held out", flush=True)
+    if args.score:
+        score(args.score, held[::2], args.data)
+        return 0
 
-    net = build(torch, args.hidden, args.embed)
+    present = np.ones(256, bool) if args.keep_absent else np.bincount(stream, minlength=256) > 0
+    print(f"{int(present.sum())} byte values in the training text", flush=True)
+    net = build(torch, args.hidden, args.embed, present)
     opt = torch.optim.Adam(net.parameters(), lr=args.lr)
     deadline = time.monotonic() + 60 * args.minutes
     start, step = time.monotonic(), 0
     while (step < args.steps) if args.steps else (time.monotonic() < deadline):
         frac = step / args.steps if args.steps else (time.monotonic() - start) / (60 * args.minutes)
+        net.levels = args.bits if frac >= 1 - args.qat else 0
         for g in opt.param_groups:
             g["lr"] = args.lr * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0)))
         offs = rng.integers(0, len(stream) - WINDOW, BATCH)
@@ -122,6 +180,7 @@ def main(argv=None) -> int:
         if step % 200 == 0:
             print(f"step {step}: train {loss.item() / math.log(2):.3f} "
                   f"held-out {float_bits(torch, net, held):.3f} bits/byte", flush=True)
+    net.levels = 0
     if args.save_float:
         torch.save(net.state_dict(), args.save_float)
     fbits = float_bits(torch, net, held)
@@ -129,9 +188,10 @@ def main(argv=None) -> int:
     size = textnet.write_prior(Path(args.out), raw)
     inet = textnet.read_prior(Path(args.out))
     ibits = sum(inet.cost(list(c)) for c in held) / sum(len(c) for c in held)
+    charged = size * 8 / len(chunks)
     print(f"{step} steps; held-out float {fbits:.4f}, integer {ibits:.4f} bits/byte; "
-          f"{args.out}: {size} bytes ({size * 8 / len(chunks) / WINDOW:.4f} bits/byte charged over dev)",
-          flush=True)
+          f"{args.out}: {size} bytes ({charged / WINDOW:.4f} bits/byte charged over dev); "
+          f"{ibits * WINDOW + charged:.1f} bits a chunk, the net with its charge", flush=True)
     return 0
 
 

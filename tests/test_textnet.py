@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 
+from ksynth.bench import datasets
 from ksynth.dsl import encode, models, textnet
 from ksynth.dsl.program import Program
 
@@ -100,25 +101,39 @@ def test_text_lists_round_trip_under_a_tiny_net(tiny, monkeypatch):
 
 def test_shipped_net_knows_english():
     net = models.MODELS[TEXT].net
-    assert net.hidden == 64 and net.parts["embed"].levels.shape == (256, 32)
+    assert net.hidden == 48 and net.parts["embed"].levels.shape == (256, 24)
     sentence = list(b"The history of the city is told in the records of its council, which met in the ")
     assert net.cost(sentence) / len(sentence) < 3.5              # uniform: 8 bits a byte
     shuffled = list(np.random.default_rng(0).permutation(sentence))
     assert net.cost(shuffled) > 1.3 * net.cost(sentence)
 
 
-def test_training_script_writes_a_prior_the_model_reads(kt_data_dir, tmp_path):
-    import sys
-    from pathlib import Path
-
+def test_training_script_writes_a_prior_the_model_reads(kt_data_dir, tmp_path, experiment_script, capsys):
     pytest.importorskip("torch")
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))
-    import train_text_net
+    train_text_net = experiment_script("train_text_net")
 
     out = tmp_path / "t.prior"
     args = ["--steps", "3", "--hidden", "8", "--embed", "4", "--data", str(kt_data_dir), "--out", str(out)]
     assert train_text_net.main(args) == 0
     net = textnet.read_prior(out)
     assert net.hidden == 8 and int(net.rows(list(b"ab"))[1].sum()) == textnet.FREQ_TOTAL
+    absent = np.ones(256, bool)
+    absent[list(set(b"".join(it.data for it in datasets.load("text", "dev", None, directory=kt_data_dir))))] = False
+    assert absent.any() and not net.parts["embed"].levels[absent].any()   # bytes dev text lacks: zero rows
     train_text_net.main(args[:-1] + [str(tmp_path / "again.prior")])
     assert (tmp_path / "again.prior").read_bytes() == out.read_bytes()     # --steps: reproducible
+    assert train_text_net.main(["--score", str(out), "--data", str(kt_data_dir)]) == 0
+    assert f"{out}: {out.stat().st_size} B; net alone" in capsys.readouterr().out
+
+
+def test_fake_quantisation_is_the_prior_grid_forward_and_the_identity_backward(experiment_script):
+    torch = pytest.importorskip("torch")
+    train_text_net = experiment_script("train_text_net")
+
+    w = torch.randn(6, 10, dtype=torch.float64, requires_grad=True)
+    q = train_text_net.fake_quantised(torch, w, 4)
+    grid = textnet.quantise_matrix(w.detach().numpy(), 4)
+    assert np.abs(q.detach().numpy() - grid.dequantised()).max() < 1e-3 * float(w.abs().max())
+    assert len(np.unique(q.detach().numpy()[0])) <= 15                    # 4 bits: levels -7..7
+    (q * torch.arange(60.0, dtype=torch.float64).reshape(6, 10)).sum().backward()
+    assert torch.equal(w.grad, torch.arange(60.0, dtype=torch.float64).reshape(6, 10))
