@@ -16,13 +16,16 @@ ksynth/priors/text_net.prior: the defaults (seed 0, H 48, E 24, 6-bit levels, QA
 14 minutes: 8,282 steps on 2 cores shared with a second training; a time-bound run stops
 elsewhere on another machine, `--steps` does not).
 
-`--score` reads prior files and prints, on every second held-out dev chunk, bits a chunk: the full text model (in-chunk counts
-mixed) with the prior charged over the test split's 3,923 chunks, 14-minute runs two at a time:
-H 64 E 32 (the earlier prior, absent rows trained) 350.4 + 47.9 = 398.2; H 48 E 24 366.4 + 28.4
-= 394.8, with QAT 0.2 364.6 + 28.4 = 393.0 (shipped); H 56 E 28 with QAT 360.3 + 36.0 = 396.2;
-H 32 E 16 395.4 + 16.0 = 411.4. Coarser levels lose more than they save (H 64 E 32, QAT 0.5, net
-alone, all held-out chunks): 4-bit 3.052 bits a byte at 14,945 B, 3-bit 3.566 at 12,129 B, where
-the 6-bit H 64 prior read 2.834 (every second chunk) at 23,472 B.
+`--score` reads prior files and prints, on every second held-out dev chunk, bits a chunk: the
+full text model (the net mixed with in-chunk counts) plus the prior charged over the test split's
+3,923 chunks. 14-minute runs two at a time, scored with the counts of orders 3 and 2 (before
+models.TEXT_ADAPT added orders 4 and 1): H 64 E 32 (the earlier prior, absent rows trained)
+350.4 + 47.9 = 398.2; H 48 E 24 366.4 + 28.4 = 394.8, with QAT 0.2 364.6 + 28.4 = 393.0
+(shipped); H 56 E 28 with QAT 360.3 + 36.0 = 396.2; H 40 E 20 with QAT 372.8 + 21.7 = 394.4;
+H 32 E 16 395.4 + 16.0 = 411.4; H 48 E 24 at 5-bit levels, QAT 0.3, 375.5 + 24.5 = 400.0.
+Coarser levels lose more than they save (H 64 E 32, QAT 0.5, the net alone, all held-out
+chunks): 4-bit 3.052 bits a byte at 14,945 B, 3-bit 3.566 at 12,129 B, where the 6-bit H 64
+prior read 2.834 (every second chunk) at 23,472 B.
 """
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ Models, by index (the program's first argument of modeled_list; `MODELS` below):
   4 dna            static order-6 base table trained on dev DNA, mixed with in-chunk counts; the
                    case as runs
   5 text           an integer byte GRU trained on dev text (textnet.py), mixed with in-chunk
-                   order-3 and order-2 counts
+                   order-4, 3, 2 and 1 counts
   6 small          a few values lo..lo+A-1 (A <= 4, named by `param`), each under in-chunk counts of
                    what followed the previous value (no prior file): near-silent audio
 The residual coders code r as: bucket b = bit_length(|r|) under the shape table row of the current
@@ -449,19 +449,22 @@ class DnaModel:
         return tuple(out)
 
 
-# ---- text: bytes under the text net (textnet.py) mixed with in-chunk order-3 and order-2 counts ---
+# ---- text: bytes under the text net (textnet.py) mixed with in-chunk order-4..1 counts ---
 TEXT_WEIGHT = 1                   # the net's row (textnet.FREQ_TOTAL) counts TEXT_WEIGHT times, against
-TEXT_ADAPT = ((3, 1 << 15), (2, 1 << 12))   # (order, weight of one in-chunk occurrence after the same
-                                  # `order` bytes); dev held out, bits/byte: order 3 alone 2^14 2.760,
-                                  # 2^15 2.754, 2^16 2.758 (order 2 alone 2.786, 4 2.773); + order 2
-                                  # at 2^12 -0.013 (2^11, 2^13 -0.012, -0.009)
+TEXT_ADAPT = ((4, 1 << 15), (3, 1 << 15), (2, 1 << 12), (1, 1 << 9))   # (order, weight of one in-
+                                  # chunk occurrence after the same `order` bytes); dev held out, bits
+                                  # a chunk under the H 48 net, each half of the held-out chunks:
+                                  # orders 3 (2^15) + 2 (2^12) 364.6 / 361.4, + order 1 at 2^9
+                                  # 363.3 / 359.8 (2^8 363.3, 2^10 363.9), + order 4 at 2^15
+                                  # 362.8 / 359.3 (2^14 362.9). Earlier, H 64 net, bits/byte: order 3
+                                  # alone 2^14 2.760, 2^15 2.754, 2^16 2.758; + order 2 at 2^12 -0.013
 TEXT_START = 10                   # the context before the first byte (a newline)
 
 
 class TextModel:
     """Bytes under the text net (textnet.py: an integer byte GRU trained on dev text, the prior
-    file holds its weights) mixed with the counts of what followed the same three and the same
-    two bytes earlier in the chunk (TEXT_ADAPT). The net reads a newline before the chunk."""
+    file holds its weights) mixed with the counts of what followed the same four, three, two and
+    one bytes earlier in the chunk (TEXT_ADAPT). The net reads a newline before the chunk."""
 
     kind = "text"
     max_len = TEXT_MAX_LEN
