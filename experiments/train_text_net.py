@@ -144,6 +144,8 @@ def main(argv=None) -> int:
     ap.add_argument("--save-float", default=None, help="also save the float state dict here (.pt)")
     ap.add_argument("--score", nargs="+", metavar="PRIOR", help="only score these prior files (no training)")
     args = ap.parse_args(argv)
+    if not 0 <= args.qat <= 1:
+        ap.error(f"--qat is a share of training, 0..1, got {args.qat}")
 
     import torch
 
@@ -157,7 +159,11 @@ def main(argv=None) -> int:
     stream = np.frombuffer(train, np.uint8).astype(np.int64)
     print(f"dev text: {cut} chunks to train on, {len(held)} held out", flush=True)
     if args.score:
-        score(args.score, held[::2], args.data)
+        try:
+            score(args.score, held[::2], args.data)
+        except (OSError, ValueError) as exc:     # a missing or malformed prior: one line
+            print(f"train_text_net: {exc}", file=sys.stderr)
+            return 1
         return 0
 
     present = np.ones(256, bool) if args.keep_absent else np.bincount(stream, minlength=256) > 0

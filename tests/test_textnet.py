@@ -124,6 +124,8 @@ def test_training_script_writes_a_prior_the_model_reads(kt_data_dir, tmp_path, e
     assert (tmp_path / "again.prior").read_bytes() == out.read_bytes()     # --steps: reproducible
     assert train_text_net.main(["--score", str(out), "--data", str(kt_data_dir)]) == 0
     assert f"{out}: {out.stat().st_size} B; net alone" in capsys.readouterr().out
+    assert train_text_net.main(["--score", str(tmp_path / "none.prior"), "--data", str(kt_data_dir)]) == 1
+    assert "none.prior" in capsys.readouterr().err
 
 
 def test_fake_quantisation_is_the_prior_grid_forward_and_the_identity_backward(experiment_script):
