@@ -84,8 +84,8 @@ def build(torch, hidden: int, embed: int, present: np.ndarray):
 def fake_quantised(torch, w, bits: int):
     """w rounded to textnet.quantise_matrix's grid (signed levels, one scale per row) on the forward
     pass, the identity on the backward one (straight-through), so training sees the shipped net."""
-    top = (1 << (bits - 1)) - 1
-    scale = w.detach().abs().amax(1, keepdim=True).clamp_min(1e-12) / top
+    top = textnet.top_level(bits)
+    scale = w.detach().abs().amax(1, keepdim=True).clamp_min(textnet.SCALE_FLOOR) / top
     return w + (torch.clamp(torch.round(w / scale), -top, top) * scale - w).detach()
 
 

@@ -73,9 +73,17 @@ class Matrix:
         return self.levels * self.mult[:, None] / float(1 << self.shift)
 
 
+def top_level(bits: int) -> int:
+    """The largest level of `bits`-bit signed levels (symmetric: -top..top)."""
+    return (1 << (bits - 1)) - 1
+
+
+SCALE_FLOOR = 1e-12               # a zero row's scale (its levels are all 0 whatever it is)
+
+
 def quantise_matrix(w: np.ndarray, bits: int) -> Matrix:
-    levels_max = (1 << (bits - 1)) - 1
-    scale = np.maximum(np.abs(w).max(1), 1e-12) / levels_max
+    levels_max = top_level(bits)
+    scale = np.maximum(np.abs(w).max(1), SCALE_FLOOR) / levels_max
     shift = int(np.floor(np.log2(((1 << MULT_BITS) - 1) / scale.max())))
     mult = np.maximum(np.round(scale * 2.0 ** shift), 1).astype(np.int64)
     levels = np.clip(np.round(w / (mult[:, None] / 2.0 ** shift)), -levels_max, levels_max)
