@@ -31,12 +31,12 @@ from typing import BinaryIO, Iterator
 from ksynth.errors import CorruptInput
 
 MAGIC = b"KSZ\x1a"           # \x1a (^Z) stops text-mode readers, as in PNG's signature
-VERSION = 6                  # the newest this module reads
+VERSION = 7                  # the newest this module reads
 VERSION_SOLID_BLOCKS = 2     # the solid kinds are new in version 2, one record per block (2 and 3)
-VERSION_PROGRAMS = 6         # block-wise streams as version 6: program blocks in version 6's code
+VERSION_PROGRAMS = 7         # block-wise streams as version 7: program blocks in version 7's code
                              # (forms, line 0's op first, the ones' complement chain, the text
-                             # model's byte GRU, line 0's op under a fixed row); a program block
-                             # of an older version is refused
+                             # model's byte GRU, line 0's op under a fixed row, the text model's
+                             # variants); a program block of an older version is refused
 VERSION_SOLID = 4            # solid streams are written as version 4: one record for the whole file
 HEADER_SIZE = 8              # bytes
 MIN_BLOCK_EXP = 10           # block sizes 1 KiB ..

@@ -88,7 +88,7 @@ STREAMS = _sample_streams()
 def test_layout_reads_back():
     blob = STREAMS[0]
     h = C.read_header(blob)
-    assert blob[:4] == C.MAGIC and h.version == 6 and h.flags == 0    # block-wise: version 6
+    assert blob[:4] == C.MAGIC and h.version == C.VERSION_PROGRAMS == 7 and h.flags == 0    # block-wise: version 7
     assert h.block_size == BLOCK and h.stream_size == len(blob)
     data = Decompressor().decompress(blob)
     assert h.original_size == len(data) == sum(b.raw_size for b in h.blocks)
@@ -101,12 +101,12 @@ def test_program_blocks_of_older_program_codes_are_refused_in_one_line():
     h = C.read_header(blob)
     recs = records(blob)
     assert C.PROGRAM in [k for k, _, _ in recs]
-    for version in (1, 3, 4, 5):
+    for version in (1, 3, 4, 5, 6):
         old = rebuild(recs, h.original_size, h.checksum, version=version)
         with pytest.raises(CorruptInput, match=f"version {version}, which this ksynth no longer "
                                                f"decodes .*version {C.VERSION_PROGRAMS}"):
             Decompressor().decompress(old)
-    assert Decompressor().decompress(rebuild(recs, h.original_size, h.checksum, version=6)) == \
+    assert Decompressor().decompress(rebuild(recs, h.original_size, h.checksum, version=7)) == \
         Decompressor().decompress(blob)
 
 
@@ -124,7 +124,7 @@ def test_varint_is_canonical():
 
 
 @pytest.mark.parametrize("field, value, message", [
-    (4, 7, "version"), (4, 0, "version"), (5, 1, "flags"), (6, 9, "exponent"), (6, 25, "exponent"),
+    (4, C.VERSION + 1, "version"), (4, 0, "version"), (5, 1, "flags"), (6, 9, "exponent"), (6, 25, "exponent"),
     (0, 0, "magic")])
 def test_header_fields_at_their_limits(field, value, message):
     blob = bytearray(STREAMS[0])

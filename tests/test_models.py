@@ -215,6 +215,7 @@ def test_text_lists_are_capped_where_the_net_decodes_in_under_a_second():
         prior = models.program_prior()
         head = encode._op_symbol("modeled_list", 0) + [encode._row_symbol(
             prior.form_row(), encode._form_index(TEXT, models.CHAINS.index((False, None))))]
+        head += [encode._row_symbol(prior.param_row(TEXT), 0)] if models.MODELS[TEXT].param_radix > 1 else []
         long = [(models.STD_LEN_FREQ, models.STD_LEN_TOTAL - models.STD_LEN_FREQ, models.STD_LEN_TOTAL)]
         with pytest.raises(CorruptInput, match="too long"):
             encode.decode(_stream(head + long + encode.BLOCK.symbols(n) + [(1, 2)] * 64))

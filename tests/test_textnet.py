@@ -95,8 +95,39 @@ def test_malformed_priors_are_one_line_errors(tiny, tmp_path, damage):
 def test_text_lists_round_trip_under_a_tiny_net(tiny, monkeypatch):
     monkeypatch.setattr(models.MODELS[TEXT], "_net", textnet.read_prior(tiny))
     for data in (b"", b"a", b"hello hello hello world\n", bytes(range(256))[:140]):
-        p = Program.build([("modeled_list", (TEXT, 0, tuple(data)))])
-        assert encode.decode(encode.encode(p)) == p
+        for param in range(len(models.TEXT_VARIANTS)):
+            p = Program.build([("modeled_list", (TEXT, param, tuple(data)))])
+            assert encode.decode(encode.encode(p)) == p
+
+
+def test_logit_scale_one_is_the_trained_row_and_a_lower_scale_flattens_it(tiny):
+    net = textnet.read_prior(tiny)
+    h = net.push(net.start(), 97)
+    logit = net.logits(h)
+    assert np.array_equal(net.freqs(logit, textnet.LOGIT_SCALE_ONE), net.row(h))
+    d = (logit.max() - logit) >> (textnet.Q - textnet.EXP_SHIFT)      # the row before scales existed
+    e = net._exp[np.minimum(d, len(net._exp) - 1)]
+    before = 1 + (e * (textnet.FREQ_TOTAL - 256)) // e.sum()
+    before[int(np.argmax(before))] += textnet.FREQ_TOTAL - int(before.sum())
+    assert np.array_equal(net.row(h), before)
+
+    def entropy(f):
+        p = f / f.sum()
+        return float(-(p * np.log2(p)).sum())
+
+    sharp, flat = net.freqs(logit, textnet.LOGIT_SCALE_ONE), net.freqs(logit, textnet.LOGIT_SCALE_ONE // 2)
+    assert flat.sum() == sharp.sum() == textnet.FREQ_TOTAL and flat.min() >= 1
+    assert entropy(flat) > entropy(sharp)
+
+
+def test_text_variants_share_one_pass_and_each_prices_its_own_row(tiny):
+    model = models.TextModel("text", net=textnet.read_prior(tiny))
+    fresh = lambda: models.TextModel("text", net=textnet.read_prior(tiny))  # noqa: E731
+    a, b = list(b"abcabcabcabc the cat"), list(b"xyz, quite another chunk")
+    costs = {(tuple(v), k): model.cost(v, k) for v in (a, b, a) for k in range(model.param_radix)}
+    for (v, k), c in costs.items():                               # the cache never leaks a chunk
+        assert c == fresh().cost(list(v), k)
+    assert len({round(costs[(tuple(a), k)], 6) for k in range(model.param_radix)}) == model.param_radix
 
 
 def test_shipped_net_knows_english():

@@ -459,19 +459,28 @@ TEXT_ADAPT = ((4, 1 << 15), (3, 1 << 15), (2, 1 << 12), (1, 1 << 9))   # (order,
                                   # 362.8 / 359.3 (2^14 362.9). Earlier, H 64 net, bits/byte: order 3
                                   # alone 2^14 2.760, 2^15 2.754, 2^16 2.758; + order 2 at 2^12 -0.013
 TEXT_START = 10                   # the context before the first byte (a newline)
+TEXT_VARIANTS = ((17, 8), (20, 1), (14, 32), (16, 2))   # the param: (the net's logit scale in
+                                  # 1/textnet.LOGIT_SCALE_ONE, the in-chunk counts' weight in eighths
+                                  # of TEXT_ADAPT's). Greedy picks from 8 scales 14..22 x 7
+                                  # weights 1..64 on one half of dev's held-out chunks, bits a chunk
+                                  # on the other half with log2 K charged: one (20, 8) 362.8, one
+                                  # (17, 8) 360.9, K=2 358.3, K=3 356.6, K=4 356.6, K=5 356.6, K=8 356.9.
+                                  # (14, 32): repetitive chunks; (20, 1): the counts mislead
 
 
 class TextModel:
     """Bytes under the text net (textnet.py: an integer byte GRU trained on dev text, the prior
     file holds its weights) mixed with the counts of what followed the same four, three, two and
-    one bytes earlier in the chunk (TEXT_ADAPT). The net reads a newline before the chunk."""
+    one bytes earlier in the chunk (TEXT_ADAPT). The net reads a newline before the chunk. The
+    param picks one of TEXT_VARIANTS: the net's logit scale and the counts' weight."""
 
     kind = "text"
     max_len = TEXT_MAX_LEN
-    param_radix = 1
+    param_radix = len(TEXT_VARIANTS)
 
     def __init__(self, name: str, prior_file: str | None = None, net=None):
         self.name, self.prior_file, self._net = name, prior_file, net
+        self._logits_of: tuple = ((), [])           # (values, their logits): one chunk's params share them
 
     @property
     def net(self):
@@ -481,14 +490,20 @@ class TextModel:
             self._net = textnet.read_prior(PRIOR_DIR / self.prior_file)
         return self._net
 
+    def _logits(self, values: tuple) -> list:
+        if self._logits_of[0] != values:
+            self._logits_of = (values, self.net.all_logits(values))
+        return self._logits_of[1]
+
     @staticmethod
-    def _mix(row, values, i, seen):
-        """The net's row (int64 array) with the in-chunk counts, as a list of ints."""
+    def _mix(row, values, i, seen, weight: int):
+        """The net's row (int64 array) with the in-chunk counts at `weight` (eighths), a list."""
         mixed = (TEXT_WEIGHT * row).tolist()
         for order, unit in TEXT_ADAPT:
             if i >= order:
+                w = unit * weight >> 3
                 for v, c in seen.get(tuple(values[i - order:i]), {}).items():
-                    mixed[v] += unit * c
+                    mixed[v] += w * c
         return mixed
 
     @staticmethod
@@ -505,9 +520,11 @@ class TextModel:
                 from ksynth.errors import ProgramError
 
                 raise ProgramError(f"model {self.name} codes bytes 0..255, got {v}")
-        out, seen = [], {}
-        for i, (row, v) in enumerate(zip(self.net.rows(values), values)):
-            freqs = self._mix(row, values, i, seen)
+        scale, weight = TEXT_VARIANTS[param]   # program.check_line keeps param < param_radix
+        values = tuple(values)
+        out, seen, net = [], {}, self.net
+        for i, (logit, v) in enumerate(zip(self._logits(values), values)):
+            freqs = self._mix(net.freqs(logit, scale), values, i, seen, weight)
             if i >= len(values) - TEXT_TAIL_VALUES:
                 out += _tail_byte_symbols(freqs, v)
             else:
@@ -519,10 +536,11 @@ class TextModel:
         return sum(_symbol_bits(s) for s in self.symbols(values, param))
 
     def read(self, reader, n: int, param: int) -> tuple:
+        scale, weight = TEXT_VARIANTS[param]   # program.check_line keeps param < param_radix
         out, seen, net = [], {}, self.net
         h = net.start()
         for i in range(n):
-            freqs = self._mix(net.row(h), out, i, seen)
+            freqs = self._mix(net.row(h, scale), out, i, seen, weight)
             if i >= n - TEXT_TAIL_VALUES:
                 out.append(_read_tail_byte(reader, freqs))
             else:

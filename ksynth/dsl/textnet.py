@@ -10,7 +10,8 @@ trains the float net on dev text and writes the prior with `quantise` / `write_p
 The net (PyTorch's GRU cell, gates r, z, n): x = E[previous byte];
 r, z = sigmoid(W_i x + b_i + W_h h + b_h) (their rows), n = tanh(W_in x + b_in + r (W_hn h + b_hn)),
 h = n + z (h - n); logits = E (P h + p) + b (the output tied to the input embedding E); the row is
-exp(logit - max) scaled to FREQ_TOTAL with every byte >= 1. The first byte reads a newline
+exp((logit - max) s) scaled to FREQ_TOTAL with every byte >= 1, s a logit scale (1 as trained;
+models.TEXT_VARIANTS flattens the row for text unlike dev's). The first byte reads a newline
 (models.TEXT_START) from the zero state.
 """
 from __future__ import annotations
@@ -31,6 +32,7 @@ EXP_SHIFT = 6                     # exp table step: 2^-6 of a unit logit
 EXP_SPAN = 24                     # logits more than 24 below the top share the last entry
 EXP_ONE_BITS = 30                 # exp table values in units of 2^-30
 FREQ_TOTAL = 1 << 16              # every row sums to this
+LOGIT_SCALE_ONE = 20              # a logit scale's unit (1/20): models.TEXT_VARIANTS picks 14..17, 20
 MATRICES = ("embed", "w_ih", "w_hh", "proj")
 BIASES = ("b_ih", "b_hh", "proj_b", "bias")
 
@@ -185,25 +187,36 @@ class TextNet:
         n = _act(self._tanh, gi[2 * hid:] + ((r * gh[2 * hid:]) >> Q))
         return n + ((z * (h - n)) >> Q)
 
-    def row(self, h: np.ndarray) -> np.ndarray:
-        """The next byte's frequencies (int64, sum FREQ_TOTAL, each >= 1) from state h."""
+    def logits(self, h: np.ndarray) -> np.ndarray:
+        """The next byte's logits (int64, Q12) from state h."""
         p = self.parts
         u = (p["proj"] @ h) + p["proj_b"]
-        logit = (p["embed"] @ u) + p["bias"]
-        d = (logit.max() - logit) >> (Q - EXP_SHIFT)
+        return (p["embed"] @ u) + p["bias"]
+
+    def freqs(self, logit: np.ndarray, scale: int = LOGIT_SCALE_ONE) -> np.ndarray:
+        """Frequencies (int64, sum FREQ_TOTAL, each >= 1) of exp(logit * scale / LOGIT_SCALE_ONE):
+        a scale below LOGIT_SCALE_ONE flattens the row (a temperature above 1)."""
+        d = ((logit.max() - logit) * scale) // (LOGIT_SCALE_ONE << (Q - EXP_SHIFT))
         e = self._exp[np.minimum(d, len(self._exp) - 1)]
         free = FREQ_TOTAL - 256
         f = 1 + (e * free) // e.sum()
         f[int(np.argmax(f))] += FREQ_TOTAL - int(f.sum())
         return f
 
-    def rows(self, values) -> list[np.ndarray]:
+    def row(self, h: np.ndarray, scale: int = LOGIT_SCALE_ONE) -> np.ndarray:
+        return self.freqs(self.logits(h), scale)
+
+    def all_logits(self, values) -> list[np.ndarray]:
+        """Each position's logits from the values before it."""
         out, h = [], self.start()
         for i, v in enumerate(values):
-            out.append(self.row(h))
+            out.append(self.logits(h))
             if i + 1 < len(values):
                 h = self.push(h, v)
         return out
+
+    def rows(self, values, scale: int = LOGIT_SCALE_ONE) -> list[np.ndarray]:
+        return [self.freqs(z, scale) for z in self.all_logits(values)]
 
     def cost(self, values) -> float:
         """Bits of the values under the net alone (no in-chunk counts)."""

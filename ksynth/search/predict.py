@@ -163,7 +163,8 @@ class PredictStrategy:
         t = np.asarray(target, np.int64)
         cands = []                                        # (estimated bits, program)
         if t.min() >= 0 and t.max() < 256 and len(target) <= models.MODELS[TEXT_MODEL].max_len:
-            cands.append((0.0, Program.build([("modeled_list", (TEXT_MODEL, 0, tuple(target)))])))
+            for param in range(models.MODELS[TEXT_MODEL].param_radix):   # the variants share the net's pass
+                cands.append((0.0, Program.build([("modeled_list", (TEXT_MODEL, param, tuple(target)))])))
         if t.min() >= 0 and t.max() < 8:
             cands.append((0.0, Program.build([("modeled_list", (DNA_MODEL, 0, tuple(target)))])))
         nodes = 0
