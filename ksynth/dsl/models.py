@@ -491,9 +491,10 @@ class TextModel:
         return self._net
 
     def _logits(self, values: tuple) -> list:
-        if self._logits_of[0] != values:
-            self._logits_of = (values, self.net.all_logits(values))
-        return self._logits_of[1]
+        got = self._logits_of                       # one read: another thread may swap it
+        if got[0] != values:
+            got = self._logits_of = (values, self.net.all_logits(values))
+        return got[1]
 
     @staticmethod
     def _mix(row, values, i, seen, weight: int):

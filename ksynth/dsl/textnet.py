@@ -10,9 +10,9 @@ trains the float net on dev text and writes the prior with `quantise` / `write_p
 The net (PyTorch's GRU cell, gates r, z, n): x = E[previous byte];
 r, z = sigmoid(W_i x + b_i + W_h h + b_h) (their rows), n = tanh(W_in x + b_in + r (W_hn h + b_hn)),
 h = n + z (h - n); logits = E (P h + p) + b (the output tied to the input embedding E); the row is
-exp((logit - max) s) scaled to FREQ_TOTAL with every byte >= 1, s a logit scale (1 as trained;
-models.TEXT_VARIANTS flattens the row for text unlike dev's). The first byte reads a newline
-(models.TEXT_START) from the zero state.
+exp((logit - max) s) scaled to FREQ_TOTAL with every byte >= 1, s a logit scale: 1 as trained,
+below 1 (models.TEXT_VARIANTS) a flatter row for text less like dev's. The first byte reads a
+newline (models.TEXT_START) from the zero state.
 """
 from __future__ import annotations
 
