@@ -170,3 +170,16 @@ def test_fake_quantisation_is_the_prior_grid_forward_and_the_identity_backward(e
     assert len(np.unique(q.detach().numpy()[0])) <= 15                    # 4 bits: levels -7..7
     (q * torch.arange(60.0, dtype=torch.float64).reshape(6, 10)).sum().backward()
     assert torch.equal(w.grad, torch.arange(60.0, dtype=torch.float64).reshape(6, 10))
+
+
+def test_predict_keeps_the_cheapest_text_variant():
+    from ksynth.config import SearchConfig
+    from ksynth.search.predict import PredictStrategy
+
+    for data in (b"It was the best of times, it was the worst of times, it was the age of wisdom, "
+                 b"it was the age of foolishness, it was the epoch",
+                 b"Qzx 17 [[Vlad|V.]] 0x3F; kw=9 ## Quorum: 4/7, 'Zeb' said, and left.\n"):
+        found = PredictStrategy().search(list(data), SearchConfig(objective="bits"), float("inf"))
+        bits = [encode.bits(Program.build([("modeled_list", (TEXT, k, tuple(data)))]))
+                for k in range(models.MODELS[TEXT].param_radix)]
+        assert found.program.lines[0].args[:2] == (TEXT, int(np.argmin(bits))) and found.bits == min(bits)
