@@ -1,8 +1,9 @@
 """Train the text model's byte GRU (ksynth/dsl/textnet.py) on the DEV split of text only.
 
     python experiments/train_text_net.py [--minutes 14 | --steps N] [--hidden 48] [--embed 24] [--bits 6]
-                                         [--qat 0.2] [--keep-absent] [--dropout 0] [--seed 0] [--data DIR]
-                                         [--out ksynth/priors/text_net.prior]
+                                         [--qat 0.2] [--keep-absent] [--dropout 0] [--weight-decay 0]
+                                         [--ema 0] [--teacher PT [--distil 0.5]] [--seed 0] [--data DIR]
+                                         [--out ksynth/priors/text_net.prior] [--save-float PT]
     python experiments/train_text_net.py --score PRIOR [PRIOR ...]    # the comparison below
 
 The net reads one 128-byte chunk from a newline (models.TEXT_START) and a zero state, as the
@@ -29,7 +30,13 @@ Coarser levels lose more than they save (H 64 E 32, QAT 0.5, the net alone, all 
 chunks): 4-bit 3.052 bits a byte at 14,945 B, 3-bit 3.566 at 12,129 B, where the 6-bit H 64
 prior read 2.834 (every second chunk) at 23,472 B. Dropout on the GRU's output does not help the
 held-out articles (14 minutes, two at a time, integer net alone, all held-out chunks): 0.1 2.986,
-0.25 2.996, against the shipped net's 2.959 without.
+0.25 2.996, against the shipped net's 2.959 without. Nor do a weight average or distillation
+(`--score`, the full model under today's variants, against the shipped prior's 356.6): `--ema 0.999`
+(14 minutes, two at a time) 357.3; distilled at `--steps 5000` from an H 128 E 48 teacher (no QAT)
+held out at 2.719 bits a byte (2,500 steps), `--distil 0.5`, 357.3 (its net alone 376.7 against
+378.5; with four variants chosen for it as TEXT_VARIANTS' were, the other half 357.1 against
+356.6), and from a teacher at 2.676 (4,000 steps, `--dropout 0.25`), `--distil 0.8`, 359.3. An
+H 128 teacher trained 35 minutes overfits dev: held out 2.776 at 2,600 steps, 2.914 at 5,600.
 """
 from __future__ import annotations
 
@@ -84,6 +91,18 @@ def build(torch, hidden: int, embed: int, present: np.ndarray, dropout: float = 
             return f.linear(h, proj, self.proj.bias) @ emb.T + self.bias
 
     return ByteGRU()
+
+
+def load_float(torch, path):
+    """A net saved by --save-float, its sizes read from the state dict; in eval mode, frozen."""
+    state = torch.load(path, map_location="cpu")
+    hidden, embed = state["gru.weight_hh_l0"].shape[1], state["embed.weight"].shape[1]
+    net = build(torch, hidden, embed, state["present"][:, 0].numpy() > 0)
+    net.load_state_dict(state)
+    net.eval()
+    for p in net.parameters():
+        p.requires_grad_(False)
+    return net
 
 
 def fake_quantised(torch, w, bits: int):
@@ -147,6 +166,13 @@ def main(argv=None) -> int:
                     help="train embedding rows for bytes the training text lacks (default: kept zero)")
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--dropout", type=float, default=0.0, help="dropout on the GRU's output in training")
+    ap.add_argument("--weight-decay", type=float, default=0.0, help="AdamW's decoupled weight decay")
+    ap.add_argument("--ema", type=float, default=0.0,
+                    help="keep an exponential moving average of the weights at this decay a step; "
+                         "the prior is written from it (0: the last weights)")
+    ap.add_argument("--teacher", default=None, help="a float state dict (.pt, --save-float) to distil from")
+    ap.add_argument("--distil", type=float, default=0.5,
+                    help="with --teacher, the loss's share that is KL(teacher || net), the rest cross-entropy")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--data", default=None)
     ap.add_argument("--out", default=str(models.PRIOR_DIR / textnet.PRIOR_FILE))
@@ -178,7 +204,9 @@ def main(argv=None) -> int:
     present = np.ones(256, bool) if args.keep_absent else np.bincount(stream, minlength=256) > 0
     print(f"{int(present.sum())} byte values in the training text", flush=True)
     net = build(torch, args.hidden, args.embed, present, args.dropout)
-    opt = torch.optim.Adam(net.parameters(), lr=args.lr)
+    teacher = load_float(torch, args.teacher) if args.teacher else None
+    opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    ema = {k: v.detach().clone() for k, v in net.state_dict().items()} if args.ema else None
     deadline = time.monotonic() + 60 * args.minutes
     start, step = time.monotonic(), 0
     while (step < args.steps) if args.steps else (time.monotonic() < deadline):
@@ -189,16 +217,29 @@ def main(argv=None) -> int:
         offs = rng.integers(0, len(stream) - WINDOW, BATCH)
         y = torch.from_numpy(np.stack([stream[o:o + WINDOW] for o in offs]))
         x = torch.cat([torch.full((BATCH, 1), models.TEXT_START), y[:, :-1]], 1)
-        loss = torch.nn.functional.cross_entropy(net(x).reshape(-1, 256), y.reshape(-1))
+        logits = net(x).reshape(-1, 256)
+        loss = ce = torch.nn.functional.cross_entropy(logits, y.reshape(-1))
+        if teacher is not None:
+            with torch.no_grad():
+                target = torch.log_softmax(teacher(x).reshape(-1, 256), -1)
+            kl = torch.nn.functional.kl_div(torch.log_softmax(logits, -1), target, reduction="batchmean",
+                                            log_target=True)
+            loss = (1 - args.distil) * loss + args.distil * kl
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
         opt.step()
+        if ema is not None:
+            with torch.no_grad():
+                for k, v in net.state_dict().items():
+                    ema[k].mul_(args.ema).add_(v, alpha=1 - args.ema)
         step += 1
         if step % 200 == 0:
-            print(f"step {step}: train {loss.item() / math.log(2):.3f} "
+            print(f"step {step}: train {ce.item() / math.log(2):.3f} "
                   f"held-out {float_bits(torch, net, held):.3f} bits/byte", flush=True)
     net.levels = 0
+    if ema is not None:
+        net.load_state_dict(ema)
     if args.save_float:
         torch.save(net.state_dict(), args.save_float)
     fbits = float_bits(torch, net, held)

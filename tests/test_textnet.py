@@ -159,6 +159,25 @@ def test_training_script_writes_a_prior_the_model_reads(kt_data_dir, tmp_path, e
     assert "none.prior" in capsys.readouterr().err
 
 
+def test_a_saved_float_net_reloads_as_a_frozen_teacher_that_changes_the_student(
+        kt_data_dir, tmp_path, experiment_script):
+    torch = pytest.importorskip("torch")
+    train_text_net = experiment_script("train_text_net")
+
+    base = ["--steps", "3", "--data", str(kt_data_dir), "--hidden", "8", "--embed", "4"]
+    assert train_text_net.main(base[:-4] + ["--hidden", "12", "--embed", "6", "--out", str(tmp_path / "t.prior"),
+                                            "--save-float", str(tmp_path / "t.pt")]) == 0
+    teacher = train_text_net.load_float(torch, tmp_path / "t.pt")
+    assert teacher.gru.hidden_size == 12 and not any(p.requires_grad for p in teacher.parameters())
+    state = torch.load(tmp_path / "t.pt")
+    assert all(torch.equal(v, state[k]) for k, v in teacher.state_dict().items())
+    for name, extra in (("plain", []), ("distil", ["--teacher", str(tmp_path / "t.pt")]),
+                        ("ema", ["--ema", "0.5"])):
+        assert train_text_net.main(base + extra + ["--out", str(tmp_path / f"{name}.prior")]) == 0
+    plain = (tmp_path / "plain.prior").read_bytes()
+    assert (tmp_path / "distil.prior").read_bytes() != plain and (tmp_path / "ema.prior").read_bytes() != plain
+
+
 def test_fake_quantisation_is_the_prior_grid_forward_and_the_identity_backward(experiment_script):
     torch = pytest.importorskip("torch")
     train_text_net = experiment_script("train_text_net")
