@@ -185,7 +185,7 @@ def test_fake_quantisation_is_the_prior_grid_forward_and_the_identity_backward(e
     w = torch.randn(6, 10, dtype=torch.float64, requires_grad=True)
     q = train_text_net.fake_quantised(torch, w, 4)
     grid = textnet.quantise_matrix(w.detach().numpy(), 4)
-    assert np.abs(q.detach().numpy() - grid.dequantised()).max() < 1e-3 * float(w.abs().max())
+    assert np.abs(q.detach().numpy() - grid.dequantised()).max() < 1e-3 * float(w.detach().abs().max())
     assert len(np.unique(q.detach().numpy()[0])) <= 15                    # 4 bits: levels -7..7
     (q * torch.arange(60.0, dtype=torch.float64).reshape(6, 10)).sum().backward()
     assert torch.equal(w.grad, torch.arange(60.0, dtype=torch.float64).reshape(6, 10))
