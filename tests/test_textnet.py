@@ -160,7 +160,7 @@ def test_training_script_writes_a_prior_the_model_reads(kt_data_dir, tmp_path, e
 
 
 def test_a_saved_float_net_reloads_as_a_frozen_teacher_that_changes_the_student(
-        kt_data_dir, tmp_path, experiment_script):
+        kt_data_dir, tmp_path, experiment_script, capsys):
     torch = pytest.importorskip("torch")
     train_text_net = experiment_script("train_text_net")
 
@@ -176,6 +176,13 @@ def test_a_saved_float_net_reloads_as_a_frozen_teacher_that_changes_the_student(
         assert train_text_net.main(base + extra + ["--out", str(tmp_path / f"{name}.prior")]) == 0
     plain = (tmp_path / "plain.prior").read_bytes()
     assert (tmp_path / "distil.prior").read_bytes() != plain and (tmp_path / "ema.prior").read_bytes() != plain
+    capsys.readouterr()
+    assert train_text_net.main(base + ["--train-share", "0.5", "--out", str(tmp_path / "half.prior")]) == 0
+    chunks = [it for it in datasets.load("text", "dev", None, directory=kt_data_dir) if len(it.data) == 128]
+    cut = int(len(chunks) * (1 - train_text_net.HELD_OUT))
+    assert f"dev text: {round(cut / 2)} chunks to train on" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        train_text_net.main(["--train-share", "0"])
 
 
 def test_fake_quantisation_is_the_prior_grid_forward_and_the_identity_backward(experiment_script):
