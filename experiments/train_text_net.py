@@ -189,6 +189,12 @@ def main(argv=None) -> int:
         ap.error(f"--qat is a share of training, 0..1, got {args.qat}")
     if not 0 < args.train_share <= 1:
         ap.error(f"--train-share is a share of the training chunks, in (0, 1], got {args.train_share}")
+    if not 0 <= args.distil <= 1:
+        ap.error(f"--distil is a share of the loss, 0..1, got {args.distil}")
+    if not 0 <= args.ema < 1:
+        ap.error(f"--ema is a decay a step, in [0, 1), got {args.ema}")
+    if args.teacher and not Path(args.teacher).is_file():
+        ap.error(f"--teacher {args.teacher}: no such file")
 
     import torch
 

@@ -181,8 +181,9 @@ def test_a_saved_float_net_reloads_as_a_frozen_teacher_that_changes_the_student(
     chunks = [it for it in datasets.load("text", "dev", None, directory=kt_data_dir) if len(it.data) == 128]
     cut = int(len(chunks) * (1 - train_text_net.HELD_OUT))
     assert f"dev text: {round(cut / 2)} chunks to train on" in capsys.readouterr().out
-    with pytest.raises(SystemExit):
-        train_text_net.main(["--train-share", "0"])
+    for bad in (["--train-share", "0"], ["--distil", "1.5"], ["--ema", "1"], ["--teacher", str(tmp_path / "no.pt")]):
+        with pytest.raises(SystemExit):
+            train_text_net.main(bad)
 
 
 def test_fake_quantisation_is_the_prior_grid_forward_and_the_identity_backward(experiment_script):
