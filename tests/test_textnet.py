@@ -172,10 +172,10 @@ def test_a_saved_float_net_reloads_as_a_frozen_teacher_that_changes_the_student(
     state = torch.load(tmp_path / "t.pt")
     assert all(torch.equal(v, state[k]) for k, v in teacher.state_dict().items())
     for name, extra in (("plain", []), ("distil", ["--teacher", str(tmp_path / "t.pt")]),
-                        ("ema", ["--ema", "0.5"])):
+                        ("ema", ["--ema", "0.5"]), ("decay", ["--weight-decay", "0.5"])):
         assert train_text_net.main(base + extra + ["--out", str(tmp_path / f"{name}.prior")]) == 0
     plain = (tmp_path / "plain.prior").read_bytes()
-    assert (tmp_path / "distil.prior").read_bytes() != plain and (tmp_path / "ema.prior").read_bytes() != plain
+    assert all((tmp_path / f"{name}.prior").read_bytes() != plain for name in ("distil", "ema", "decay"))
     capsys.readouterr()
     assert train_text_net.main(base + ["--train-share", "0.5", "--out", str(tmp_path / "half.prior")]) == 0
     chunks = [it for it in datasets.load("text", "dev", None, directory=kt_data_dir) if len(it.data) == 128]
