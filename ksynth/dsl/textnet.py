@@ -11,8 +11,8 @@ The net (PyTorch's GRU cell, gates r, z, n): x = E[previous byte];
 r, z = sigmoid(W_i x + b_i + W_h h + b_h) (their rows), n = tanh(W_in x + b_in + r (W_hn h + b_hn)),
 h = n + z (h - n); logits = E (P h + p) + b (the output tied to the input embedding E); the row is
 exp((logit - max) s) scaled to FREQ_TOTAL with every byte >= 1, s a logit scale: 1 as trained,
-below 1 (models.TEXT_VARIANTS) a flatter row for text less like dev's. The first byte reads a
-newline (models.TEXT_START) from the zero state.
+below 1 a flatter row (models.TEXT_VARIANTS holds the scales the text model offers). The first
+byte reads a newline (models.TEXT_START) from the zero state.
 """
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ EXP_SHIFT = 6                     # exp table step: 2^-6 of a unit logit
 EXP_SPAN = 24                     # logits more than 24 below the top share the last entry
 EXP_ONE_BITS = 30                 # exp table values in units of 2^-30
 FREQ_TOTAL = 1 << 16              # every row sums to this
-LOGIT_SCALE_ONE = 20              # a logit scale's unit (1/20): models.TEXT_VARIANTS picks 14..17, 20
+LOGIT_SCALE_ONE = 20              # a logit scale's unit: scales are integers in 1/20
 MATRICES = ("embed", "w_ih", "w_hh", "proj")
 BIASES = ("b_ih", "b_hh", "proj_b", "bias")
 
